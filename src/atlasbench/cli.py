@@ -1,0 +1,156 @@
+"""``atlasbench``: the command line, a thin layer over the Python API."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from atlasbench import __version__
+from atlasbench.errors import AtlasbenchError
+
+log = logging.getLogger("atlasbench")
+
+
+class _Group(click.Group):
+    """Click group that prints AtlasbenchError as a one-line message, no traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AtlasbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="atlasbench")
+@click.option("-v", "--verbose", count=True, help="More log output (-v: info, -vv: debug).")
+def main(verbose: int) -> None:
+    """Benchmark scATAC-seq platforms by the sequence-to-function models trained on their data.
+
+    A study is a YAML file naming the genome, the platforms (fragments, cell table,
+    costs), the grid of reads per cell x cells, folds, model and executor. Start with
+    `atlasbench demo`, or check your own study with `atlasbench validate STUDY.yaml`.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("atlasbench").setLevel(max(level, logging.INFO) if verbose == 0 else level)
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--max-fragments", default=2_000_000, show_default=True,
+              help="Fragments read per file for the barcode and chromosome checks (0: all).")
+def validate(study_file: Path, max_fragments: int) -> None:
+    """Check a study file and the files it names, before any long work.
+
+    Reports every problem at once: schema mistakes with their field path, missing
+    files, chromosome names that do not agree between genome, fragments and regions
+    (chr2L and 2L are accepted as the same), cell-table barcodes absent from the
+    fragments, and cell types left with too few cells at the smallest cells level.
+    """
+    from atlasbench.config import load_study
+    from atlasbench.validate import check_study
+
+    study = load_study(study_file)
+    problems = check_study(study, max_fragments=max_fragments)
+    if problems:
+        raise AtlasbenchError(f"{study_file}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
+    click.echo(f"{study_file}: OK ({len(study.platforms)} platform(s), output in {study.output})")
+
+
+@main.command()
+@click.argument("fragments", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--cells", type=click.Path(dir_okay=False, path_type=Path),
+              help="Cell table (barcode, cell_type): report only these barcodes, with their type.")
+@click.option("--regions", type=click.Path(dir_okay=False, path_type=Path), help="BED of regions, for FRiP.")
+@click.option("--annotation", type=click.Path(dir_okay=False, path_type=Path),
+              help="GTF/GFF3 gene annotation, for TSS enrichment.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Output table (.tsv or .parquet); the fragment-length histogram goes beside it.")
+def qc(fragments: Path, cells: Path | None, regions: Path | None, annotation: Path | None, out: Path) -> None:
+    """Per-barcode QC of a fragments file: fragments, reads, duplication, FRiP, TSS enrichment."""
+    from atlasbench.annotation import read_tss
+    from atlasbench.ingest import default_sample_name, read_cell_table
+    from atlasbench.qc import fragments_qc, write_table
+    from atlasbench.regions import read_bed
+
+    cell_table = None if cells is None else read_cell_table(cells, [default_sample_name(fragments)])
+    table, hist = fragments_qc(
+        fragments,
+        cells=cell_table,
+        regions=None if regions is None else read_bed(regions),
+        tss=None if annotation is None else read_tss(annotation),
+    )
+    write_table(table, out)
+    hist_path = out.with_name(out.name.split(".")[0] + ".fragment_lengths.tsv")
+    write_table(hist, hist_path)
+    click.echo(f"{out}: {len(table)} barcodes; fragment lengths in {hist_path}")
+
+
+@main.group()
+def genome() -> None:
+    """Genome FASTA utilities."""
+
+
+@genome.command("prepare")
+@click.argument("src", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
+def genome_prepare(src: Path, dst: Path) -> None:
+    """Write SRC (FASTA, plain or gzip) as bgzip FASTA DST with .fai and .gzi indexes."""
+    from atlasbench.genome import open_genome, prepare_fasta
+
+    prepare_fasta(src, dst)
+    with open_genome(dst) as g:
+        click.echo(f"{dst}: {len(g.names)} sequences, {sum(g.sizes.values()):,} bp")
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+def targets(study_file: Path) -> None:
+    """Build every target AnnData of a study: ingest, peaks, folds, nested downsampling.
+
+    Artefacts are cached under the study's output folder by content hash: a rerun
+    skips finished stages and an interrupted run resumes.
+    """
+    from atlasbench.config import load_study
+    from atlasbench.stages import build_all_targets
+
+    study = load_study(study_file)
+    built = build_all_targets(study)
+    for platform, files in built.items():
+        for level, path in files.items():
+            click.echo(f"{platform}\t{level}\t{path}")
+
+
+@main.command()
+@click.option("--out", default="atlasbench-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the demo study and its results.")
+def demo(out: Path) -> None:
+    """Run the data layer on the bundled real scATAC data (150 cells, 3 cell types).
+
+    Writes a study file under OUT, validates it and builds its targets: per-cell QC,
+    MACS3 peaks per cell type, consensus regions with chromosome folds, and nested
+    read-depth x cell-number pseudobulks as AnnData targets.
+    """
+    from atlasbench.config import load_study
+    from atlasbench.demo import write_demo_study
+    from atlasbench.stages import build_all_targets
+    from atlasbench.validate import check_study
+
+    study_file = write_demo_study(out)
+    study = load_study(study_file)
+    problems = check_study(study)
+    if problems:
+        raise AtlasbenchError("demo study invalid:\n  " + "\n  ".join(problems))
+    built = build_all_targets(study)
+    for platform, files in built.items():
+        click.echo(f"{platform}: {len(files)} target sets in {next(iter(files.values())).parent}")
+    click.echo(f"study file: {study_file}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

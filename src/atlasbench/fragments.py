@@ -1,0 +1,353 @@
+"""Streaming reader for 10x Genomics fragments files, validated as it goes.
+
+A fragments file has one line per unique fragment: ``chrom start end barcode count``
+(0-based, half-open, Tn5 shift already applied; ``count`` is the number of read pairs
+behind the fragment). It is sorted by position within each chromosome, may start with
+``#`` header lines, and is gzip or bgzip compressed (plain text is accepted too).
+
+Real atlases hold billions of fragments, so the file is never loaded whole: it is
+decompressed in a background thread (ISA-L), cut into blocks of whole lines and each
+block is parsed by Arrow's multithreaded CSV parser into numpy columns. Validation is
+vectorised over the block; only when a block is found bad is it re-read line by line to
+name the first offending line and what was expected there.
+"""
+
+from __future__ import annotations
+
+import logging
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+from isal import igzip_threaded
+
+from atlasbench.errors import AtlasbenchError, input_error
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ("chrom", "start", "end", "barcode", "count")
+BLOCK_BYTES = 1 << 24
+_CONVERT = pacsv.ConvertOptions(
+    column_types={
+        "chrom": pa.dictionary(pa.int32(), pa.string()),
+        "start": pa.int64(),
+        "end": pa.int64(),
+        "barcode": pa.dictionary(pa.int32(), pa.string()),
+        "count": pa.int64(),
+    }
+)
+_PARSE = pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False)
+_READ = pacsv.ReadOptions(column_names=list(COLUMNS), use_threads=True, block_size=1 << 22)
+
+
+@dataclass(frozen=True)
+class FragmentBatch:
+    """A block of consecutive fragments as numpy columns.
+
+    Attributes
+    ----------
+    chrom
+        int32 index of each fragment's chromosome into the reader's ``chromosomes``.
+    start, end
+        int64 positions, 0-based half-open.
+    barcode
+        int32 index into the reader's barcode space: the reader's ``barcodes`` list, or
+        the values of the ``barcodes`` mapping it was given (-1: barcode not in it).
+    count
+        int64 read pairs behind each fragment (>= 1).
+    first_line
+        1-based line number of the block's first fragment in the file.
+    """
+
+    chrom: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    barcode: np.ndarray
+    count: np.ndarray
+    first_line: int
+
+    def __len__(self) -> int:
+        return len(self.start)
+
+    def subset(self, mask: np.ndarray) -> FragmentBatch:
+        """Return the fragments where ``mask`` is true (line numbers lose meaning)."""
+        return FragmentBatch(
+            self.chrom[mask], self.start[mask], self.end[mask], self.barcode[mask], self.count[mask], self.first_line
+        )
+
+
+def _open_bytes(path: Path):
+    """Open a fragments file for binary reading, decompressing gzip/bgzip if needed."""
+    if not path.exists():
+        raise input_error(path, "fragments file not found")
+    with path.open("rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return igzip_threaded.open(path, "rb", threads=1)
+    return path.open("rb")
+
+
+class FragmentReader:
+    """Iterate over a fragments file in validated blocks.
+
+    The reader keeps the state that spans blocks: chromosome and barcode dictionaries and
+    the sort order seen so far (each chromosome must form one contiguous run, with start
+    positions non-decreasing inside it).
+
+    Parameters
+    ----------
+    path
+        The fragments file (``.tsv.gz``, bgzip or plain gzip, or uncompressed).
+    barcodes
+        Optional mapping of the barcodes of interest to integer ids. Fragments of other
+        barcodes get id -1 (callers usually drop them). Without it every barcode gets an
+        id in order of first appearance and ``barcodes`` lists them.
+    resolve_chrom
+        Optional function from a chromosome name as spelled in the file to its index in
+        the caller's reference, -1 to drop that chromosome's fragments, or raising
+        :class:`AtlasbenchError` for an unknown one. It is called once per chromosome and
+        the error is prefixed with the file and line. Without it chromosomes are indexed
+        in order of appearance (``chromosomes``).
+    block_bytes
+        Decompressed bytes per block: the unit of parsing, validation and memory use.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        barcodes: Mapping[str, int] | None = None,
+        resolve_chrom: Callable[[str], int] | None = None,
+        block_bytes: int = BLOCK_BYTES,
+    ) -> None:
+        self.path = Path(path)
+        self.barcode_ids: dict[str, int] = dict(barcodes) if barcodes is not None else {}
+        self.discover_barcodes = barcodes is None
+        self.barcodes: list[str] = list(self.barcode_ids)
+        self.chromosomes: list[str] = []
+        self._chrom_ids: dict[str, int] = {}
+        self._resolve_chrom = resolve_chrom
+        self.block_bytes = block_bytes
+        self.n_lines = 0
+        self.n_header_lines = 0
+        # sort state: chromosome (as spelled in the file) of the last fragment, its start,
+        # and every chromosome already finished
+        self._last_chrom: str | None = None
+        self._last_start = -1
+        self._finished: set[str] = set()
+
+    # -- reading ---------------------------------------------------------------------
+    def __iter__(self) -> Iterator[FragmentBatch]:
+        line_no = 1
+        tail = b""
+        with _open_bytes(self.path) as fh:
+            first = True
+            while True:
+                try:
+                    data = fh.read(self.block_bytes)
+                except (EOFError, zlib.error, OSError) as exc:
+                    raise input_error(
+                        self.path,
+                        f"the gzip stream is truncated or corrupt after line {line_no - 1} ({exc}); "
+                        "re-copy or re-create the file",
+                    ) from exc
+                if first:
+                    first = False
+                    data = self._skip_header(data)
+                    line_no += self.n_header_lines
+                if not data:
+                    break
+                data = tail + data
+                cut = data.rfind(b"\n") + 1
+                tail = data[cut:]
+                block = data[:cut]
+                if not block:
+                    continue
+                batch = self._parse_block(block, line_no)
+                line_no += block.count(b"\n")
+                if len(batch):
+                    yield batch
+            if tail.strip():
+                batch = self._parse_block(tail + b"\n", line_no)
+                line_no += 1
+                if len(batch):
+                    yield batch
+        self.n_lines = line_no - 1
+
+    def _skip_header(self, data: bytes) -> bytes:
+        pos = 0
+        while data.startswith(b"#", pos):
+            nl = data.find(b"\n", pos)
+            if nl < 0:
+                raise input_error(self.path, "header line longer than a block; is this a fragments file?", 1)
+            pos = nl + 1
+            self.n_header_lines += 1
+        return data[pos:]
+
+    def _parse_block(self, block: bytes, first_line: int) -> FragmentBatch:
+        try:
+            table = pacsv.read_csv(pa.py_buffer(block), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise _diagnose_block(self.path, block, first_line) from None
+        # blank lines are skipped by Arrow and would shift line numbers; they are rare, so
+        # a block containing one is re-parsed with line numbers kept exact
+        if table.num_rows != block.count(b"\n"):
+            raise _diagnose_block(self.path, block, first_line)
+        start = table.column("start").to_numpy()
+        end = table.column("end").to_numpy()
+        count = table.column("count").to_numpy()
+        bad = (start < 0) | (end <= start) | (count < 1)
+        if bad.any():
+            raise _diagnose_block(self.path, block, first_line)
+        chrom = self._chrom_index(table.column("chrom"), start, first_line)
+        barcode = self._barcode_index(table.column("barcode"))
+        batch = FragmentBatch(chrom, start, end, barcode, count, first_line)
+        keep = chrom >= 0
+        return batch if keep.all() else batch.subset(keep)
+
+    # -- dictionaries and sort order ---------------------------------------------------
+    def _chrom_index(self, column: pa.ChunkedArray, start: np.ndarray, first_line: int) -> np.ndarray:
+        # chromosome names of this block as small local codes, consistent across chunks
+        local: dict[str, int] = {}
+        parts = []
+        for chunk in column.chunks:
+            lookup = np.array([local.setdefault(n, len(local)) for n in chunk.dictionary.to_pylist()], dtype=np.int32)
+            parts.append(lookup[_dict_codes(chunk)])
+        codes = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        names = list(local)
+        # one run per stretch of equal chromosome; sort order is checked run by run
+        run_starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
+        run_ends = np.append(run_starts[1:], len(codes))
+        out = np.empty(len(codes), dtype=np.int32)
+        for rs, re in zip(run_starts.tolist(), run_ends.tolist()):
+            name = names[codes[rs]]
+            line = first_line + rs
+            if name != self._last_chrom:
+                if name in self._finished:
+                    raise input_error(
+                        self.path,
+                        f"fragments are not sorted: chromosome {name!r} appears again after {self._last_chrom!r} "
+                        "(each chromosome must be one contiguous block; sort with `sort -k1,1 -k2,2n`)",
+                        line,
+                    )
+                if self._last_chrom is not None:
+                    self._finished.add(self._last_chrom)
+                self._last_chrom = name
+                self._last_start = -1
+            seg = start[rs:re]
+            down = np.flatnonzero(seg[1:] < seg[:-1])
+            if seg[0] < self._last_start or len(down):
+                j = 0 if seg[0] < self._last_start else int(down[0]) + 1
+                before = self._last_start if j == 0 else int(seg[j - 1])
+                raise input_error(
+                    self.path,
+                    f"fragments are not sorted by start within {name!r}: start {int(seg[j])} follows "
+                    f"{before} (sort with `sort -k1,1 -k2,2n`)",
+                    line + j,
+                )
+            self._last_start = int(seg[-1])
+            out[rs:re] = self._chrom_id(name, line)
+        return out
+
+    def _chrom_id(self, name: str, line: int) -> int:
+        if name not in self._chrom_ids:
+            if self._resolve_chrom is None:
+                self._chrom_ids[name] = len(self.chromosomes)
+                self.chromosomes.append(name)
+            else:
+                try:
+                    self._chrom_ids[name] = self._resolve_chrom(name)
+                except AtlasbenchError as exc:
+                    raise input_error(self.path, str(exc), line) from None
+        return self._chrom_ids[name]
+
+    def _barcode_index(self, column: pa.ChunkedArray) -> np.ndarray:
+        parts = []
+        for chunk in column.chunks:
+            lookup = np.fromiter(
+                (self._barcode_id(b) for b in chunk.dictionary.to_pylist()), dtype=np.int32, count=len(chunk.dictionary)
+            )
+            parts.append(lookup[_dict_codes(chunk)])
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def _barcode_id(self, barcode: str) -> int:
+        found = self.barcode_ids.get(barcode)
+        if found is not None:
+            return found
+        if not self.discover_barcodes:
+            return -1
+        new = len(self.barcodes)
+        self.barcode_ids[barcode] = new
+        self.barcodes.append(barcode)
+        return new
+
+
+def _dict_codes(chunk: pa.DictionaryArray) -> np.ndarray:
+    return chunk.indices.to_numpy(zero_copy_only=False)
+
+
+def _diagnose_block(path: Path, block: bytes, first_line: int) -> AtlasbenchError:
+    """Re-read a block that failed fast parsing, line by line, and name the first bad line."""
+    for offset, raw in enumerate(block.split(b"\n")[:-1]):
+        problem = _line_problem(raw)
+        if problem:
+            return input_error(path, problem, first_line + offset)
+    return input_error(path, "could not parse this block of fragments", first_line)
+
+
+def _line_problem(raw: bytes) -> str | None:
+    """What is wrong with one fragments line, or None if it is valid."""
+    text = raw.decode("utf-8", errors="replace")
+    if not text.strip():
+        return "empty line; expected `chrom start end barcode count`"
+    if text.startswith("#"):
+        return "header line (`#...`) after the first fragment; headers may only open the file"
+    fields = text.split("\t")
+    if len(fields) != 5:
+        return f"expected 5 tab-separated columns (chrom start end barcode count), found {len(fields)}: {text[:80]!r}"
+    values = []
+    for name, value in zip(("start", "end", "count"), (fields[1], fields[2], fields[4])):
+        try:
+            values.append(int(value))
+        except ValueError:
+            return f"column {name!r} must be an integer, found {value!r}"
+    start, end, count = values
+    if start < 0:
+        return f"start must be >= 0, found {start}"
+    if end <= start:
+        return f"start must be < end, found start {start} and end {end}"
+    if count < 1:
+        return f"count (read pairs behind the fragment) must be >= 1, found {count}"
+    if not fields[0] or not fields[3]:
+        return "chromosome and barcode must not be empty"
+    return None
+
+
+def iter_fragments(
+    paths: Sequence[str | Path],
+    barcodes: Sequence[Mapping[str, int]] | None = None,
+    resolve_chrom: Callable[[str], int] | None = None,
+) -> Iterator[tuple[int, FragmentBatch]]:
+    """Stream several fragments files one after the other.
+
+    Parameters
+    ----------
+    paths
+        Fragments files, e.g. the sequencing runs of one platform.
+    barcodes
+        Per file, the barcodes of interest mapped to ids (see :class:`FragmentReader`).
+    resolve_chrom
+        Chromosome resolver shared by all files (see :class:`FragmentReader`).
+
+    Yields
+    ------
+    tuple of (int, FragmentBatch)
+        Index of the file in ``paths`` and a validated block of its fragments.
+    """
+    for i, path in enumerate(paths):
+        reader = FragmentReader(path, barcodes[i] if barcodes is not None else None, resolve_chrom)
+        for batch in reader:
+            yield i, batch

@@ -1,0 +1,120 @@
+"""Fast lookup of insertion positions against a set of (possibly overlapping) intervals.
+
+The intervals of each chromosome are cut at every start and end into elementary
+segments. An insertion falls in exactly one segment (one ``searchsorted``), so counting
+insertions per segment is a single vectorised step, and
+
+* the number of intervals covering an insertion is the segment's *depth*;
+* the insertions inside interval ``i`` are the sum of its segments' counts, read off a
+  cumulative sum: exact even when intervals overlap (e.g. 1 kb target windows around
+  neighbouring 500 bp peaks).
+
+Memory is proportional to the number of intervals, never to the number of insertions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+
+class Segments:
+    """Elementary segments of a set of intervals, indexed for position lookup.
+
+    Parameters
+    ----------
+    intervals
+        Table with columns chrom, start, end (0-based half-open).
+    chromosomes
+        The chromosome names positions will be given in (index = chromosome id).
+        Intervals on chromosomes not listed are ignored.
+
+    Attributes
+    ----------
+    n_segments
+        Total number of elementary segments over all chromosomes.
+    depth
+        int32 number of intervals covering each segment, shape (n_segments,).
+    """
+
+    def __init__(self, intervals: pd.DataFrame, chromosomes: Sequence[str]) -> None:
+        self.chromosomes = list(chromosomes)
+        self._bounds: list[np.ndarray] = []
+        self._offset = np.zeros(len(self.chromosomes) + 1, dtype=np.int64)
+        depths = []
+        first_seg = np.full(len(intervals), -1, dtype=np.int64)
+        last_seg = np.full(len(intervals), -1, dtype=np.int64)
+        chrom_col = intervals["chrom"].astype(str).to_numpy()
+        starts = intervals["start"].to_numpy(np.int64)
+        ends = intervals["end"].to_numpy(np.int64)
+        for cid, name in enumerate(self.chromosomes):
+            rows = np.flatnonzero(chrom_col == name)
+            bounds = np.unique(np.concatenate([starts[rows], ends[rows]]))
+            delta = np.zeros(len(bounds), dtype=np.int64)
+            np.add.at(delta, np.searchsorted(bounds, starts[rows]), 1)
+            np.add.at(delta, np.searchsorted(bounds, ends[rows]), -1)
+            depths.append(np.cumsum(delta)[:-1] if len(bounds) else delta)
+            self._bounds.append(bounds)
+            self._offset[cid + 1] = self._offset[cid] + max(len(bounds) - 1, 0)
+            first_seg[rows] = self._offset[cid] + np.searchsorted(bounds, starts[rows])
+            last_seg[rows] = self._offset[cid] + np.searchsorted(bounds, ends[rows])
+        self.n_segments = int(self._offset[-1])
+        self.depth = np.concatenate(depths).astype(np.int32) if depths else np.zeros(0, np.int32)
+        self._first = first_seg
+        self._last = last_seg
+
+    def lookup(self, chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """Global segment index of each position, -1 outside every interval.
+
+        Parameters
+        ----------
+        chrom
+            Chromosome id of each position (index into ``chromosomes``), shape (n,).
+            Fragments come sorted, so a batch holds few chromosome runs.
+        pos
+            0-based positions, shape (n,).
+
+        Returns
+        -------
+        numpy.ndarray
+            int64 segment index per position.
+        """
+        out = np.full(len(pos), -1, dtype=np.int64)
+        if len(pos) == 0:
+            return out
+        run_starts = np.concatenate([[0], np.flatnonzero(chrom[1:] != chrom[:-1]) + 1, [len(chrom)]])
+        for a, b in zip(run_starts[:-1].tolist(), run_starts[1:].tolist()):
+            cid = int(chrom[a])
+            if cid < 0 or cid >= len(self._bounds) or len(self._bounds[cid]) < 2:
+                continue
+            bounds = self._bounds[cid]
+            j = np.searchsorted(bounds, pos[a:b], side="right") - 1
+            inside = (j >= 0) & (j < len(bounds) - 1)
+            seg = np.where(inside, j + self._offset[cid], -1)
+            covered = seg >= 0
+            covered[covered] = self.depth[seg[covered]] > 0
+            out[a:b] = np.where(covered, seg, -1)
+        return out
+
+    def interval_sums(self, segment_counts: np.ndarray) -> np.ndarray:
+        """Sum per-segment values over each input interval.
+
+        Parameters
+        ----------
+        segment_counts
+            Values per segment on the last axis, shape (..., n_segments).
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape (..., n_intervals), in the order of the intervals given at
+            construction; 0 for intervals on chromosomes not listed.
+        """
+        zero = np.zeros(segment_counts.shape[:-1] + (1,), dtype=segment_counts.dtype)
+        csum = np.concatenate([zero, np.cumsum(segment_counts, axis=-1)], axis=-1)
+        known = self._first >= 0
+        out = np.zeros(segment_counts.shape[:-1] + (len(self._first),), dtype=csum.dtype)
+        out[..., known] = csum[..., self._last[known]] - csum[..., self._first[known]]
+        return out

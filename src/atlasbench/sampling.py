@@ -1,0 +1,192 @@
+"""Nested downsampling of reads (sequencing depth) and of cells.
+
+**Depth.** A fragment's ``count`` is the number of read pairs sequenced from it. A
+shallower sequencing run of the same library keeps each read independently with
+probability ``p``; the fragment is still observed if at least one of its reads is kept.
+Duplicated fragments therefore survive more often than singletons, which is what makes
+unique fragments saturate as depth grows. Thinning is *nested*: the reads kept at a lower
+level are a subset of those kept at every higher one, obtained by thinning the top level
+and then thinning each level's kept reads again by ``p_lower / p_higher`` (a chain of
+binomial draws). One pass over the fragments gives every level at once.
+
+**Cells.** Cells are put in one random order that is *stratified* by cell type: within a
+type the cells are shuffled, and the i-th of ``n_t`` cells of type ``t`` gets the key
+``(i + 0.5) / n_t``; sorting all cells by key (ties broken at random) gives an order
+whose every prefix holds each cell type in proportion, to within one cell. A level of
+``n`` cells is the first ``n`` cells of that order, so levels are nested.
+
+Both are seeded: same seed, same kept reads and cells.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from atlasbench.errors import AtlasbenchError
+
+ALL = "all"
+
+
+def depth_probabilities(levels: Sequence[int | str], mean_reads_per_cell: float) -> np.ndarray:
+    """Read-keeping probability of each depth level.
+
+    Parameters
+    ----------
+    levels
+        Target mean reads per cell, or ``"all"`` for the full data; must be increasing
+        (``"all"`` last).
+    mean_reads_per_cell
+        Mean reads (sum of fragment counts) per cell of the full data.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 probabilities, one per level, increasing, in (0, 1].
+    """
+    probs = []
+    for level in levels:
+        if level == ALL:
+            probs.append(1.0)
+            continue
+        if not isinstance(level, (int, np.integer)) or level <= 0:
+            raise AtlasbenchError(f"reads_per_cell level must be a positive integer or 'all', got {level!r}")
+        if level > mean_reads_per_cell:
+            raise AtlasbenchError(
+                f"reads_per_cell level {level} is above the data's mean of {mean_reads_per_cell:,.0f} reads per "
+                "cell; a shallower run cannot have more reads (use 'all' for the full data)"
+            )
+        probs.append(level / mean_reads_per_cell)
+    p = np.asarray(probs, dtype=np.float64)
+    if np.any(np.diff(p) <= 0):
+        raise AtlasbenchError(f"reads_per_cell levels must be strictly increasing, got {list(levels)}")
+    return p
+
+
+def thin_reads(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Reads kept per fragment at each nested depth level.
+
+    Parameters
+    ----------
+    count
+        Read pairs per fragment, shape (n,), >= 1.
+    probs
+        Increasing keep probabilities, shape (L,), as from :func:`depth_probabilities`.
+    rng
+        Random generator (seeded by the caller).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 array of shape (L, n): reads kept at each level, nested
+        (``kept[l] <= kept[l + 1]``) and ``kept[l] ~ Binomial(count, probs[l])``.
+        A fragment is observed at level ``l`` when ``kept[l] > 0``.
+    """
+    n_levels = len(probs)
+    kept = np.empty((n_levels, len(count)), dtype=np.int64)
+    above = count.astype(np.int64, copy=False)
+    p_above = 1.0
+    for level in range(n_levels - 1, -1, -1):
+        ratio = probs[level] / p_above
+        above = above if ratio >= 1.0 else rng.binomial(above, ratio)
+        kept[level] = above
+        p_above = probs[level]
+    return kept
+
+
+def first_level(kept: np.ndarray) -> np.ndarray:
+    """Index of the lowest depth level at which each fragment is observed.
+
+    Parameters
+    ----------
+    kept
+        Output of :func:`thin_reads`, shape (L, n).
+
+    Returns
+    -------
+    numpy.ndarray
+        int8 array of shape (n,); ``L`` for a fragment observed at no level.
+    """
+    observed = kept > 0
+    # nested: observed at level l implies observed at every higher level
+    return (len(kept) - observed.sum(axis=0)).astype(np.int8)
+
+
+def cell_order(cell_types: np.ndarray, seed: int) -> np.ndarray:
+    """Rank of each cell in the stratified, nested cell order (see module docstring).
+
+    Parameters
+    ----------
+    cell_types
+        Cell type label (any comparable dtype) of each cell, shape (n,).
+    seed
+        Seed of the shuffle.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 rank of each cell, a permutation of 0..n-1: a level of ``m`` cells keeps
+        the cells with rank < m.
+    """
+    rng = np.random.default_rng(seed)
+    n = len(cell_types)
+    key = np.empty(n, dtype=np.float64)
+    for label in np.unique(cell_types):
+        members = np.flatnonzero(cell_types == label)
+        shuffled = rng.permutation(members)
+        key[shuffled] = (np.arange(len(members)) + 0.5) / len(members)
+    tiebreak = rng.random(n)
+    order = np.lexsort((tiebreak, key))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    return rank
+
+
+def cell_levels(levels: Sequence[int | str], n_cells: int) -> np.ndarray:
+    """Number of cells of each cell level.
+
+    Parameters
+    ----------
+    levels
+        Cell counts, or ``"all"``; increasing.
+    n_cells
+        Cells in the full data.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 cell counts, increasing.
+    """
+    sizes = []
+    for level in levels:
+        if level == ALL:
+            sizes.append(n_cells)
+            continue
+        if not isinstance(level, (int, np.integer)) or level <= 0:
+            raise AtlasbenchError(f"cells level must be a positive integer or 'all', got {level!r}")
+        if level > n_cells:
+            raise AtlasbenchError(f"cells level {level} is above the {n_cells} annotated cells of the data")
+        sizes.append(int(level))
+    out = np.asarray(sizes, dtype=np.int64)
+    if np.any(np.diff(out) <= 0):
+        raise AtlasbenchError(f"cells levels must be strictly increasing, got {list(levels)}")
+    return out
+
+
+def first_cell_level(rank: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Index of the smallest cell level that includes each cell (``len(sizes)``: none).
+
+    Parameters
+    ----------
+    rank
+        Cell ranks from :func:`cell_order`.
+    sizes
+        Increasing cell counts from :func:`cell_levels`.
+
+    Returns
+    -------
+    numpy.ndarray
+        int8 level index per cell.
+    """
+    return np.searchsorted(sizes, rank, side="right").astype(np.int8)
