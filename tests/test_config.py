@@ -134,12 +134,14 @@ def test_sample_names_default_to_file_names_and_must_be_unique(tmp_path: Path) -
     with pytest.raises(StudyError, match=r"platforms\[0\]\.samples: required"):
         load_study(write(tmp_path, clash), check_files=False)
 
-    wrong = MINIMAL.replace("fragments: hydrop.tsv.gz", "fragments: [a.tsv.gz, b.tsv.gz]\n    samples: [x, x, y]")
+    wrong = MINIMAL.replace("fragments: hydrop.tsv.gz", "fragments: [a.tsv.gz, b.tsv.gz]\n    samples: [x, y, z]")
     with pytest.raises(StudyError) as exc:
         load_study(write(tmp_path, wrong), check_files=False)
-    lines = error_lines(exc)
-    assert "platforms[0].samples: must give one name per fragments file (2) (got [\"x\", \"x\", \"y\"])" in lines
-    assert "platforms[0].samples[1]: duplicate sample name (also samples[0]) (got 'x')" in lines
+    assert "platforms[0].samples: must give one name per fragments file (2) (got [\"x\", \"y\", \"z\"])" in error_lines(exc)
+    twice = wrong.replace("[x, y, z]", "[x, x]")
+    with pytest.raises(StudyError) as exc:
+        load_study(write(tmp_path, twice), check_files=False)
+    assert "platforms[0].samples[1]: duplicate (also at index 0) (got 'x')" in error_lines(exc)
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -255,7 +257,7 @@ def test_value_grammar_errors(tmp_path: Path) -> None:
     lines = error_lines(exc)
     for line in [
         "grid.reads_per_cell[0]: must be a positive whole number or 'all' (got 0)",
-        "grid.reads_per_cell[2]: duplicate (also reads_per_cell[1]) (got 5000)",
+        "grid.reads_per_cell[2]: duplicate (also at index 1) (got 5000)",
         "grid.cells[0]: must be a positive whole number or 'all' (got 'many')",
         "folds.test_folds[1]: must be a fold number from 0 to 4 (got 9)",
         "model.params.filters: must be a number, text or true/false (got [64])",

@@ -58,6 +58,8 @@ from pydantic import (
     TypeAdapter,
     ValidationError,
     ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -325,6 +327,67 @@ def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
 # Field types
 # ---------------------------------------------------------------------------------------
 
+def _duplicate_problems(items: list[Any], skip: set[int] = frozenset()) -> list[tuple[tuple[str | int, ...], str, Any]]:  # type: ignore[assignment]
+    first: dict[tuple[str, Any], int] = {}
+    found: list[tuple[tuple[str | int, ...], str, Any]] = []
+    for i, value in enumerate(items):
+        try:
+            key = (type(value).__name__, value)
+            hash(key)
+        except TypeError:
+            continue
+        if i in skip:
+            continue
+        if key in first:
+            found.append(((i,), f"duplicate (also at index {first[key]})", value))
+        first.setdefault(key, i)
+    return found
+
+
+def _as_detail(error: Mapping[str, Any]) -> InitErrorDetails:
+    """A reported pydantic error turned back into one that can be raised again."""
+    ctx = dict(error.get("ctx") or {})
+    if error["type"] in ("atlasbench", _CROSS):
+        return InitErrorDetails(type=PydanticCustomError(error["type"], "{message}", ctx), loc=error["loc"], input=error["input"])
+    return InitErrorDetails(type=error["type"], loc=error["loc"], input=error["input"], ctx=ctx)
+
+
+def _no_duplicates(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    """Validate a list, then reject repeated items; repeats are reported even when
+    other items of the list are invalid."""
+    try:
+        result = handler(value)
+    except ValidationError as exc:
+        if not isinstance(value, list):
+            raise
+        errors = exc.errors()
+        bad = {e["loc"][0] for e in errors if e["loc"] and isinstance(e["loc"][0], int)}
+        details = [_as_detail(e) for e in errors]
+        details += [
+            InitErrorDetails(type=PydanticCustomError("atlasbench", "{message}", {"message": msg}), loc=loc, input=item)
+            for loc, msg, item in _duplicate_problems(value, bad)
+        ]
+        raise ValidationError.from_exception_data("list", details) from None
+    _raise_problems("list", _duplicate_problems(result))
+    return result
+
+
+T = typing.TypeVar("T")
+Unique = Annotated[T, WrapValidator(_no_duplicates)]
+"""A list whose items must differ."""
+
+
+def _unique_names(items: list[Any]) -> list[Any]:
+    first: dict[str, int] = {}
+    found = []
+    for i, item in enumerate(items):
+        if item.name in first:
+            found.append(((i, "name"), f"duplicate name (also at index {first[item.name]})", item.name))
+        first.setdefault(item.name, i)
+    _raise_problems("list", found)
+    return items
+
+
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -419,7 +482,7 @@ def _scenario_cells(value: Any) -> int | str:
 
 ScenarioCells = Annotated[int | str, PlainValidator(_scenario_cells, json_schema_input_type=int | str)]
 
-_FOLD_LIST = TypeAdapter(list[NonNegativeInt])
+_FOLD_LIST = TypeAdapter(Unique[list[NonNegativeInt]])
 
 
 def _test_folds(value: Any) -> list[int] | str:
@@ -496,7 +559,7 @@ class Genome(_Section):
     """Tab-separated chromosome sizes (name, length), e.g. a UCSC .chrom.sizes file."""
     name: str | None = None
     """Assembly name recorded with models and results, e.g. "mm10" or "dm6"."""
-    chromosomes: list[Chromosome] | None = Field(default=None, min_length=1)
+    chromosomes: Unique[list[Chromosome]] | None = Field(default=None, min_length=1)
     """Keep only these chromosomes; fragments and regions elsewhere are dropped."""
     annotation: InputPath | None = None
     """Gene annotation (GTF or GFF3) for the TSS-enrichment QC."""
@@ -507,14 +570,6 @@ class Genome(_Section):
     def _fasta_or_sizes(self) -> Genome:
         if self.fasta is None and self.chrom_sizes is None:
             raise _custom("give fasta or chrom_sizes (fasta is needed to train models)")
-        if self.chromosomes is not None:
-            seen: dict[str, int] = {}
-            found = []
-            for i, chrom in enumerate(self.chromosomes):
-                if chrom in seen:
-                    found.append((("chromosomes", i), f"listed twice (also chromosomes[{seen[chrom]}])", chrom))
-                seen.setdefault(chrom, i)
-            _raise_problems("Genome", found)
         return self
 
 
@@ -553,7 +608,7 @@ class Platform(_Section):
     cells: InputPath | None = None
     """Cell table (TSV) with columns barcode and cell_type, plus sample when there are
     several fragments files; only the cells listed are used."""
-    samples: list[Annotated[str, Field(min_length=1)]] | None = None
+    samples: Unique[list[Annotated[str, Field(min_length=1)]]] | None = None
     """Sample name of each fragments file, in order (the cell table's sample column);
     defaults to each file's name without .tsv.gz / .tsv.bgz / .tsv."""
     cost: Cost | None = None
@@ -616,11 +671,6 @@ class Platform(_Section):
             found.append(
                 (("samples",), f"must give one name per fragments file ({len(self.fragments)})", self.samples)
             )
-        first: dict[str, int] = {}
-        for i, sample in enumerate(self.samples):
-            if sample in first:
-                found.append((("samples", i), f"duplicate sample name (also samples[{first[sample]}])", sample))
-            first.setdefault(sample, i)
         return found
 
 
@@ -724,41 +774,19 @@ class Grid(_Section):
     are reads.
     """
 
-    reads_per_cell: list[Level] = Field(default=["all"], min_length=1)
+    reads_per_cell: Unique[list[Level]] = Field(default=["all"], min_length=1)
     """Mean reads per cell to thin each platform to; "all" keeps every read."""
-    cells: list[Level] = Field(default=["all"], min_length=1)
+    cells: Unique[list[Level]] = Field(default=["all"], min_length=1)
     """Numbers of cells to keep (stratified by cell type); "all" keeps every cell."""
-    seeds: list[int] = Field(default=[7], min_length=1)
+    seeds: Unique[list[int]] = Field(default=[7], min_length=1)
     """Model training seeds; each grid point is trained once per seed."""
     min_cells_per_type: PositiveInt = 10
     """Cell types with fewer cells than this at a level are left out of its targets."""
     full_grid: bool = True
     """Train the cross-product platforms x reads_per_cell x cells."""
-    scenarios: list[Scenario] = []
+    scenarios: Annotated[list[Scenario], AfterValidator(_unique_names)] = []
     """Named scenarios, trained in addition to (or, with full_grid false, instead of) the grid."""
 
-    @model_validator(mode="after")
-    def _check(self) -> Grid:
-        found: list[tuple[tuple[str | int, ...], str, Any]] = []
-        for field in ("reads_per_cell", "cells", "seeds"):
-            found.extend(_duplicates(getattr(self, field), (field,)))
-        found.extend(_duplicates([s.name for s in self.scenarios], ("scenarios",), suffix=("name",)))
-        if not self.full_grid and not self.scenarios:
-            found.append((("scenarios",), "must list at least one scenario when full_grid is false", []))
-        _raise_problems("Grid", found)
-        return self
-
-
-def _duplicates(values: list[Any], loc: tuple[str | int, ...], suffix: tuple[str, ...] = ()) -> list[tuple[tuple[str | int, ...], str, Any]]:
-    first: dict[Any, int] = {}
-    found = []
-    for i, value in enumerate(values):
-        key = (type(value).__name__, value)
-        if key in first:
-            where = _format_loc(loc + (first[key],) + suffix)
-            found.append((loc + (i,) + suffix, f"duplicate (also {where})", value))
-        first.setdefault(key, i)
-    return found
 
 
 class Folds(_Section):
@@ -792,7 +820,7 @@ class Folds(_Section):
         if self.groups is not None:
             if self.scheme != "chromosome":
                 found.append((("groups",), f"only for scheme 'chromosome' (scheme is {self.scheme!r})", {}))
-            if "k" not in self.model_fields_set:
+            elif "k" not in self.model_fields_set:
                 k = len(self.groups)
                 self.__dict__["k"] = k  # frozen model: k follows the groups once
             elif k != len(self.groups):
@@ -809,7 +837,6 @@ class Folds(_Section):
             for i, fold in enumerate(self.test_folds):
                 if fold >= k:
                     found.append((("test_folds", i), f"must be a fold number from 0 to {k - 1}", fold))
-            found.extend(_duplicates(list(self.test_folds), ("test_folds",)))
         _raise_problems("Folds", found)
         return self
 
@@ -1140,6 +1167,8 @@ def _cross_references(data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]
             found.append((loc, f"must name a platform of this study ({defined})", value))
 
     grid = data.get("grid")
+    if isinstance(grid, Mapping) and grid.get("full_grid") is False and not grid.get("scenarios"):
+        found.append((("grid", "scenarios"), "must list at least one scenario when full_grid is false", []))
     if isinstance(grid, Mapping) and isinstance(grid.get("scenarios"), list):
         for i, scenario in enumerate(grid["scenarios"]):
             if isinstance(scenario, Mapping):

@@ -144,20 +144,24 @@ class FragmentReader:
         line_no = 1
         tail = b""
         with _open_bytes(self.path) as fh:
-            first = True
+            in_header = True
             while True:
                 try:
                     data = fh.read(self.block_bytes)
                 except (EOFError, zlib.error, OSError) as exc:
                     raise input_error(
                         self.path,
-                        f"the gzip stream is truncated or corrupt after line {line_no - 1} ({exc}); "
+                        f"the gzip stream is truncated or corrupt after line {_complete_lines(self.path)} ({exc}); "
                         "re-copy or re-create the file",
                     ) from exc
-                if first:
-                    first = False
-                    data = self._skip_header(data)
-                    line_no += self.n_header_lines
+                if in_header:
+                    # header lines may run on into the next block: an unfinished one is carried
+                    data, in_header = self._skip_header(tail + data, at_eof=not data)
+                    tail = b""
+                    line_no = self.n_header_lines + 1
+                    if in_header:
+                        tail = data
+                        continue
                 if not data:
                     break
                 data = tail + data
@@ -177,15 +181,18 @@ class FragmentReader:
                     yield batch
         self.n_lines = line_no - 1
 
-    def _skip_header(self, data: bytes) -> bytes:
+    def _skip_header(self, data: bytes, at_eof: bool) -> tuple[bytes, bool]:
+        """Skip leading ``#`` lines; return the rest and whether the header may go on."""
         pos = 0
         while data.startswith(b"#", pos):
             nl = data.find(b"\n", pos)
-            if nl < 0:
-                raise input_error(self.path, "header line longer than a block; is this a fragments file?", 1)
-            pos = nl + 1
+            if nl < 0 and not at_eof:
+                if len(data) - pos > self.block_bytes:
+                    raise input_error(self.path, "header line longer than a block; is this a fragments file?", self.n_header_lines + 1)
+                return data[pos:], True
+            pos = len(data) if nl < 0 else nl + 1
             self.n_header_lines += 1
-        return data[pos:]
+        return data[pos:], pos == len(data) and not at_eof
 
     def _parse_block(self, block: bytes, first_line: int) -> FragmentBatch:
         try:
@@ -195,6 +202,10 @@ class FragmentReader:
         # blank lines are skipped by Arrow and would shift line numbers; they are rare, so
         # a block containing one is re-parsed with line numbers kept exact
         if table.num_rows != block.count(b"\n"):
+            raise _diagnose_block(self.path, block, first_line)
+        # a '#' line after the first fragment that still has five columns (a commented-out
+        # fragment) parses cleanly; its chromosome name gives it away
+        if any(n.startswith("#") for chunk in table.column("chrom").chunks for n in chunk.dictionary.to_pylist()):
             raise _diagnose_block(self.path, block, first_line)
         start = table.column("start").to_numpy()
         end = table.column("end").to_numpy()
@@ -283,6 +294,24 @@ class FragmentReader:
         self.barcode_ids[barcode] = new
         self.barcodes.append(barcode)
         return new
+
+
+def _complete_lines(path: Path) -> int:
+    """Number of whole lines that decompress before a broken gzip stream (of any members) ends."""
+    n = 0
+    d = zlib.decompressobj(31)
+    with path.open("rb") as fh:
+        try:
+            while chunk := fh.read(1 << 16):
+                while chunk:
+                    n += d.decompress(chunk).count(b"\n")
+                    if not d.eof:
+                        break
+                    chunk = d.unused_data
+                    d = zlib.decompressobj(31)
+        except zlib.error:
+            pass
+    return n
 
 
 def _dict_codes(chunk: pa.DictionaryArray) -> np.ndarray:

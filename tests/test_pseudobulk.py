@@ -1,0 +1,149 @@
+"""Pseudobulk counts checked by hand on the real ArchR fragments."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyBigWig
+import pytest
+
+from atlasbench.errors import AtlasbenchError
+from atlasbench.ingest import ingest
+from atlasbench.pseudobulk import export_bigwigs, pseudobulk, target_windows, write_fragment_beds
+from atlasbench.sampling import cell_order
+
+DATA = Path(__file__).parent / "data"
+FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"
+SIZES = {"chr5": 180915260, "chr11": 135006516}
+
+
+@pytest.fixture(scope="module")
+def raw() -> pd.DataFrame:
+    df = pd.read_csv(FRAGMENTS, sep="\t", header=None, names=["chrom", "start", "end", "barcode", "count"])
+    df["cell_type"] = df["barcode"].str.split(".").str[0]
+    return df
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, raw):
+    barcodes = sorted(raw["barcode"].unique())
+    cells = pd.DataFrame({"barcode": barcodes, "cell_type": [b.split(".")[0] for b in barcodes], "sample": "s"})
+    return ingest([FRAGMENTS], cells, tmp_path_factory.mktemp("store"), list(SIZES), samples=["s"])
+
+
+@pytest.fixture(scope="module")
+def regions(raw) -> pd.DataFrame:
+    # windows around the densest spots, plus two overlapping ones
+    dense = raw[raw["chrom"] == "chr11"]["start"].to_numpy()
+    centres = np.quantile(dense, [0.1, 0.3, 0.5, 0.7, 0.9]).astype(int)
+    rows = [("chr11", c - 5000, c + 5000) for c in centres]
+    rows += [("chr5", 1_000_000, 30_000_000), ("chr5", 20_000_000, 60_000_000)]
+    return pd.DataFrame(rows, columns=["chrom", "start", "end"])
+
+
+def hand_count(raw: pd.DataFrame, regions: pd.DataFrame, cell_types: list[str]) -> np.ndarray:
+    """Insertions (start and end - 1) per cell type inside each region, by brute force."""
+    out = np.zeros((len(cell_types), len(regions)), dtype=np.int64)
+    for j, r in enumerate(regions.itertuples()):
+        on = raw[raw["chrom"] == r.chrom]
+        for i, t in enumerate(cell_types):
+            of = on[on["cell_type"] == t]
+            out[i, j] = ((of["start"] >= r.start) & (of["start"] < r.end)).sum() + (
+                (of["end"] - 1 >= r.start) & (of["end"] - 1 < r.end)
+            ).sum()
+    return out
+
+
+def test_full_level_counts_match_hand_count(store, regions, raw):
+    pb = pseudobulk(store, regions, ["all"], ["all"], seed=1)
+    assert pb.cell_types == ["B", "M", "T"]
+    np.testing.assert_array_equal(pb.counts[0, 0], hand_count(raw, regions, pb.cell_types))
+    per_type = raw.groupby("cell_type").size()
+    np.testing.assert_array_equal(pb.library_size[0, 0], 2 * per_type.loc[pb.cell_types].to_numpy())
+
+
+def test_target_window_counts_wider_window(store, regions, raw):
+    pb = pseudobulk(store, regions, ["all"], ["all"], seed=1, window=20_000)
+    windows = target_windows(regions, 20_000)
+    assert (windows["end"] - windows["start"] == 20_000).all()
+    np.testing.assert_array_equal(pb.counts[0, 0], hand_count(raw, windows, pb.cell_types))
+    # the FRiP numerator counts insertions in the regions themselves (not the windows),
+    # once even where two regions overlap
+    ins = pd.concat([raw[["chrom", "start", "barcode"]].rename(columns={"start": "pos"}),
+                     raw[["chrom", "barcode"]].assign(pos=raw["end"] - 1)])
+    inside = np.zeros(len(ins), dtype=bool)
+    for r in regions.itertuples():
+        inside |= ((ins["chrom"] == r.chrom) & (ins["pos"] >= r.start) & (ins["pos"] < r.end)).to_numpy()
+    expected = ins[inside].groupby("barcode").size().reindex(store.cells["barcode"], fill_value=0)
+    np.testing.assert_array_equal(pb.insertions_in_regions, expected.to_numpy())
+
+
+def test_cell_levels_select_the_stratified_prefix(store, regions, raw):
+    pb = pseudobulk(store, regions, ["all"], [30, 90, "all"], seed=5)
+    rank = cell_order(store.cells["cell_type"].to_numpy(), 5)
+    for j, n in enumerate([30, 90, 150]):
+        chosen = set(store.cells["barcode"][rank < n])
+        sub = raw[raw["barcode"].isin(chosen)]
+        np.testing.assert_array_equal(pb.counts[0, j], hand_count(sub, regions, pb.cell_types))
+        row = pb.levels[pb.levels["cell_level"] == j].iloc[0]
+        assert row["n_cells"] == n
+        assert [row[f"n_cells_{t}"] for t in "BMT"] == [n // 3] * 3
+
+
+def test_depth_levels_are_nested_and_thinned(store, regions):
+    pb = pseudobulk(store, regions, [50, 100, "all"], [60, "all"], seed=2)
+    assert (np.diff(pb.counts, axis=0) >= 0).all()
+    assert (np.diff(pb.counts, axis=1) >= 0).all()
+    assert (np.diff(pb.library_size, axis=0) >= 0).all()
+    mean_reads = store.cells["n_reads"].mean()
+    total = store.cells["n_fragments"].sum()
+    for d, target in enumerate([50, 100]):
+        p = target / mean_reads
+        kept = pb.library_size[d, -1].sum() / 2  # every ArchR fragment has one read
+        assert abs(kept - p * total) < 5 * np.sqrt(total * p * (1 - p))
+        row = pb.levels[(pb.levels["depth_level"] == d) & (pb.levels["cell_level"] == 1)].iloc[0]
+        assert abs(row["mean_reads_per_cell"] - target) < 0.1 * target
+    # same seed, same numbers; another seed, other numbers
+    again = pseudobulk(store, regions, [50, 100, "all"], [60, "all"], seed=2)
+    np.testing.assert_array_equal(pb.counts, again.counts)
+    other = pseudobulk(store, regions, [50, 100, "all"], [60, "all"], seed=3)
+    assert not np.array_equal(pb.counts[0], other.counts[0])
+    np.testing.assert_array_equal(pb.counts[-1, -1], other.counts[-1, -1])
+
+
+def test_too_few_cells_per_type_is_a_clear_error(store, regions):
+    with pytest.raises(AtlasbenchError, match="fewer than grid.min_cells_per_type=10"):
+        pseudobulk(store, regions, ["all"], [9, "all"], seed=1, min_cells_per_type=10)
+
+
+def test_depth_above_the_data_is_a_clear_error(store, regions):
+    with pytest.raises(AtlasbenchError, match="above the data's mean"):
+        pseudobulk(store, regions, [10_000], ["all"], seed=1)
+
+
+def test_fragment_beds_per_cell_type(store, raw, tmp_path):
+    beds = write_fragment_beds(store, tmp_path)
+    for t, path in beds.items():
+        bed = pd.read_csv(path, sep="\t", header=None, names=["chrom", "start", "end"])
+        expected = raw[raw["cell_type"] == t].sort_values(["chrom", "start", "end"])[["chrom", "start", "end"]]
+        got = bed.sort_values(["chrom", "start", "end"])
+        np.testing.assert_array_equal(got.to_numpy(), expected.to_numpy())
+
+
+def test_bigwig_is_cpm_insertion_coverage(store, raw, tmp_path):
+    paths = export_bigwigs(store, tmp_path, SIZES)
+    for t, path in paths.items():
+        of = raw[raw["cell_type"] == t]
+        sites = pd.concat([of[["chrom", "start"]].rename(columns={"start": "pos"}),
+                           of[["chrom", "end"]].assign(pos=of["end"] - 1)[["chrom", "pos"]]])
+        counts = sites.value_counts()
+        scale = 1e6 / (2 * len(of))
+        bw = pyBigWig.open(str(path))
+        try:
+            assert bw.chroms() == SIZES
+            for (chrom, pos), n in list(counts.items())[:50]:
+                assert bw.values(chrom, int(pos), int(pos) + 1)[0] == pytest.approx(n * scale, rel=1e-6)
+            total = sum(sum(v for _, _, v in (bw.intervals(c) or [])) for c in SIZES)
+            assert total == pytest.approx(1e6, rel=1e-6)
+        finally:
+            bw.close()
