@@ -10,9 +10,15 @@ import pytest
 
 from atlasbench.config import (
     FILL_IN,
+    Executor,
+    Folds,
     Platform,
+    Scenario,
+    SlurmResources,
     Study,
     StudyError,
+    Targets,
+    Training,
     example_study_yaml,
     load_study,
     parse_study,
@@ -89,7 +95,7 @@ def test_example_round_trips(tmp_path: Path) -> None:
 
 
 def test_field_descriptions_are_documented() -> None:
-    for model in (Study, Platform):
+    for model in (Study, Platform, Scenario, Folds, Executor, SlurmResources, Training, Targets):
         for name, field in model.model_fields.items():
             assert field.description, f"{model.__name__}.{name} has no docstring"
 
@@ -244,6 +250,9 @@ def test_value_grammar_errors(tmp_path: Path) -> None:
           reads_per_cell: [0, 5000, 5000, all]
           cells: [many]
           full_grid: false
+          scenarios:
+            - {name: one, platform: hydrop, cells: 100}
+            - {name: one, platform: hydrop, cells: matched+10%}
         folds: {scheme: random, groups: [[chr1]], test_folds: [0, 9]}
         model: {params: {filters: [64]}}
         targets: {peak_height_top_k_percent: 3}
@@ -270,8 +279,12 @@ def test_value_grammar_errors(tmp_path: Path) -> None:
     assert any(line.startswith("folds.groups: only for scheme 'chromosome'") for line in lines)
     assert any(line.startswith("targets.peak_height_top_k_percent: must be a fraction") for line in lines)
     assert any(line.startswith("executor.slurm.jobs.trian: must be 'ingest'") for line in lines)
-    # full_grid false with no scenario: the grid trains nothing
-    assert any(line.startswith("grid.scenarios: must list at least one scenario") for line in lines)
+    assert "grid.scenarios[1].name: duplicate name (also at index 0) (got 'one')" in lines
+
+
+def test_grid_without_full_grid_needs_scenarios(tmp_path: Path) -> None:
+    with pytest.raises(StudyError, match=r"grid\.scenarios: must list at least one scenario when full_grid is false"):
+        load_study(write(tmp_path, MINIMAL + "grid: {full_grid: false, cells: [0]}\n"), check_files=False)
 
 
 def test_genome_needs_fasta_or_chrom_sizes(tmp_path: Path) -> None:

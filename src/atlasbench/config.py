@@ -40,7 +40,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -102,6 +102,7 @@ JOB_KINDS: tuple[str, ...] = ("ingest", "targets", "train", "evaluate", "explain
 JobKind = Literal["ingest", "targets", "train", "evaluate", "explain", "report"]
 
 _CROSS = "cross_reference"  # error type of the study-level checks (see Study._cross_checks)
+_HIDDEN: dict[str, Any] = {}  # offending "value" of a problem whose message needs no "(got ...)"
 
 
 # ---------------------------------------------------------------------------------------
@@ -327,7 +328,7 @@ def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
 # Field types
 # ---------------------------------------------------------------------------------------
 
-def _duplicate_problems(items: list[Any], skip: set[int] = frozenset()) -> list[tuple[tuple[str | int, ...], str, Any]]:  # type: ignore[assignment]
+def _duplicate_problems(items: list[Any], skip: Collection[int] = ()) -> list[tuple[tuple[str | int, ...], str, Any]]:
     first: dict[tuple[str, Any], int] = {}
     found: list[tuple[tuple[str | int, ...], str, Any]] = []
     for i, value in enumerate(items):
@@ -372,8 +373,8 @@ def _no_duplicates(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return result
 
 
-T = typing.TypeVar("T")
-Unique = Annotated[T, WrapValidator(_no_duplicates)]
+_T = typing.TypeVar("_T")
+Unique = Annotated[_T, WrapValidator(_no_duplicates)]
 """A list whose items must differ."""
 
 
@@ -648,7 +649,7 @@ class Platform(_Section):
                 if getattr(self, field) is None:
                     found.append(
                         ((field,), "required for a platform with its own data "
-                         "(or give union: [...] for a combined platform)", {})
+                         "(or give union: [...] for a combined platform)", _HIDDEN)
                     )
             if self.fragments is not None:
                 found.extend(self._check_samples())
@@ -662,7 +663,7 @@ class Platform(_Section):
             if len(set(derived)) < len(derived):
                 return [
                     (("samples",), "required: the fragments file names give the same sample "
-                     "name twice; list one unique name per fragments file", {})
+                     "name twice; list one unique name per fragments file", _HIDDEN)
                 ]
             self.__dict__["samples"] = derived  # frozen model: fill the default in once
             return []
@@ -819,7 +820,7 @@ class Folds(_Section):
         k = self.k
         if self.groups is not None:
             if self.scheme != "chromosome":
-                found.append((("groups",), f"only for scheme 'chromosome' (scheme is {self.scheme!r})", {}))
+                found.append((("groups",), f"only for scheme 'chromosome' (scheme is {self.scheme!r})", _HIDDEN))
             elif "k" not in self.model_fields_set:
                 k = len(self.groups)
                 self.__dict__["k"] = k  # frozen model: k follows the groups once
@@ -1168,7 +1169,7 @@ def _cross_references(data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]
 
     grid = data.get("grid")
     if isinstance(grid, Mapping) and grid.get("full_grid") is False and not grid.get("scenarios"):
-        found.append((("grid", "scenarios"), "must list at least one scenario when full_grid is false", []))
+        found.append((("grid", "scenarios"), "must list at least one scenario when full_grid is false", _HIDDEN))
     if isinstance(grid, Mapping) and isinstance(grid.get("scenarios"), list):
         for i, scenario in enumerate(grid["scenarios"]):
             if isinstance(scenario, Mapping):
@@ -1187,7 +1188,7 @@ def _cross_references(data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]
     ):
         found.append(
             (("training", "finetune"), "needs targets.specificity_gini_std (it selects the "
-             "fine-tuning regions), which is null", {})
+             "fine-tuning regions), which is null", _HIDDEN)
         )
 
     genome, folds = data.get("genome"), data.get("folds")

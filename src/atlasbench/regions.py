@@ -13,7 +13,6 @@ Region tables are pandas DataFrames with columns ``chrom`` (str), ``start`` and 
 
 from __future__ import annotations
 
-import bisect
 import gzip
 import logging
 import os
@@ -69,7 +68,7 @@ def _read_fields(path: Path, min_columns: int, expected: str) -> tuple[pd.DataFr
         gzipped = fh.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
     with opener(path, "rt") as fh:
-        lines = pd.Series(fh.read().splitlines(), dtype=object)
+        lines = pd.Series(fh.read().split("\n"), dtype=object)
     stripped = lines.str.strip()
     is_data = (stripped != "") & ~stripped.str.startswith(_HEADER_PREFIXES)
     data = lines[is_data]
@@ -94,9 +93,7 @@ def _more(n_bad: int) -> str:
     return f" (and {n_bad - 1} more such lines)" if n_bad > 1 else ""
 
 
-def _int_field(
-    values: pd.Series, path: Path, line_numbers: np.ndarray, field: str
-) -> np.ndarray:
+def _int_field(values: pd.Series, path: Path, line_numbers: np.ndarray, field: str) -> np.ndarray:
     """Parse a column of non-negative integers, raising on the first line that is not one."""
     ok = values.str.fullmatch(r"\d{1,18}").to_numpy(dtype=bool, na_value=False)
     if not ok.all():
@@ -284,24 +281,25 @@ def call_peaks(
     """Call peaks on one cell type's fragments with MACS3, as pycisTopic does.
 
     Runs ``macs3 callpeak --treatment FRAGMENTS --format BEDPE --gsize G --qvalue 0.05
-    --nomodel --shift 73 --extsize 146 --keep-dup all --call-summits --nolambda``, the
-    command pycisTopic's ``macs_call_peak`` issues and the published protocol names
-    (PROTOCOL.md; the paper's MACS2 options, which MACS3 takes unchanged).
+    --nomodel --shift 73 --extsize 146 --keep-dup all --call-summits --nolambda``: the
+    options the published protocol lists (PROTOCOL.md, the paper's MACS2 options, which
+    MACS3 takes unchanged) plus the two that pycisTopic's ``macs_call_peak``, whose
+    consensus method the paper follows, always adds (``--call-summits``, and
+    ``--nolambda`` by default).
 
     What the options do on fragments: with ``--format BEDPE`` MACS3 piles up each whole
-    fragment (its two ends are the two Tn5 insertions) and uses the mean fragment length
-    as *d*. In this paired-end mode MACS3 sets ``--shift`` to 0 and does not use
-    ``--extsize`` (its option validator neutralises the shift; *d* comes from the
-    fragments), so ``73``/``146`` are passed only to keep the command identical to
-    pycisTopic's and the paper's; they change nothing. To call peaks on insertion sites
-    instead, write one record per Tn5 cut and use ``input_format="BED"``, where
-    ``shift=-73, extsize=146`` centre a 146 bp window on each cut. ``--keep-dup all``
-    keeps every fragment (duplicates were removed upstream, and pseudobulks pool cells
-    whose fragments may coincide). ``--nolambda`` (pycisTopic's default) tests against
-    the genome-wide background only: there is no control library, and local lambda from
-    the treatment itself would penalise broad accessible domains. ``--call-summits``
-    reports every sub-peak summit, from which :func:`consensus_regions` builds
-    fixed-width regions.
+    fragment (its two ends are the two Tn5 insertions) and takes the mean fragment length
+    as *d*. In this paired-end mode MACS3 resets ``--shift`` to 0 and does not use
+    ``--extsize`` (checked in MACS3 3.0.4's option validator and ``callpeak``), so ``73``
+    and ``146`` are passed only to keep the command identical to pycisTopic's and the
+    paper's; they change nothing. To call peaks on insertion sites instead, write one
+    record per Tn5 cut and use ``input_format="BED"`` with ``shift=-73, extsize=146``,
+    which centres a 146 bp window on each cut. ``--keep-dup all`` keeps every fragment:
+    10x fragments are already deduplicated, and a pseudobulk pools cells whose fragments
+    may coincide by chance. ``--nolambda`` compares the pileup with the genome-wide
+    background only; with no control library MACS3 would otherwise estimate local
+    lambda from the treatment itself. ``--call-summits`` reports every sub-peak summit,
+    from which :func:`consensus_regions` builds fixed-width regions.
 
     MACS3 writes into a temporary folder beside the result; the narrowPeak file is then
     moved into place atomically, so a half-finished call never leaves a result behind.
@@ -469,27 +467,31 @@ def peaks_per_cell_type(
 def _select_non_overlapping(position: np.ndarray, score: np.ndarray, width: int) -> np.ndarray:
     """Greedy overlap resolution of equal-width windows: the best-scoring window wins.
 
-    Windows are visited by decreasing score (ties: leftmost first); a window is kept unless
-    it overlaps one already kept. This is exactly "take the best, remove all that overlap
-    it, repeat". Two windows of the same width overlap when their starts differ by less
-    than ``width``, so a window is checked against its two nearest kept neighbours found
-    by bisection in a sorted list: O(n log n) comparisons.
+    Windows are visited by decreasing score (ties: leftmost first); a window still
+    standing is kept and removes every window overlapping it. This is exactly "take the
+    best, remove all that overlap it, repeat". Two windows of the same width overlap when
+    their starts differ by less than ``width``, so in start order the windows a window
+    overlaps form one contiguous run, found for all windows at once by binary search.
+    Kept windows never overlap, so each window is removed by at most two of them: after
+    the O(n log n) sorts the loop does O(n) work.
 
     ``position`` is a genome-wide coordinate (chromosome offset + start) so that one
-    sorted list serves all chromosomes. Returns a boolean mask of kept windows.
+    sorted order serves all chromosomes. Returns a boolean mask of kept windows.
     """
-    order = np.lexsort((position, -score))
+    by_position = np.argsort(position, kind="stable")
+    sorted_position = position[by_position]
+    first = np.searchsorted(sorted_position, sorted_position - width, side="right").tolist()
+    stop = np.searchsorted(sorted_position, sorted_position + width, side="left").tolist()
+    rank = np.empty(len(position), dtype=np.int64)
+    rank[by_position] = np.arange(len(position))
+    removed = np.zeros(len(position), dtype=bool)
     kept = np.zeros(len(position), dtype=bool)
-    accepted: list[int] = []
-    for index, pos in zip(order.tolist(), position[order].tolist()):
-        at = bisect.bisect_left(accepted, pos)
-        if at < len(accepted) and accepted[at] - pos < width:
+    for r in rank[np.lexsort((position, -score))].tolist():
+        if removed[r]:
             continue
-        if at > 0 and pos - accepted[at - 1] < width:
-            continue
-        accepted.insert(at, pos)
-        kept[index] = True
-    return kept
+        kept[r] = True
+        removed[first[r] : stop[r]] = True
+    return kept[rank]
 
 
 def _overlaps_blacklist(

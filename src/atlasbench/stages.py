@@ -28,6 +28,7 @@ import pandas as pd
 
 from atlasbench.annotation import read_tss
 from atlasbench.atomic import atomic_path, write_text_atomic
+from atlasbench.combine import combine_stores
 from atlasbench.config import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.folds import FoldScheme, assign_folds
@@ -136,6 +137,18 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
 def _all_genome_names(study: Study, genome: GenomeInfo) -> list[str]:
     with open_genome(genome.fasta) as g:
         return list(g.names)
+
+
+def combine_stage(study: Study, platform: str, stores: dict[str, Store]) -> Store:
+    """Pool the parts of a combined platform (cached); see :func:`atlasbench.combine.combine_stores`."""
+    p = study.platform(platform)
+    parts = {name: stores[name] for name in p.union}
+    key = fingerprint([str(s.directory) for s in parts.values()], p.common_depth, study.seed)
+    out = study.output / "ingest" / f"{platform}-{key}"
+    if (out / "store.json").exists():
+        log.info("combine %s: cached in %s", platform, out)
+        return open_store(out)
+    return combine_stores(parts, out, common_depth=p.common_depth, seed=study.seed)
 
 
 def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) -> pd.DataFrame:
@@ -283,8 +296,7 @@ def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
     """
     genome = genome_stage(study)
     stores = {p.name: ingest_stage(study, p.name, genome) for p in study.platforms if p.kind == "sourced"}
-    if any(p.kind == "combined" for p in study.platforms):
-        raise AtlasbenchError("combined platforms (platforms[].union) are not built by this version yet")
     regions = regions_stage(study, stores, genome)
+    stores.update({p.name: combine_stage(study, p.name, stores) for p in study.platforms if p.kind == "combined"})
     scenarios = scenarios_of(study, stores)
     return {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
