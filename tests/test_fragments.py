@@ -71,7 +71,7 @@ def assert_same_as_pandas(frame: pd.DataFrame, reader: FragmentReader, expected:
 def write_text(path: Path, text: str, compress: str = "plain") -> Path:
     data = text.encode()
     if compress == "gzip":
-        path.write_bytes(gzip.compress(data))
+        path.write_bytes(gzip.compress(data, compresslevel=1))
     else:
         path.write_bytes(data)
     return path
@@ -159,6 +159,23 @@ def test_header_lines_are_skipped(tmp_path, text, expected, block_bytes, n_heade
     assert reader.n_lines == n_header + len(expected)
 
 
+def test_header_exactly_filling_the_first_block(tmp_path, text, expected):
+    # the first block holds nothing but header lines: reading must go on, not stop there
+    header = "#" + "x" * 2046 + "\n" + "#" + "y" * 2046 + "\n"
+    assert len(header) == 4096
+    path = write_text(tmp_path / "f.tsv", header + text)
+    frame, reader = read_all(path, block_bytes=4096)
+    assert_same_as_pandas(frame, reader, expected)
+    assert reader.n_header_lines == 2
+
+
+def test_header_only_file_has_no_fragments(tmp_path):
+    path = write_text(tmp_path / "f.tsv.gz", "# id=x\n# description=y\n", "gzip")
+    reader = FragmentReader(path, block_bytes=4096)
+    assert list(reader) == []
+    assert reader.n_header_lines == 2 and reader.n_lines == 2
+
+
 def test_header_then_bad_line_names_the_right_line(tmp_path, text):
     header = "# id=x\n# description=y\n# primary_contig=chr11\n"
     lines = text.splitlines()
@@ -240,7 +257,7 @@ BAD_LINE_CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_LINE_CASES))
-@pytest.mark.parametrize("line", [1, 2, 7000, 29_399])
+@pytest.mark.parametrize("line", [1, 7000, 29_399])
 def test_bad_line_is_named_by_file_and_line(tmp_path, text, case, line):
     make, words = BAD_LINE_CASES[case]
     if case == "blank line" and line == 29_399:

@@ -27,17 +27,17 @@ class _Group(click.Group):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="atlasbench")
-@click.option("-v", "--verbose", count=True, help="More log output (-v: info, -vv: debug).")
-def main(verbose: int) -> None:
+@click.option("-v", "--verbose", count=True, help="More log output (-v: debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Warnings and errors only.")
+def main(verbose: int, quiet: bool) -> None:
     """Benchmark scATAC-seq platforms by the sequence-to-function models trained on their data.
 
     A study is a YAML file naming the genome, the platforms (fragments, cell table,
     costs), the grid of reads per cell x cells, folds, model and executor. Start with
     `atlasbench demo`, or check your own study with `atlasbench validate STUDY.yaml`.
     """
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("atlasbench").setLevel(max(level, logging.INFO) if verbose == 0 else level)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    log.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
 
 
 @main.command()

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from atlasbench.atomic import atomic_path, write_text_atomic
 from atlasbench.errors import AtlasbenchError
-from atlasbench.ingest import STORE_SCHEMA, Store
+from atlasbench.ingest import STORE_SCHEMA, STORE_WRITE_OPTIONS, Store
 from atlasbench.sampling import depth_probabilities, thin_reads
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def combine_stores(
     cells = pd.concat(tables, ignore_index=True)
     n_frag = np.zeros(len(cells), dtype=np.int64)
     n_reads = np.zeros(len(cells), dtype=np.int64)
-    with atomic_path(out_dir / "fragments.parquet") as tmp, pq.ParquetWriter(tmp, STORE_SCHEMA, compression="zstd") as writer:
+    with atomic_path(out_dir / "fragments.parquet") as tmp, pq.ParquetWriter(tmp, STORE_SCHEMA, **STORE_WRITE_OPTIONS) as writer:
         for part_index, name in enumerate(names):
             store = parts[name]
             probs = None

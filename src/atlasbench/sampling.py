@@ -85,12 +85,17 @@ def thin_reads(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -
     """
     n_levels = len(probs)
     kept = np.empty((n_levels, len(count)), dtype=np.int64)
-    above = count.astype(np.int64, copy=False)
+    # a single read is kept at level l iff one uniform draw falls below p_l (the chain
+    # below gives the same law); most fragments are singletons, so this is the fast path
+    single = count == 1
+    draw = rng.random(int(single.sum()))
+    kept[:, single] = draw[None, :] < probs[:, None]
+    above = count[~single].astype(np.int64)
     p_above = 1.0
     for level in range(n_levels - 1, -1, -1):
         ratio = probs[level] / p_above
         above = above if ratio >= 1.0 else rng.binomial(above, ratio)
-        kept[level] = above
+        kept[level, ~single] = above
         p_above = probs[level]
     return kept
 

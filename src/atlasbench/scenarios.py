@@ -116,6 +116,8 @@ def resolve_scenarios(
                 f"scenario {sc.name!r}: {reads} reads per cell asked of platform {sc.platform!r}, "
                 f"sequenced to {info.mean_reads_per_cell:,.0f}"
             )
+        if reads != ALL and reads == info.mean_reads_per_cell:
+            reads = ALL
         out[(sc.platform, str(reads), str(n_cells))] = Scenario(sc.name, sc.platform, reads, n_cells)
     if full_grid:
         for platform in platforms:
@@ -124,10 +126,14 @@ def resolve_scenarios(
                 if reads != ALL and reads > info.mean_reads_per_cell:
                     log.warning("grid: %s has %.0f reads per cell, level %s skipped", platform, info.mean_reads_per_cell, reads)
                     continue
+                if reads != ALL and reads == info.mean_reads_per_cell:
+                    reads = ALL  # the full data, as in a named scenario
                 for n in cells:
                     if n != ALL and n > info.n_cells:
                         log.warning("grid: %s has %d cells, level %s skipped", platform, info.n_cells, n)
                         continue
+                    if n != ALL and n == info.n_cells:
+                        n = ALL  # every cell, as in a named scenario
                     out.setdefault((platform, str(reads), str(n)), Scenario("grid", platform, reads, n))
     return sorted(out.values(), key=lambda s: (list(platforms).index(s.platform), _sort_key(s.reads_per_cell), _sort_key(s.cells)))
 
