@@ -22,9 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from isal import igzip_threaded
 
+from atlasbench.barcodes import BarcodeIndex
 from atlasbench.errors import AtlasbenchError, input_error
 
 log = logging.getLogger(__name__)
@@ -36,11 +38,12 @@ _CONVERT = pacsv.ConvertOptions(
         "chrom": pa.dictionary(pa.int32(), pa.string()),
         "start": pa.int64(),
         "end": pa.int64(),
-        "barcode": pa.dictionary(pa.int32(), pa.string()),
+        "barcode": pa.binary(),
         "count": pa.int64(),
     }
 )
-_PARSE = pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False)
+# blank lines are errors, not skipped, so that rows and file lines stay in step
+_PARSE = pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, ignore_empty_lines=False)
 _READ = pacsv.ReadOptions(column_names=list(COLUMNS), use_threads=True, block_size=1 << 22)
 
 
@@ -124,9 +127,7 @@ class FragmentReader:
         block_bytes: int = BLOCK_BYTES,
     ) -> None:
         self.path = Path(path)
-        self.barcode_ids: dict[str, int] = dict(barcodes) if barcodes is not None else {}
-        self.discover_barcodes = barcodes is None
-        self.barcodes: list[str] = list(self.barcode_ids)
+        self._barcodes = BarcodeIndex(barcodes, grow=barcodes is None)
         self.chromosomes: list[str] = []
         self._chrom_ids: dict[str, int] = {}
         self._resolve_chrom = resolve_chrom
@@ -170,12 +171,12 @@ class FragmentReader:
                 block = data[:cut]
                 if not block:
                     continue
-                batch = self._parse_block(block, line_no)
-                line_no += block.count(b"\n")
+                batch, n_rows = self._parse_block(block, line_no)
+                line_no += n_rows
                 if len(batch):
                     yield batch
             if tail.strip():
-                batch = self._parse_block(tail + b"\n", line_no)
+                batch, _ = self._parse_block(tail + b"\n", line_no)
                 line_no += 1
                 if len(batch):
                     yield batch
@@ -194,14 +195,19 @@ class FragmentReader:
             self.n_header_lines += 1
         return data[pos:], pos == len(data) and not at_eof
 
-    def _parse_block(self, block: bytes, first_line: int) -> FragmentBatch:
+    @property
+    def barcodes(self) -> list[str]:
+        """Barcodes by id: the mapping given, or every barcode seen so far."""
+        return self._barcodes.names
+
+    def _parse_block(self, block: bytes, first_line: int) -> tuple[FragmentBatch, int]:
+        """Parse and validate a block of whole lines; return its fragments and line count."""
         try:
             table = pacsv.read_csv(pa.py_buffer(block), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT)
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise _diagnose_block(self.path, block, first_line) from None
-        # blank lines are skipped by Arrow and would shift line numbers; they are rare, so
-        # a block containing one is re-parsed with line numbers kept exact
-        if table.num_rows != block.count(b"\n"):
+        # a blank line parses as nulls, an empty field as an empty string
+        if any(table.column(c).null_count for c in COLUMNS) or pc.min(pc.binary_length(table.column("barcode"))).as_py() == 0:
             raise _diagnose_block(self.path, block, first_line)
         # a '#' line after the first fragment that still has five columns (a commented-out
         # fragment) parses cleanly; its chromosome name gives it away
@@ -214,10 +220,10 @@ class FragmentReader:
         if bad.any():
             raise _diagnose_block(self.path, block, first_line)
         chrom = self._chrom_index(table.column("chrom"), start, first_line)
-        barcode = self._barcode_index(table.column("barcode"))
+        barcode = np.concatenate([self._barcodes.lookup(chunk) for chunk in table.column("barcode").chunks])
         batch = FragmentBatch(chrom, start, end, barcode, count, first_line)
         keep = chrom >= 0
-        return batch if keep.all() else batch.subset(keep)
+        return (batch if keep.all() else batch.subset(keep)), table.num_rows
 
     # -- dictionaries and sort order ---------------------------------------------------
     def _chrom_index(self, column: pa.ChunkedArray, start: np.ndarray, first_line: int) -> np.ndarray:
@@ -274,26 +280,6 @@ class FragmentReader:
                 except AtlasbenchError as exc:
                     raise input_error(self.path, str(exc), line) from None
         return self._chrom_ids[name]
-
-    def _barcode_index(self, column: pa.ChunkedArray) -> np.ndarray:
-        parts = []
-        for chunk in column.chunks:
-            lookup = np.fromiter(
-                (self._barcode_id(b) for b in chunk.dictionary.to_pylist()), dtype=np.int32, count=len(chunk.dictionary)
-            )
-            parts.append(lookup[_dict_codes(chunk)])
-        return parts[0] if len(parts) == 1 else np.concatenate(parts)
-
-    def _barcode_id(self, barcode: str) -> int:
-        found = self.barcode_ids.get(barcode)
-        if found is not None:
-            return found
-        if not self.discover_barcodes:
-            return -1
-        new = len(self.barcodes)
-        self.barcode_ids[barcode] = new
-        self.barcodes.append(barcode)
-        return new
 
 
 def _complete_lines(path: Path) -> int:

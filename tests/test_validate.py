@@ -1,0 +1,107 @@
+"""Cross-file checks of a study (atlasbench.validate.check_study) on the real ArchR data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from atlasbench.config import parse_study
+from atlasbench.validate import check_study
+
+DATA = Path(__file__).parent / "data"
+FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"
+SIZES = {"chr5": 180915260, "chr11": 135006516}
+
+
+@pytest.fixture(scope="module")
+def barcodes() -> list[str]:
+    raw = pd.read_csv(FRAGMENTS, sep="\t", header=None, usecols=[3], names=["barcode"])
+    return sorted(raw["barcode"].unique())
+
+
+def write_sizes(path: Path, sizes: dict[str, int]) -> Path:
+    path.write_text("".join(f"{c}\t{n}\n" for c, n in sizes.items()))
+    return path
+
+
+def write_cells(path: Path, barcodes: list[str], relabel: dict[str, str] | None = None) -> Path:
+    relabel = relabel or {}
+    types = [relabel.get(b, b.split(".")[0]) for b in barcodes]
+    pd.DataFrame({"barcode": barcodes, "cell_type": types}).to_csv(path, sep="\t", index=False)
+    return path
+
+
+def study(tmp_path: Path, barcodes: list[str], *, sizes=SIZES, cells=None, grid=None, regions=None):
+    sizes_file = write_sizes(tmp_path / "genome.sizes", sizes)
+    cells_file = cells if cells is not None else write_cells(tmp_path / "cells.tsv", barcodes)
+    data = {
+        "name": "v",
+        "output": "out",
+        "genome": {"chrom_sizes": str(sizes_file)},
+        "platforms": [{"name": "tenx", "fragments": str(FRAGMENTS), "cells": str(cells_file),
+                       "cost": {"per_cell": 0.5, "per_million_reads": 3.0}}],
+        "grid": grid or {"cells": [60, "all"], "min_cells_per_type": 10},
+    }
+    if regions is not None:
+        data["regions"] = {"bed": str(regions)}
+    return parse_study(data, tmp_path)
+
+
+def test_good_study_has_no_problems(tmp_path, barcodes):
+    bed = tmp_path / "regions.bed"
+    bed.write_text("chr11\t1000000\t1000500\nchr5\t2000000\t2000500\n")
+    assert check_study(study(tmp_path, barcodes, regions=bed)) == []
+
+
+def test_chr_prefix_difference_is_not_a_problem(tmp_path, barcodes):
+    # fragments say chr11 / chr5, the genome 11 / 5 (Ensembl spelling), regions mix both
+    bed = tmp_path / "regions.bed"
+    bed.write_text("11\t1000000\t1000500\nchr5\t2000000\t2000500\n")
+    sizes = {"11": SIZES["chr11"], "5": SIZES["chr5"]}
+    assert check_study(study(tmp_path, barcodes, sizes=sizes, regions=bed)) == []
+
+
+def test_fragments_on_chromosomes_absent_from_the_genome(tmp_path, barcodes):
+    problems = check_study(study(tmp_path, barcodes, sizes={"chr11": SIZES["chr11"], "chr1": 249250621}))
+    assert len(problems) == 1
+    (problem,) = problems
+    assert problem.startswith("platforms[0] (tenx).fragments[0]")
+    assert str(FRAGMENTS) in problem
+    assert "'chr5'" in problem and "not in the genome" in problem
+    assert "'chr11'" not in problem.split("(which has")[0]
+
+
+def test_regions_bed_on_other_chromosomes(tmp_path, barcodes):
+    bed = tmp_path / "regions.bed"
+    bed.write_text("2L\t100\t600\n2R\t1000\t1500\n")
+    problems = check_study(study(tmp_path, barcodes, regions=bed))
+    assert len(problems) == 1
+    assert problems[0].startswith("regions.bed:")
+    assert "2L" in problems[0] and "chr11" in problems[0]
+
+
+def test_cell_type_too_small_for_the_smallest_cells_level(tmp_path, barcodes):
+    # 8 of the 50 T cells become "NK": 60 of 150 cells keep about 60 * 8 / 150 = 3 NK cells
+    nk = [b for b in barcodes if b.startswith("T.")][:8]
+    cells = write_cells(tmp_path / "cells.tsv", barcodes, {b: "NK" for b in nk})
+    problems = check_study(study(tmp_path, barcodes, cells=cells, grid={"cells": [60, "all"], "min_cells_per_type": 10}))
+    assert len(problems) == 1
+    problem = problems[0]
+    assert problem.startswith("platforms[0] (tenx).cells")
+    assert "'NK'" in problem and "(~3 cells)" in problem
+    assert "min_cells_per_type=10" in problem
+    # B: 60 * 50 / 150 = 20, T: 60 * 42 / 150 = 17: enough
+    assert "'B'" not in problem and "'T'" not in problem
+    # with a larger smallest level the same cell table is fine: 120 * 8 / 150 = 6.4 >= 5
+    grid = {"cells": [120, "all"], "min_cells_per_type": 5}
+    assert check_study(study(tmp_path, barcodes, cells=cells, grid=grid)) == []
+
+
+def test_cell_table_barcodes_absent_from_fragments(tmp_path, barcodes):
+    cells = write_cells(tmp_path / "cells.tsv", [f"{b}-1" for b in barcodes])
+    problems = check_study(study(tmp_path, barcodes, cells=cells))
+    assert len(problems) == 1
+    assert "none of the 150 barcodes" in problems[0]
+    assert str(FRAGMENTS) in problems[0] and "'-1'" in problems[0]
