@@ -6,6 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import pydantic
 import pytest
 
 from atlasbench.config import (
@@ -432,7 +433,7 @@ def test_hash_of_is_stable_across_key_order_and_follows_values(tmp_path: Path) -
 
 def test_study_objects_are_frozen(tmp_path: Path) -> None:
     study = load_study(write(tmp_path, MINIMAL), check_files=False)
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         study.seed = 3  # type: ignore[misc]
-    with pytest.raises(Exception):
+    with pytest.raises(pydantic.ValidationError, match="frozen"):
         study.platforms[0].name = "other"  # type: ignore[misc]

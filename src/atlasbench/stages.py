@@ -9,7 +9,7 @@ the work, an interrupted run leaves only temporary files and redoes that stage a
 
 Layout under ``study.output``::
 
-    genome/<hash>/            bgzip copy of a plain-gzip FASTA, chrom.sizes
+    genome/<hash>/            bgzip copy (+ indexes) of a plain-gzip FASTA
     ingest/<platform>-<hash>/ fragments store, cells + per-cell QC (see ingest.py)
     regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds)
     targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet
@@ -32,8 +32,9 @@ from atlasbench.combine import combine_stores
 from atlasbench.config import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.folds import FoldScheme, assign_folds
-from atlasbench.genome import match_chromosomes, open_genome, prepare_fasta, read_chrom_sizes, write_chrom_sizes
+from atlasbench.genome import match_chromosomes, open_genome, prepare_fasta, read_chrom_sizes
 from atlasbench.ingest import Store, ingest, open_store, read_cell_table
+from atlasbench.intervals import Segments
 from atlasbench.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.qc import write_table
 from atlasbench.regions import consensus_regions, peaks_per_cell_type, read_bed, region_names
@@ -60,9 +61,20 @@ def fingerprint(*parts: object) -> str:
 
 @dataclass(frozen=True)
 class GenomeInfo:
-    """The study's genome as the stages use it."""
+    """The study's genome as the stages use it.
+
+    Attributes
+    ----------
+    chrom_sizes
+        Lengths of the chromosomes the study keeps (``genome.chromosomes``, else all).
+    names
+        Every sequence name of the genome: fragments elsewhere are an error.
+    fasta
+        Indexed FASTA (bgzip or plain), when the study gives one.
+    """
 
     chrom_sizes: dict[str, int]
+    names: list[str]
     fasta: Path | None
 
 
@@ -92,12 +104,13 @@ def genome_stage(study: Study) -> GenomeInfo:
             sizes = dict(genome.sizes)
     else:
         sizes = read_chrom_sizes(g.chrom_sizes)
+    names = list(sizes)
     if g.chromosomes is not None:
         mapping, unknown = match_chromosomes(g.chromosomes, list(sizes))
         if unknown:
             raise AtlasbenchError(f"genome.chromosomes: {unknown} not in the genome (which has {list(sizes)[:10]})")
         sizes = {mapping[c]: sizes[mapping[c]] for c in g.chromosomes}
-    return GenomeInfo(sizes, fasta)
+    return GenomeInfo(sizes, names, fasta)
 
 
 def _tss(study: Study) -> pd.DataFrame | None:
@@ -130,13 +143,7 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
     if tss is not None:
         tss = _to_genome_names(tss, genome.chrom_sizes, str(study.genome.annotation))
     # keep only the study's chromosomes; every name must still be one the genome knows
-    all_names = list(genome.chrom_sizes) if study.genome.fasta is None else _all_genome_names(study, genome)
-    return ingest(p.fragments, cells, out, all_names, samples=samples, keep_chromosomes=list(genome.chrom_sizes), tss=tss)
-
-
-def _all_genome_names(study: Study, genome: GenomeInfo) -> list[str]:
-    with open_genome(genome.fasta) as g:
-        return list(g.names)
+    return ingest(p.fragments, cells, out, genome.names, samples=samples, keep_chromosomes=list(genome.chrom_sizes), tss=tss)
 
 
 def combine_stage(study: Study, platform: str, stores: dict[str, Store]) -> Store:
@@ -177,8 +184,6 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     if r.bed is not None:
         regions = _to_genome_names(read_bed(r.bed), genome.chrom_sizes, str(r.bed))
         if black is not None:
-            from atlasbench.intervals import Segments
-
             seg = Segments(black, list(genome.chrom_sizes))
             cid = regions["chrom"].map({c: i for i, c in enumerate(genome.chrom_sizes)}).to_numpy()
             hit = (seg.lookup(cid, regions["start"].to_numpy()) >= 0) | (seg.lookup(cid, regions["end"].to_numpy() - 1) >= 0)

@@ -97,9 +97,8 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
             seen = np.zeros(len(ids), dtype=bool)
             unknown: list[str] = []
 
-            def resolve(name: str) -> int:
-                mapping, missing = match_chromosomes([name], names)
-                if missing:
+            def resolve(name: str, unknown: list[str] = unknown) -> int:
+                if match_chromosomes([name], names)[1]:
                     unknown.append(name)
                 return 0
 
