@@ -64,6 +64,13 @@ class Segments:
         self.depth = np.concatenate(depths).astype(np.int32) if depths else np.zeros(0, np.int32)
         self._first = first_seg
         self._last = last_seg
+        # per chromosome, the answer for each ``searchsorted(bounds, pos, "right")``:
+        # -1 before the first bound, after the last, and in uncovered gaps
+        self._answer = []
+        for cid, bounds in enumerate(self._bounds):
+            seg = np.arange(self._offset[cid], self._offset[cid + 1])
+            inner = np.where(self.depth[seg] > 0, seg, -1) if len(seg) else seg
+            self._answer.append(np.concatenate([[-1], inner, [-1]]) if len(bounds) else np.array([-1]))
 
     def lookup(self, chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Global segment index of each position, -1 outside every interval.
@@ -89,13 +96,7 @@ class Segments:
             cid = int(chrom[a])
             if cid < 0 or cid >= len(self._bounds) or len(self._bounds[cid]) < 2:
                 continue
-            bounds = self._bounds[cid]
-            j = np.searchsorted(bounds, pos[a:b], side="right") - 1
-            inside = (j >= 0) & (j < len(bounds) - 1)
-            seg = np.where(inside, j + self._offset[cid], -1)
-            covered = seg >= 0
-            covered[covered] = self.depth[seg[covered]] > 0
-            out[a:b] = np.where(covered, seg, -1)
+            out[a:b] = self._answer[cid][np.searchsorted(self._bounds[cid], pos[a:b], side="right")]
         return out
 
     def interval_sums(self, segment_counts: np.ndarray) -> np.ndarray:

@@ -81,23 +81,19 @@ def thin_reads(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -
     numpy.ndarray
         int64 array of shape (L, n): reads kept at each level, nested
         (``kept[l] <= kept[l + 1]``) and ``kept[l] ~ Binomial(count, probs[l])``.
+        Work and memory are proportional to the reads of the block.
         A fragment is observed at level ``l`` when ``kept[l] > 0``.
     """
     n_levels = len(probs)
-    kept = np.empty((n_levels, len(count)), dtype=np.int64)
-    # a single read is kept at level l iff one uniform draw falls below p_l (the chain
-    # below gives the same law); most fragments are singletons, so this is the fast path
-    single = count == 1
-    draw = rng.random(int(single.sum()))
-    kept[:, single] = draw[None, :] < probs[:, None]
-    above = count[~single].astype(np.int64)
-    p_above = 1.0
-    for level in range(n_levels - 1, -1, -1):
-        ratio = probs[level] / p_above
-        above = above if ratio >= 1.0 else rng.binomial(above, ratio)
-        kept[level, ~single] = above
-        p_above = probs[level]
-    return kept
+    # one uniform draw per read: the read is kept at level l iff its draw is below p_l,
+    # so a read kept at a level is kept at every higher one (the nesting)
+    fragment = np.repeat(np.arange(len(count)), count)
+    draw = rng.random(len(fragment))
+    lowest = np.zeros(len(fragment), dtype=np.int64)  # index of the lowest level keeping the read
+    for p in probs:
+        lowest += draw >= p
+    per_level = np.bincount(fragment * (n_levels + 1) + lowest, minlength=len(count) * (n_levels + 1))
+    return np.cumsum(per_level.reshape(len(count), n_levels + 1)[:, :n_levels], axis=1).T
 
 
 def first_level(kept: np.ndarray) -> np.ndarray:
