@@ -12,6 +12,7 @@ Row groups never span two chromosomes, so one chromosome can be read alone.
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future, ThreadPoolExecutor
 import logging
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 
 from atlasbench.atomic import atomic_path, write_text_atomic
 from atlasbench.errors import AtlasbenchError, input_error
-from atlasbench.fragments import FragmentReader
+from atlasbench.fragments import FragmentBatch, FragmentReader
 from atlasbench.genome import match_chromosomes
 from atlasbench.qc import CellQC
 
@@ -219,8 +220,14 @@ def ingest(
 
     qc = CellQC(reference, regions=regions, tss=tss, n_cells=len(cells))
     n_dropped = 0
-    barcodes_seen = 0
-    with atomic_path(out_dir / "fragments.parquet") as tmp, pq.ParquetWriter(tmp, STORE_SCHEMA, **STORE_WRITE_OPTIONS) as writer:
+    # the store is written by a second thread (Arrow releases the GIL) while the next
+    # block is parsed; one block in flight at most
+    with (
+        atomic_path(out_dir / "fragments.parquet") as tmp,
+        pq.ParquetWriter(tmp, STORE_SCHEMA, **STORE_WRITE_OPTIONS) as writer,
+        ThreadPoolExecutor(max_workers=1) as pool,
+    ):
+        writing: Future | None = None
         for i, path in enumerate(fragments):
             of_sample = np.flatnonzero(cells["sample"].to_numpy() == samples[i])
             ids = dict(zip(cells["barcode"].to_numpy()[of_sample], of_sample.tolist()))
@@ -233,11 +240,15 @@ def ingest(
                     batch = batch.subset(keep)
                     if not len(batch):
                         continue
-                    if batch.end[-1] > MAX_POSITION or batch.end.max() > MAX_POSITION:
+                    if batch.end.max() > MAX_POSITION:
                         raise input_error(path, f"positions above {MAX_POSITION} are not supported", batch.first_line)
                     qc.add(batch.barcode, batch)
-                    _write_by_chromosome(writer, batch)
-            barcodes_seen += len(ids)
+                    tables = _chromosome_tables(batch)
+                    if writing is not None:
+                        writing.result()
+                    writing = pool.submit(lambda ts: [writer.write_table(t) for t in ts], tables)
+        if writing is not None:
+            writing.result()
         # checked before fragments.parquet is renamed into place, so a failed re-ingest
         # leaves a store already in out_dir as it was
         table = qc.table(cells["barcode"].tolist())
@@ -265,19 +276,19 @@ def ingest(
     return Store(out_dir, reference, cell_table)
 
 
-def _write_by_chromosome(writer: pq.ParquetWriter, batch) -> None:
-    """Write a batch as one row group per chromosome run."""
+def _chromosome_tables(batch: FragmentBatch) -> list[pa.Table]:
+    """A batch as store tables, one per chromosome run (row groups never span two)."""
     cuts = np.concatenate([[0], np.flatnonzero(batch.chrom[1:] != batch.chrom[:-1]) + 1, [len(batch)]])
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        writer.write_table(
-            pa.table(
-                {
-                    "chrom": batch.chrom[a:b].astype(np.int32),
-                    "start": batch.start[a:b].astype(np.int32),
-                    "end": batch.end[a:b].astype(np.int32),
-                    "cell": batch.barcode[a:b].astype(np.int32),
-                    "count": batch.count[a:b].astype(np.int32),
-                },
-                schema=STORE_SCHEMA,
-            )
+    return [
+        pa.table(
+            {
+                "chrom": batch.chrom[a:b].astype(np.int32),
+                "start": batch.start[a:b].astype(np.int32),
+                "end": batch.end[a:b].astype(np.int32),
+                "cell": batch.barcode[a:b].astype(np.int32),
+                "count": batch.count[a:b].astype(np.int32),
+            },
+            schema=STORE_SCHEMA,
         )
+        for a, b in zip(cuts[:-1], cuts[1:])
+    ]

@@ -30,6 +30,9 @@ class Segments:
     chromosomes
         The chromosome names positions will be given in (index = chromosome id).
         Intervals on chromosomes not listed are ignored.
+    groups
+        Optional group (0..G-1) of each interval, e.g. TSS centres and flanks, so that
+        one lookup serves both.
 
     Attributes
     ----------
@@ -37,12 +40,17 @@ class Segments:
         Total number of elementary segments over all chromosomes.
     depth
         int32 number of intervals covering each segment, shape (n_segments,).
+    group_depth
+        int32 number of intervals of each group covering each segment, shape
+        (G, n_segments); G = 1 without ``groups``.
     """
 
-    def __init__(self, intervals: pd.DataFrame, chromosomes: Sequence[str]) -> None:
+    def __init__(self, intervals: pd.DataFrame, chromosomes: Sequence[str], groups: np.ndarray | None = None) -> None:
         self.chromosomes = list(chromosomes)
         self._bounds: list[np.ndarray] = []
         self._offset = np.zeros(len(self.chromosomes) + 1, dtype=np.int64)
+        groups = np.zeros(len(intervals), dtype=np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
+        n_groups = int(groups.max()) + 1 if len(groups) else 1
         depths = []
         first_seg = np.full(len(intervals), -1, dtype=np.int64)
         last_seg = np.full(len(intervals), -1, dtype=np.int64)
@@ -52,16 +60,17 @@ class Segments:
         for cid, name in enumerate(self.chromosomes):
             rows = np.flatnonzero(chrom_col == name)
             bounds = np.unique(np.concatenate([starts[rows], ends[rows]]))
-            delta = np.zeros(len(bounds), dtype=np.int64)
-            np.add.at(delta, np.searchsorted(bounds, starts[rows]), 1)
-            np.add.at(delta, np.searchsorted(bounds, ends[rows]), -1)
-            depths.append(np.cumsum(delta)[:-1] if len(bounds) else delta)
+            delta = np.zeros((n_groups, len(bounds)), dtype=np.int64)
+            np.add.at(delta, (groups[rows], np.searchsorted(bounds, starts[rows])), 1)
+            np.add.at(delta, (groups[rows], np.searchsorted(bounds, ends[rows])), -1)
+            depths.append(np.cumsum(delta, axis=1)[:, :-1] if len(bounds) else delta)
             self._bounds.append(bounds)
             self._offset[cid + 1] = self._offset[cid] + max(len(bounds) - 1, 0)
             first_seg[rows] = self._offset[cid] + np.searchsorted(bounds, starts[rows])
             last_seg[rows] = self._offset[cid] + np.searchsorted(bounds, ends[rows])
         self.n_segments = int(self._offset[-1])
-        self.depth = np.concatenate(depths).astype(np.int32) if depths else np.zeros(0, np.int32)
+        self.group_depth = np.concatenate(depths, axis=1).astype(np.int32) if depths else np.zeros((n_groups, 0), np.int32)
+        self.depth = self.group_depth.sum(axis=0, dtype=np.int32)
         self._first = first_seg
         self._last = last_seg
         # per chromosome, the answer for each ``searchsorted(bounds, pos, "right")``:

@@ -91,16 +91,15 @@ class CellQC:
         n_cells: int = 0,
     ) -> None:
         self._regions = Segments(regions, chromosomes) if regions is not None else None
+        self._tss: Segments | None = None
         if tss is not None:
             centre, flanks = tss_windows(tss)
-            self._tss_centre: Segments | None = Segments(centre, chromosomes)
-            self._tss_flank: Segments | None = Segments(flanks, chromosomes)
-        else:
-            self._tss_centre = self._tss_flank = None
+            group = np.repeat([0, 1], [len(centre), len(flanks)])
+            self._tss = Segments(pd.concat([centre, flanks], ignore_index=True), chromosomes, groups=group)
         self._fields = ["n_fragments", "n_reads", "n_nucleosome_free", "n_mono_nucleosome"]
         if self._regions is not None:
             self._fields.append("n_insertions_in_regions")
-        if self._tss_centre is not None:
+        if self._tss is not None:
             self._fields += ["n_insertions_tss", "n_insertions_tss_flank"]
         self._counts = {f: np.zeros(n_cells, dtype=np.int64) for f in self._fields}
         self.length_histogram = np.zeros(MAX_HISTOGRAM_LENGTH + 1, dtype=np.int64)
@@ -137,7 +136,7 @@ class CellQC:
         mono = (length >= NUCLEOSOME_FREE) & (length <= MONO_NUCLEOSOME)
         c["n_mono_nucleosome"] += np.bincount(cell[mono], minlength=size)
         self.length_histogram += np.bincount(np.minimum(length, MAX_HISTOGRAM_LENGTH), minlength=MAX_HISTOGRAM_LENGTH + 1)
-        if self._regions is None and self._tss_centre is None:
+        if self._regions is None and self._tss is None:
             return
         # both Tn5 insertions of a fragment: its start and its last base
         chrom2 = np.concatenate([batch.chrom, batch.chrom])
@@ -146,11 +145,12 @@ class CellQC:
         if self._regions is not None:
             inside = self._regions.lookup(chrom2, pos2) >= 0
             c["n_insertions_in_regions"] += np.bincount(cell2[inside], minlength=size)
-        if self._tss_centre is not None:
-            for field, seg in (("n_insertions_tss", self._tss_centre), ("n_insertions_tss_flank", self._tss_flank)):
-                idx = seg.lookup(chrom2, pos2)
-                hit = idx >= 0
-                c[field] += np.bincount(cell2[hit], weights=seg.depth[idx[hit]], minlength=size).astype(np.int64)
+        if self._tss is not None:
+            idx = self._tss.lookup(chrom2, pos2)
+            hit = idx >= 0
+            for group, field in enumerate(("n_insertions_tss", "n_insertions_tss_flank")):
+                weight = self._tss.group_depth[group, idx[hit]]
+                c[field] += np.bincount(cell2[hit], weights=weight, minlength=size).astype(np.int64)
 
     def table(self, barcodes: Sequence[str]) -> pd.DataFrame:
         """The QC table, one row per barcode (in id order).
