@@ -12,6 +12,7 @@ from atlasbench.sampling import (
     depth_probabilities,
     first_cell_level,
     first_level,
+    read_levels,
     thin_reads,
 )
 
@@ -44,8 +45,8 @@ def test_thinning_is_nested_and_bounded(counts, probs, seed):
     assert (np.diff(kept, axis=0) >= 0).all()
     if p[-1] == 1.0:
         np.testing.assert_array_equal(kept[-1], count)
-    # a fragment observed at a level is observed at every higher level
-    level = first_level(kept)
+    # the same draws per read: a fragment is observed from the lowest level of its reads on
+    level = first_level(count, read_levels(count, p, np.random.default_rng(seed)))
     for lv in range(len(p)):
         np.testing.assert_array_equal(kept[lv] > 0, level <= lv)
 

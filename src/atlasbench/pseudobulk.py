@@ -5,9 +5,9 @@ Each fragment contributes two Tn5 insertions (its start and its last base). For 
 the fragments kept at that level inside the region's target window. One pass over the
 ingested store gives all of them:
 
-* each fragment is thinned once (:func:`atlasbench.sampling.thin_reads`) which tells the
-  lowest depth level ``d`` at which it is observed; its cell tells the lowest cell level
-  ``c`` that includes it;
+* each read gets one draw (:func:`atlasbench.sampling.read_levels`), which tells the
+  lowest depth level ``d`` at which its fragment is observed; its cell tells the lowest
+  cell level ``c`` that includes it;
 * its insertions are counted once, at ``(d, c)``, per elementary segment of the target
   windows (:class:`atlasbench.intervals.Segments`);
 * because levels are nested, the counts of level ``(D, C)`` are the sum over
@@ -35,7 +35,7 @@ from atlasbench.atomic import atomic_path
 from atlasbench.errors import AtlasbenchError
 from atlasbench.ingest import Store
 from atlasbench.intervals import Segments
-from atlasbench.sampling import cell_levels, cell_order, depth_probabilities, first_cell_level, first_level, thin_reads
+from atlasbench.sampling import cell_levels, cell_order, depth_probabilities, first_cell_level, first_level, read_levels
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def target_windows(regions: pd.DataFrame, window: int | None) -> pd.DataFrame:
 def pseudobulk(
     store: Store,
     regions: pd.DataFrame,
-    reads_per_cell: Sequence[int | str],
+    reads_levels: Sequence[int | str],
     cells: Sequence[int | str],
     seed: int,
     window: int | None = None,
@@ -99,7 +99,7 @@ def pseudobulk(
         An ingested platform.
     regions
         Region set (chrom, start, end) in the genome's chromosome names.
-    reads_per_cell
+    reads_levels
         Depth levels: target mean reads per cell, increasing, ``"all"`` last.
     cells
         Cell levels: number of cells, increasing, ``"all"`` last.
@@ -116,6 +116,8 @@ def pseudobulk(
     Pseudobulk
         Counts, library sizes and per-level summaries.
     """
+    if len(regions) == 0:
+        raise AtlasbenchError("pseudobulk needs at least one region")
     cell_table = store.cells
     has_data = cell_table["n_fragments"].to_numpy() > 0
     cell_types = sorted(cell_table.loc[has_data, "cell_type"].unique())
@@ -124,7 +126,7 @@ def pseudobulk(
 
     n_cells_total = int(has_data.sum())
     mean_reads = cell_table.loc[has_data, "n_reads"].sum() / n_cells_total
-    probs = depth_probabilities(reads_per_cell, mean_reads)
+    probs = depth_probabilities(reads_levels, mean_reads)
     sizes = cell_levels(cells, n_cells_total)
     rank = np.full(len(cell_table), n_cells_total, dtype=np.int64)
     rank[has_data] = cell_order(cell_table.loc[has_data, "cell_type"].to_numpy(), seed)
@@ -132,56 +134,66 @@ def pseudobulk(
     _check_cell_types(cell_level, cell_type_id, cell_types, sizes, min_cells_per_type)
 
     n_d, n_c, n_t = len(probs), len(sizes), len(cell_types)
-    segments = Segments(target_windows(regions, window), store.chromosomes)
-    region_segments = segments if window is None else Segments(regions, store.chromosomes)
+    # one segmentation for the target windows (group 0) and the regions themselves
+    # (group 1, for FRiP), so each insertion is located once
+    windows = target_windows(regions, window)
+    segments = Segments(
+        pd.concat([windows, regions[["chrom", "start", "end"]]], ignore_index=True),
+        store.chromosomes,
+        groups=np.repeat([0, 1], len(regions)),
+    )
+    in_window = segments.group_depth[0] > 0
+    in_region = segments.group_depth[1] > 0
     n_s = segments.n_segments
     acc = np.zeros(n_d * n_c * n_t * n_s, dtype=np.int64)
     library = np.zeros(n_d * n_c * n_t, dtype=np.int64)
     n_all = len(cell_table)
     frag_per_cell = np.zeros(n_d * n_all, dtype=np.int64)
-    reads_per_cell_kept = np.zeros((n_d, n_all), dtype=np.int64)
+    reads_per_cell = np.zeros(n_all * (n_d + 1), dtype=np.int64)
     in_regions = np.zeros(n_all, dtype=np.int64)
 
     total = int(cell_table["n_fragments"].sum())
     with tqdm(total=total, desc=f"pseudobulk {store.directory.name}", unit=" fragments", unit_scale=True, leave=False) as bar:
         for batch_index, batch in enumerate(store.batches()):
             rng = np.random.default_rng([seed, batch_index])
-            cell = batch["cell"]
-            kept = thin_reads(batch["count"], probs, rng)
-            d = first_level(kept).astype(np.int64)
+            cell = batch["cell"].astype(np.int64)
+            count = batch["count"]
+            lowest = read_levels(count, probs, rng)
+            reads_per_cell += np.bincount(np.repeat(cell, count) * (n_d + 1) + lowest, minlength=n_all * (n_d + 1))
+            d = first_level(count, lowest).astype(np.int64)
             c = cell_level[cell].astype(np.int64)
-            t = cell_type_id[cell]
-            for level in range(n_d):
-                reads_per_cell_kept[level] += np.bincount(cell, weights=kept[level], minlength=n_all).astype(np.int64)
             seen = d < n_d
             frag_per_cell += np.bincount(d[seen] * n_all + cell[seen], minlength=n_d * n_all)
             valid = seen & (c < n_c)
-            group = (d * n_c + c) * n_t + t
+            group = (d * n_c + c) * n_t + cell_type_id[cell]
             library += 2 * np.bincount(group[valid], minlength=n_d * n_c * n_t)
-            chrom2 = np.concatenate([batch["chrom"], batch["chrom"]])
-            pos2 = np.concatenate([batch["start"], batch["end"] - 1])
-            seg = segments.lookup(chrom2, pos2)
+            seg = segments.lookup(np.concatenate([batch["chrom"], batch["chrom"]]),
+                                  np.concatenate([batch["start"], batch["end"] - 1]))
+            inside = seg >= 0
             cell2 = np.concatenate([cell, cell])
-            in_region = seg >= 0 if region_segments is segments else region_segments.lookup(chrom2, pos2) >= 0
-            in_regions += np.bincount(cell2[in_region], minlength=n_all)
-            group2 = np.concatenate([group, group])
-            hit = np.concatenate([valid, valid]) & (seg >= 0)
-            np.add.at(acc, group2[hit] * n_s + seg[hit], 1)
+            hit_region = inside.copy()
+            hit_region[inside] = in_region[seg[inside]]
+            in_regions += np.bincount(cell2[hit_region], minlength=n_all)
+            hit = np.concatenate([valid, valid]) & inside
+            hit[hit] = in_window[seg[hit]]
+            np.add.at(acc, np.concatenate([group, group])[hit] * n_s + seg[hit], 1)
             bar.update(len(cell))
 
     # nested levels: level (D, C) holds everything first seen at d <= D and c <= C
     acc = acc.reshape(n_d, n_c, n_t, n_s)
     np.cumsum(acc, axis=0, out=acc)
     np.cumsum(acc, axis=1, out=acc)
-    counts = np.stack([np.stack([segments.interval_sums(acc[i, j]) for j in range(n_c)]) for i in range(n_d)])
+    n_r = len(regions)
+    counts = np.stack([np.stack([segments.interval_sums(acc[i, j])[:, :n_r] for j in range(n_c)]) for i in range(n_d)])
     del acc
     library = np.cumsum(np.cumsum(library.reshape(n_d, n_c, n_t), axis=0), axis=1)
     frags = np.cumsum(frag_per_cell.reshape(n_d, n_all), axis=0)
+    reads_kept = np.cumsum(reads_per_cell.reshape(n_all, n_d + 1)[:, :n_d], axis=1).T
 
-    levels = _level_table(reads_per_cell, probs, cells, sizes, cell_level, cell_type_id, cell_types, frags, reads_per_cell_kept)
+    levels = _level_table(reads_levels, probs, cells, sizes, cell_level, cell_type_id, cell_types, frags, reads_kept)
     saturation = pd.DataFrame({"barcode": cell_table["barcode"], "cell_type": cell_table["cell_type"]})
     for i in range(n_d):
-        saturation[f"reads_{i}"] = reads_per_cell_kept[i]
+        saturation[f"reads_{i}"] = reads_kept[i]
         saturation[f"fragments_{i}"] = frags[i]
     return Pseudobulk(counts, library, cell_types, levels, saturation[has_data].reset_index(drop=True), in_regions)
 

@@ -64,8 +64,11 @@ def depth_probabilities(levels: Sequence[int | str], mean_reads_per_cell: float)
     return p
 
 
-def thin_reads(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Reads kept per fragment at each nested depth level.
+def read_levels(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Lowest depth level keeping each read.
+
+    Every read gets one uniform draw and is kept at each level whose ``p`` exceeds it,
+    so a read kept at a level is kept at every higher one (the nesting).
 
     Parameters
     ----------
@@ -79,39 +82,61 @@ def thin_reads(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -
     Returns
     -------
     numpy.ndarray
-        int64 array of shape (L, n): reads kept at each level, nested
-        (``kept[l] <= kept[l + 1]``) and ``kept[l] ~ Binomial(count, probs[l])``.
-        Work and memory are proportional to the reads of the block.
-        A fragment is observed at level ``l`` when ``kept[l] > 0``.
+        int8 array of shape (count.sum(),), the reads of fragment 0 first, then those of
+        fragment 1, ...: the index of the lowest level keeping the read, ``L`` if none.
+        Work and memory are proportional to the reads.
     """
-    n_levels = len(probs)
-    # one uniform draw per read: the read is kept at level l iff its draw is below p_l,
-    # so a read kept at a level is kept at every higher one (the nesting)
-    fragment = np.repeat(np.arange(len(count)), count)
-    draw = rng.random(len(fragment))
-    lowest = np.zeros(len(fragment), dtype=np.int64)  # index of the lowest level keeping the read
+    draw = rng.random(int(count.sum()))
+    lowest = np.zeros(len(draw), dtype=np.int8)
     for p in probs:
         lowest += draw >= p
-    per_level = np.bincount(fragment * (n_levels + 1) + lowest, minlength=len(count) * (n_levels + 1))
-    return np.cumsum(per_level.reshape(len(count), n_levels + 1)[:, :n_levels], axis=1).T
+    return lowest
 
 
-def first_level(kept: np.ndarray) -> np.ndarray:
-    """Index of the lowest depth level at which each fragment is observed.
+def first_level(count: np.ndarray, lowest: np.ndarray) -> np.ndarray:
+    """Lowest depth level at which each fragment is observed: the lowest of its reads'.
 
     Parameters
     ----------
-    kept
-        Output of :func:`thin_reads`, shape (L, n).
+    count
+        Read pairs per fragment, shape (n,).
+    lowest
+        Per-read levels from :func:`read_levels`.
 
     Returns
     -------
     numpy.ndarray
         int8 array of shape (n,); ``L`` for a fragment observed at no level.
     """
-    observed = kept > 0
-    # nested: observed at level l implies observed at every higher level
-    return (len(kept) - observed.sum(axis=0)).astype(np.int8)
+    if len(count) == 0:
+        return np.zeros(0, dtype=np.int8)
+    return np.minimum.reduceat(lowest, np.concatenate([[0], np.cumsum(count)[:-1]]))
+
+
+def thin_reads(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Reads kept per fragment at each nested depth level.
+
+    Parameters
+    ----------
+    count
+        Read pairs per fragment, shape (n,), >= 1.
+    probs
+        Increasing keep probabilities, shape (L,), as from :func:`depth_probabilities`.
+    rng
+        Random generator (seeded by the caller); the same draws as :func:`read_levels`.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 array of shape (L, n): reads kept at each level, nested
+        (``kept[l] <= kept[l + 1]``) and ``kept[l] ~ Binomial(count, probs[l])``.
+        A fragment is observed at level ``l`` when ``kept[l] > 0``.
+    """
+    n_levels = len(probs)
+    lowest = read_levels(count, probs, rng)
+    fragment = np.repeat(np.arange(len(count)), count)
+    per_level = np.bincount(fragment * (n_levels + 1) + lowest, minlength=len(count) * (n_levels + 1))
+    return np.ascontiguousarray(np.cumsum(per_level.reshape(len(count), n_levels + 1)[:, :n_levels], axis=1).T)
 
 
 def cell_order(cell_types: np.ndarray, seed: int) -> np.ndarray:
