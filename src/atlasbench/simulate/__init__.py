@@ -1,0 +1,1 @@
+"""In-silico scATAC atlases with known ground truth."""

@@ -1,0 +1,140 @@
+"""Platform profiles: how a scATAC technology turns cells into fragments.
+
+A profile says how many distinct molecules a cell's library holds (its *complexity*,
+log-normal across cells), how deeply it is sequenced, which share of the molecules come
+from accessible regions (FRiP) or from the ambient soup of lysed cells, how often two
+cells share a barcode (doublets, barcode collisions), the fragment-length ladder and the
+Tn5 insertion bias. Sequencing draws each molecule's reads from a Poisson with mean
+``reads / complexity``: a molecule read at least once is a fragment, the reads behind it
+are its ``count``, so unique fragments follow ``M (1 - exp(-R / M))`` and saturate.
+
+The two presets mirror the published comparison (PROTOCOL.md): the HyDrop-v2-like
+platform has about half the library complexity of the 10x-like one (11k vs 23k unique
+fragments per cell at full depth in mouse cortex), similar FRiP, more ambient fragments
+and barcode collisions, and a library cost ten times lower.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# Tn5 insertion bias as log-odds over the 21 bp around an insertion (position -10..+10,
+# the cut between -1 and 0; rows A, C, G, T). A weak, palindromic G/C preference at the
+# sites flanking the 9 bp duplication, the shape of the published Tn5 bias logos.
+TN5_LOG_ODDS = np.zeros((21, 4))
+for _pos, _row in {
+    -4: (-0.1, 0.05, 0.2, -0.15), -3: (-0.05, 0.15, 0.05, -0.15), -2: (0.1, -0.1, -0.1, 0.1),
+    -1: (-0.2, 0.05, 0.25, -0.1), 0: (0.15, -0.15, -0.1, 0.1), 1: (0.1, -0.1, -0.1, 0.1),
+    2: (-0.1, 0.2, 0.05, -0.15), 3: (-0.15, 0.2, 0.05, -0.1), 4: (0.15, -0.05, -0.15, 0.05),
+    5: (-0.15, 0.05, 0.25, -0.15), 8: (0.05, -0.1, 0.1, -0.05),
+}.items():
+    TN5_LOG_ODDS[_pos + 10] = _row
+
+
+@dataclass(frozen=True)
+class PlatformProfile:
+    """How one platform samples cells into fragments (see module docstring).
+
+    Attributes
+    ----------
+    name
+        Platform name in the study.
+    complexity
+        Median distinct molecules per cell library.
+    complexity_sigma
+        Log-normal spread of the complexity across cells.
+    reads_per_cell
+        Mean reads sequenced per cell.
+    frip
+        Share of a cell's molecules from accessible regions (the rest from anywhere).
+    ambient
+        Share of a barcode's molecules from the ambient soup (all cell types mixed).
+    doublet_rate, collision_rate
+        Share of barcodes holding two cells (of other types) by co-encapsulation, or by
+        two beads sharing a barcode.
+    nucleosome_free
+        Share of nucleosome-free fragments (the rest mono-, di-, tri-nucleosomal).
+    tn5_strength
+        Multiplier of :data:`TN5_LOG_ODDS` (1: the default bias; 0: none).
+    empty_droplets
+        Barcodes of empty droplets (ambient only) per cell; not in the cell table.
+    cost_per_cell, cost_per_million_reads
+        Library cost per cell and sequencing cost per million reads (USD).
+    barcode_length
+        Length of the random barcode (``-1`` is appended, as 10x does).
+    """
+
+    name: str
+    complexity: float
+    complexity_sigma: float
+    reads_per_cell: float
+    frip: float
+    ambient: float
+    doublet_rate: float
+    collision_rate: float
+    nucleosome_free: float
+    tn5_strength: float
+    empty_droplets: float
+    cost_per_cell: float
+    cost_per_million_reads: float
+    barcode_length: int
+
+    @property
+    def tn5_log_odds(self) -> np.ndarray:
+        """This platform's Tn5 log-odds matrix, shape (21, 4)."""
+        return TN5_LOG_ODDS * self.tn5_strength
+
+
+TENX = PlatformProfile(
+    name="10x", complexity=23_000, complexity_sigma=0.45, reads_per_cell=40_000, frip=0.52, ambient=0.03,
+    doublet_rate=0.04, collision_rate=0.0, nucleosome_free=0.45, tn5_strength=1.0, empty_droplets=0.5,
+    cost_per_cell=0.471, cost_per_million_reads=2.875, barcode_length=16,
+)
+HYDROP = PlatformProfile(
+    name="hydrop", complexity=11_500, complexity_sigma=0.5, reads_per_cell=40_000, frip=0.51, ambient=0.06,
+    doublet_rate=0.04, collision_rate=0.03, nucleosome_free=0.5, tn5_strength=1.0, empty_droplets=0.5,
+    cost_per_cell=0.049, cost_per_million_reads=2.875, barcode_length=20,
+)
+
+
+def fragment_lengths(rng: np.random.Generator, n: int, nucleosome_free: float) -> np.ndarray:
+    """Fragment lengths with a nucleosomal ladder.
+
+    Nucleosome-free fragments are log-normal around 65 bp; the others fall on the mono-
+    (~195 bp), di- (~375 bp) and tri-nucleosome (~560 bp) rungs in ratio 65:25:10.
+
+    Parameters
+    ----------
+    rng
+        Random generator.
+    n
+        Number of fragments.
+    nucleosome_free
+        Share of nucleosome-free fragments.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 lengths in [20, 1000].
+    """
+    share = np.array([nucleosome_free, *(np.array([0.65, 0.25, 0.10]) * (1 - nucleosome_free))])
+    kind = np.minimum(np.searchsorted(np.cumsum(share), rng.random(n), side="right"), 3)
+    z = rng.standard_normal(n)
+    mean = np.array([np.log(65.0), 195.0, 375.0, 560.0])[kind]
+    sd = np.array([0.35, 22.0, 30.0, 40.0])[kind]
+    length = np.where(kind == 0, np.exp(mean + sd * z), mean + sd * z)
+    return np.clip(np.rint(length), 20, 1000).astype(np.int64)
+
+
+def random_barcodes(rng: np.random.Generator, n: int, length: int) -> np.ndarray:
+    """``n`` distinct random barcodes ``[ACGT]{length}-1`` (a numpy str array)."""
+    codes = np.zeros((0, length), dtype=np.uint8)
+    while len(codes) < n:
+        more = rng.integers(0, 4, size=(n - len(codes) + 16, length), dtype=np.uint8)
+        codes = np.unique(np.concatenate([codes, more]), axis=0)
+    codes = codes[rng.permutation(len(codes))[:n]]
+    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[codes]
+    raw = np.concatenate([letters, np.broadcast_to(np.frombuffer(b"-1", dtype=np.uint8), (n, 2))], axis=1)
+    return np.ascontiguousarray(raw).view(f"S{length + 2}").ravel().astype(str)
