@@ -35,20 +35,21 @@ def raw() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("cli") / "demo"
-    return out, run("demo", "--out", out)
+    return out, run("demo", "--out", out, "--preset", "small")
 
 
 # -- help -----------------------------------------------------------------------------
 
 
 COMMANDS = {
-    (): ["demo", "genome", "qc", "targets", "validate", "--verbose", "--version"],
+    (): ["demo", "genome", "qc", "simulate", "targets", "validate", "--verbose", "--version"],
     ("validate",): ["STUDY_FILE", "--max-fragments"],
     ("qc",): ["FRAGMENTS", "--cells", "--regions", "--annotation", "--out"],
     ("genome",): ["prepare"],
     ("genome", "prepare"): ["SRC", "DST", ".fai", ".gzi"],
     ("targets",): ["STUDY_FILE"],
-    ("demo",): ["--out"],
+    ("demo",): ["--out", "--preset"],
+    ("simulate",): ["--out", "--preset", "--cells", "--seed", "--genome"],
 }
 
 
@@ -83,22 +84,24 @@ def test_demo_builds_targets_for_its_grid(demo):
     assert f"study file: {study_file}" in result.output
     study = yaml.safe_load(study_file.read_text())
     grid = study["grid"]
-    targets = list((out / study["output"] / "targets").glob("*/*.h5ad"))
     expected = {f"reads-{r}_cells-{c}.h5ad" for r, c in itertools.product(grid["reads_per_cell"], grid["cells"])}
-    assert {p.name for p in targets} == expected
-    (folder,) = {p.parent for p in targets}
     (regions_file,) = (out / study["output"] / "regions").glob("*/regions.tsv")
     n_regions = len(pd.read_csv(regions_file, sep="\t"))
     assert n_regions > 100
-    cells = pd.read_csv(out / study["platforms"][0]["cells"], sep="\t")
-    cell_types = sorted(cells["cell_type"].unique())
-    assert len(cell_types) == 3
-    for path in targets:
-        adata = anndata.read_h5ad(path)
-        assert adata.X.shape == (3, n_regions)
-        assert list(adata.obs_names) == cell_types
-    levels = pd.read_csv(folder / "levels.tsv", sep="\t")
-    assert len(levels) == len(expected)
+    assert [p["name"] for p in study["platforms"]] == ["10x", "hydrop"]
+    for platform in study["platforms"]:
+        (folder,) = (out / study["output"] / "targets").glob(f"{platform['name']}-*")
+        targets = list(folder.glob("*.h5ad"))
+        assert {p.name for p in targets} == expected
+        cells = pd.read_csv(out / platform["cells"], sep="\t")
+        cell_types = sorted(cells["cell_type"].unique())
+        assert len(cell_types) == 8
+        for path in targets:
+            adata = anndata.read_h5ad(path)
+            assert adata.X.shape == (8, n_regions)
+            assert list(adata.obs_names) == cell_types
+        levels = pd.read_csv(folder / "levels.tsv", sep="\t")
+        assert len(levels) == len(expected)
     assert f"{len(expected)} target sets" in result.output
 
 
@@ -106,7 +109,7 @@ def test_validate_good_study(demo):
     out, _ = demo
     result = run("validate", out / "study.yaml")
     assert result.exit_code == 0, result.output
-    assert "OK" in result.stdout and "1 platform(s)" in result.stdout
+    assert "OK" in result.stdout and "2 platform(s)" in result.stdout
 
 
 BAD_STUDY = """\

@@ -127,21 +127,46 @@ def targets(study_file: Path) -> None:
 
 
 @main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+@click.option("--preset", type=click.Choice(["small", "demo", "large"]), default="demo", show_default=True,
+              help="Size: small (tests), demo (the demo study), large (100,000 cells at 20,000 reads per cell).")
+@click.option("--cells", type=click.IntRange(min=10), help="Cells per platform, overriding the preset.")
+@click.option("--seed", default=0, show_default=True, help="Seed: same seed, byte-identical files.")
+@click.option("--genome", type=click.Path(dir_okay=False, path_type=Path),
+              help="FASTA for the sequence background (default: the bundled real dm6 slice).")
+def simulate(out: Path, preset: str, cells: int | None, seed: int, genome: Path | None) -> None:
+    """Write an in-silico scATAC study whose truth is known.
+
+    Real genome sequence with planted JASPAR motifs following a documented enhancer
+    grammar; a 10x-like and a HyDrop-v2-like platform; bgzipped, tabix-indexed
+    fragments, cell tables, a promoter GFF, validated enhancers, the truth and a
+    study.yaml ready for `atlasbench validate`.
+    """
+    from atlasbench.simulate.atlas import simulate_atlas
+
+    study = simulate_atlas(out, preset=preset, n_cells=cells, seed=seed, genome=genome)
+    click.echo(f"study file: {study}")
+
+
+@main.command()
 @click.option("--out", default="atlasbench-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the demo study and its results.")
-def demo(out: Path) -> None:
-    """Run the data layer on the bundled real scATAC data (150 cells, 3 cell types).
+@click.option("--preset", type=click.Choice(["small", "demo"]), default="demo", show_default=True,
+              help="Size of the simulated atlas.")
+def demo(out: Path, preset: str) -> None:
+    """Simulate an atlas with known truth and run the study's data layer on it.
 
-    Writes a study file under OUT, validates it and builds its targets: per-cell QC,
-    MACS3 peaks per cell type, consensus regions with chromosome folds, and nested
-    read-depth x cell-number pseudobulks as AnnData targets.
+    Simulates a 10x-like and a HyDrop-v2-like platform on the bundled fly genome
+    (once; a rerun reuses it), validates the study and builds its targets: per-cell
+    QC, MACS3 peaks per cell type, consensus regions with folds, and nested read-depth
+    x cell-number pseudobulks as AnnData targets.
     """
     from atlasbench.config import load_study
-    from atlasbench.demo import write_demo_study
+    from atlasbench.simulate.atlas import simulated_study
     from atlasbench.stages import build_all_targets
     from atlasbench.validate import check_study
 
-    study_file = write_demo_study(out)
+    study_file = simulated_study(out, preset=preset)
     study = load_study(study_file)
     problems = check_study(study)
     if problems:

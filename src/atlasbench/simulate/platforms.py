@@ -124,7 +124,8 @@ def fragment_lengths(rng: np.random.Generator, n: int, nucleosome_free: float) -
     z = rng.standard_normal(n)
     mean = np.array([np.log(65.0), 195.0, 375.0, 560.0])[kind]
     sd = np.array([0.35, 22.0, 30.0, 40.0])[kind]
-    length = np.where(kind == 0, np.exp(mean + sd * z), mean + sd * z)
+    length = mean + sd * z
+    length[kind == 0] = np.exp(length[kind == 0])
     return np.clip(np.rint(length), 20, 1000).astype(np.int64)
 
 

@@ -1,0 +1,292 @@
+"""A whole simulated study on disk: the files a real study has, plus the truth.
+
+:func:`simulate_atlas` designs the regions and planted motifs on a real genome
+(:mod:`atlasbench.simulate.grammar`), sequences every platform
+(:mod:`atlasbench.simulate.sequencing`) and writes::
+
+    genome/genome.fa.gz (+ .fai, .gzi)   the genome with the motifs planted (bgzip)
+    genome/promoters.gff3                 a gene per promoter region, for TSS enrichment
+    <platform>/fragments.tsv.gz (+ .tbi)  bgzipped, tabix-indexed 10x fragments
+    <platform>/cells.tsv                  barcode, cell_type (empty droplets left out)
+    enhancers.tsv                         "validated" enhancers with their target type,
+                                          and negatives
+    truth/regions.tsv                     every region, its kind and true accessibility
+                                          per cell type
+    truth/sites.tsv                       every planted motif instance
+    truth/tn5_log_odds.tsv                the Tn5 insertion bias of each platform
+    truth/<platform>_barcodes.tsv         what is behind each barcode (type, doublet,
+                                          collision, library complexity, reads, fragments)
+    truth/simulation.json                 preset, seed, platform profiles, grammar
+    study.yaml                            a study over all of it (``atlasbench validate``)
+
+Same preset and seed, byte-identical files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pysam
+
+from atlasbench.atomic import atomic_path, write_text_atomic
+from atlasbench.genome import prepare_fasta
+from atlasbench.simulate.grammar import DEFAULT_CELL_TYPES, Design, design_atlas
+from atlasbench.simulate.platforms import HYDROP, TENX, PlatformProfile
+from atlasbench.simulate.sequencing import plan_barcodes, sequence_platform
+
+log = logging.getLogger(__name__)
+
+#: Share of each default cell type among the cells (twi, tin, srp, GATAe, vnd, grh, repo, fkh).
+DEFAULT_PROPORTIONS = np.array([0.22, 0.06, 0.10, 0.16, 0.16, 0.14, 0.08, 0.08])
+
+
+@dataclass(frozen=True)
+class Preset:
+    """Size and platforms of a simulated study.
+
+    Attributes
+    ----------
+    n_cells
+        Annotated cells per platform.
+    n_regions
+        Designed regions (enhancers, promoters and closed background).
+    platforms
+        Platform profiles.
+    reads_per_cell, cells
+        The study's grid levels.
+    fold_k
+        Chromosome-block folds of the study.
+    """
+
+    n_cells: int
+    n_regions: int
+    platforms: tuple[PlatformProfile, ...]
+    reads_per_cell: tuple[int | str, ...]
+    cells: tuple[int | str, ...]
+    fold_k: int = 5
+
+
+def _scaled(profile: PlatformProfile, complexity: float, reads: float) -> PlatformProfile:
+    return dataclasses.replace(profile, complexity=complexity, reads_per_cell=reads)
+
+
+PRESETS = {
+    # tests: seconds
+    "small": Preset(400, 300, (_scaled(TENX, 1_600, 2_000), _scaled(HYDROP, 800, 2_000)), (500, "all"), (200, "all")),
+    # the demo: under a minute to simulate, minutes to run as a study on 2 CPU cores
+    "demo": Preset(1_500, 700, (_scaled(TENX, 3_000, 4_000), _scaled(HYDROP, 1_500, 4_000)),
+                   (1_000, 2_000, "all"), (500, 1_000, "all")),
+    # the published platforms' complexity at 20k reads per cell, at atlas scale
+    "large": Preset(100_000, 800, (_scaled(TENX, 23_000, 20_000), _scaled(HYDROP, 11_500, 20_000)),
+                    (4_000, 12_000, "all"), (20_000, 50_000, "all")),
+}
+
+
+def read_fasta(path: str | Path) -> dict[str, str]:
+    """Read a (plain or gzip) FASTA into memory: name -> uppercase sequence."""
+    path = Path(path)
+    opener = gzip.open if path.read_bytes()[:2] == b"\x1f\x8b" else open
+    seqs: dict[str, list[str]] = {}
+    name = None
+    with opener(path, "rt") as fh:
+        for line in fh:
+            if line.startswith(">"):
+                name = line[1:].split()[0]
+                seqs[name] = []
+            elif name is not None:
+                seqs[name].append(line.strip().upper())
+    return {k: "".join(v) for k, v in seqs.items()}
+
+
+def bundled_genome() -> Path:
+    """The real Drosophila dm6 slice shipped with the package (1% of each arm)."""
+    from importlib import resources
+
+    return Path(str(resources.files("atlasbench") / "data" / "dm6_1pct.fa.gz"))
+
+
+def simulate_atlas(
+    out: str | Path,
+    preset: str = "demo",
+    n_cells: int | None = None,
+    seed: int = 0,
+    genome: str | Path | None = None,
+) -> Path:
+    """Simulate a complete scATAC study with known ground truth (see module docstring).
+
+    Parameters
+    ----------
+    out
+        Output folder (created).
+    preset
+        ``small``, ``demo`` or ``large`` (:data:`PRESETS`).
+    n_cells
+        Cells per platform, overriding the preset.
+    seed
+        Seed of everything random.
+    genome
+        A FASTA to use as the sequence background instead of the bundled dm6 slice
+        (held in memory: use a few chromosomes of a large genome).
+
+    Returns
+    -------
+    pathlib.Path
+        The study file ``out/study.yaml``.
+    """
+    if preset not in PRESETS:
+        from atlasbench.errors import AtlasbenchError
+
+        raise AtlasbenchError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    chosen = PRESETS[preset]
+    n_cells = n_cells or chosen.n_cells
+    out = Path(out)
+    root = np.random.SeedSequence(seed)
+    design_seed, *platform_seeds = root.spawn(1 + len(chosen.platforms))
+    background = read_fasta(genome or bundled_genome())
+    design = design_atlas(background, chosen.n_regions, DEFAULT_CELL_TYPES, rng=np.random.default_rng(design_seed))
+    log.info("designed %d regions on %d chromosomes", len(design.regions), len(design.genome))
+    _write_genome(design, out / "genome")
+    _write_truth(design, out / "truth")
+    _write_enhancers(design, out / "enhancers.tsv", np.random.default_rng(design_seed.spawn(1)[0]))
+
+    tn5 = pd.concat([
+        pd.DataFrame(p.tn5_log_odds, columns=list("ACGT")).assign(platform=p.name, position=np.arange(-10, 11))
+        for p in chosen.platforms
+    ])[["platform", "position", "A", "C", "G", "T"]]
+    with atomic_path(out / "truth" / "tn5_log_odds.tsv") as tmp:
+        tn5.to_csv(tmp, sep="\t", index=False)
+    proportions = DEFAULT_PROPORTIONS / DEFAULT_PROPORTIONS.sum()
+    truth = design.truth[design.cell_types].to_numpy()
+    for profile, platform_seed in zip(chosen.platforms, platform_seeds):
+        rng = np.random.default_rng(platform_seed)
+        plan = plan_barcodes(profile, n_cells, design.cell_types, proportions, rng)
+        folder = out / profile.name
+        fragments = folder / "fragments.tsv.gz"
+        with atomic_path(fragments) as tmp:
+            table = sequence_platform(tmp, design.genome, design.regions, truth, plan, profile, rng)
+        pysam.tabix_index(str(fragments), preset="bed", force=True)
+        cells = table[table["kind"] != "empty"][["barcode", "cell_type"]]
+        with atomic_path(folder / "cells.tsv") as tmp:
+            cells.to_csv(tmp, sep="\t", index=False)
+        with atomic_path(out / "truth" / f"{profile.name}_barcodes.tsv") as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        log.info("%s: %d barcodes, %d fragments", profile.name, len(table), int(table["n_fragments"].sum()))
+    write_text_atomic(out / "truth" / "simulation.json", json.dumps({
+        "preset": preset, "seed": seed, "n_cells": n_cells,
+        "genome": str(genome) if genome else "bundled dm6 slice",
+        "platforms": [dataclasses.asdict(p) for p in chosen.platforms],
+        "cell_types": [dataclasses.asdict(c) for c in design.cell_type_specs],
+        "proportions": dict(zip(design.cell_types, proportions.round(6).tolist())),
+        "grammar": dataclasses.asdict(design.params),
+    }, indent=1, default=str))
+    study = out / "study.yaml"
+    write_text_atomic(study, _study_yaml(preset, chosen, seed))
+    return study
+
+
+def simulated_study(out: str | Path, preset: str = "demo", seed: int = 0) -> Path:
+    """The study file of a simulated atlas in ``out``, simulating it only if not there yet.
+
+    A complete simulation ends with ``study.yaml``; one made with the same preset and
+    seed is reused (files untouched, so every cached stage of the study stays valid).
+    """
+    out = Path(out)
+    record = out / "truth" / "simulation.json"
+    if (out / "study.yaml").exists() and record.exists():
+        made = json.loads(record.read_text())
+        if made.get("preset") == preset and made.get("seed") == seed:
+            log.info("simulated atlas found in %s", out)
+            return out / "study.yaml"
+    return simulate_atlas(out, preset=preset, seed=seed)
+
+
+def _write_genome(design: Design, folder: Path) -> None:
+    plain = folder / "genome.fa"
+    with atomic_path(plain) as tmp, tmp.open("w") as fh:
+        for name, seq in design.genome.items():
+            fh.write(f">{name}\n")
+            for i in range(0, len(seq), 80):
+                fh.write(seq[i : i + 80] + "\n")
+    prepare_fasta(plain, folder / "genome.fa.gz")
+    plain.unlink()
+    promoters = design.regions[design.regions["kind"] == "promoter"]
+    lines = ["##gff-version 3"]
+    for i, r in enumerate(promoters.itertuples(), start=1):
+        tss = int(r.summit)
+        size = len(design.genome[r.chrom])
+        if r.strand == "+":
+            lo, hi = tss + 1, min(tss + 1000, size)
+        else:
+            lo, hi = max(tss - 999, 1), tss + 1
+        lines.append(f"{r.chrom}\tatlasbench\tgene\t{lo}\t{hi}\t.\t{r.strand}\t.\tID=gene{i};Name=sim{i}")
+        lines.append(f"{r.chrom}\tatlasbench\tmRNA\t{lo}\t{hi}\t.\t{r.strand}\t.\tID=tx{i};Parent=gene{i}")
+    write_text_atomic(folder / "promoters.gff3", "\n".join(lines) + "\n")
+
+
+def _write_truth(design: Design, folder: Path) -> None:
+    regions = design.regions.join(design.truth, on="name")
+    for name, table in (("regions.tsv", regions), ("sites.tsv", design.sites)):
+        with atomic_path(folder / name) as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+
+
+def _write_enhancers(design: Design, path: Path, rng: np.random.Generator) -> None:
+    """A quarter of each type's specific enhancers as positives; as many closed regions as negatives."""
+    regions = design.regions
+    positives = []
+    for t in design.cell_types:
+        own = regions[(regions["kind"] == "enhancer") & (regions["target"] == t)]
+        k = max(1, len(own) // 4)
+        positives.append(own.iloc[np.sort(rng.choice(len(own), size=min(k, len(own)), replace=False))])
+    pos = pd.concat(positives)
+    closed = regions[regions["kind"] == "closed"]
+    neg = closed.iloc[np.sort(rng.choice(len(closed), size=min(len(pos), len(closed)), replace=False))]
+    table = pd.concat([
+        pos[["name", "chrom", "start", "end"]].assign(target_cell_type=pos["target"], label=1),
+        neg[["name", "chrom", "start", "end"]].assign(target_cell_type="", label=0),
+    ])
+    with atomic_path(path) as tmp:
+        table.to_csv(tmp, sep="\t", index=False)
+
+
+def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
+    platforms = "".join(
+        f"  - name: {p.name}\n"
+        f"    fragments: {p.name}/fragments.tsv.gz\n"
+        f"    cells: {p.name}/cells.tsv\n"
+        f"    cost: {{per_cell: {p.cost_per_cell}, per_million_reads: {p.cost_per_million_reads}}}\n"
+        for p in chosen.platforms
+    )
+    levels = lambda xs: "[" + ", ".join(str(x) for x in xs) + "]"  # noqa: E731
+    return f"""\
+# A simulated atlas (atlasbench simulate --preset {preset} --seed {seed}): the truth is in truth/.
+name: simulated-{preset}
+output: results
+seed: {seed}
+genome:
+  name: dm6-simulated
+  fasta: genome/genome.fa.gz
+  annotation: genome/promoters.gff3
+platforms:
+{platforms}regions:
+  width: 500
+targets:
+  window: 1000
+  normalization: log1p_cpm
+grid:
+  reads_per_cell: {levels(chosen.reads_per_cell)}
+  cells: {levels(chosen.cells)}
+folds:
+  scheme: chromosome_block
+  k: {chosen.fold_k}
+evaluation:
+  enhancers: enhancers.tsv
+  reference_platform: {chosen.platforms[0].name}
+"""
