@@ -40,16 +40,17 @@ import os
 import platform
 import resource
 import shutil
-import struct
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
-GENERATOR_VERSION = 1
+from atlasbench.bgzf import BgzfWriter, write_fragments
+from atlasbench.simulate.platforms import fragment_lengths, random_barcodes
+
+GENERATOR_VERSION = 2
 # mm10 chromosome lengths: "a few mouse-sized chromosomes" (846 Mb in all)
 CHROM_SIZES = {
     "chr1": 195_471_971,
@@ -68,83 +69,6 @@ FRIP_EMPTY = 0.20
 EMPTY_SHARE = 0.06  # fraction of all fragments from background barcodes
 EMPTY_PER_CELL = 3  # background barcodes per annotated cell
 DUP_P = 0.45  # reads per fragment ~ Geometric(DUP_P): mean 2.2
-_BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
-_BGZF_BLOCK = 0xFF00  # uncompressed bytes per BGZF block, as bgzip uses
-
-
-# --------------------------------------------------------------------------------------
-# BGZF writing (what `bgzip` writes), compressed by ISA-L on a small thread pool
-# --------------------------------------------------------------------------------------
-class BgzfWriter:
-    """Write BGZF: independent gzip members of <= 64 KiB, each carrying its size."""
-
-    def __init__(self, path: Path, threads: int = 2, level: int = 2) -> None:
-        from isal import isal_zlib
-
-        self._zlib = isal_zlib
-        self._fh = open(path, "wb")  # noqa: SIM115 - closed by close()
-        self._pool = ThreadPoolExecutor(max(1, threads))
-        self._level = level
-
-    def _block(self, piece: bytes) -> bytes:
-        data = self._zlib.compress(piece, self._level, -15)  # raw deflate
-        head = b"\x1f\x8b\x08\x04\x00\x00\x00\x00\x00\xff\x06\x00BC\x02\x00" + struct.pack("<H", len(data) + 25)
-        return head + data + struct.pack("<II", self._zlib.crc32(piece) & 0xFFFFFFFF, len(piece))
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        pieces = [view[i : i + _BGZF_BLOCK] for i in range(0, len(view), _BGZF_BLOCK)]
-        for block in self._pool.map(self._block, pieces):
-            self._fh.write(block)
-
-    def close(self) -> None:
-        self._fh.write(_BGZF_EOF)
-        self._fh.close()
-        self._pool.shutdown()
-
-
-# --------------------------------------------------------------------------------------
-# Synthetic data
-# --------------------------------------------------------------------------------------
-def _barcodes(rng: np.random.Generator, n: int) -> np.ndarray:
-    """n distinct 10x-style barcodes ``[ACGT]{16}-1``."""
-    codes = np.zeros(0, dtype=np.uint32)
-    while len(codes) < n:
-        more = rng.integers(0, 2**32, size=int(1.1 * n) + 16, dtype=np.uint64).astype(np.uint32)
-        codes = np.unique(np.concatenate([codes, more]))
-    codes = rng.permutation(codes)[:n]
-    shifts = np.arange(30, -1, -2, dtype=np.uint32)
-    bases = ((codes[:, None] >> shifts) & 3).astype(np.uint8)
-    letters = np.frombuffer(b"ACGT", dtype=np.uint8)[bases]
-    suffix = np.frombuffer(b"-1", dtype=np.uint8)
-    raw = np.concatenate([letters, np.broadcast_to(suffix, (n, 2))], axis=1)
-    return raw.view("S18").ravel().astype(str)
-
-
-def _fragment_lengths(rng: np.random.Generator, n: int, nfr_share: float) -> np.ndarray:
-    """Fragment lengths with a nucleosomal ladder (NFR, mono-, di-, tri-nucleosome)."""
-    kind = rng.choice(4, size=n, p=[nfr_share, *(np.array([0.65, 0.25, 0.10]) * (1 - nfr_share))])
-    length = np.empty(n, dtype=np.float64)
-    nfr = kind == 0
-    length[nfr] = rng.lognormal(np.log(65.0), 0.35, int(nfr.sum()))
-    for k, (mu, sd) in enumerate([(195.0, 22.0), (375.0, 30.0), (560.0, 40.0)], start=1):
-        sel = kind == k
-        length[sel] = rng.normal(mu, sd, int(sel.sum()))
-    return np.clip(np.rint(length), 20, 1000).astype(np.int64)
-
-
-def _write_text_chunk(writer: BgzfWriter, chrom: str, start, end, barcode_idx, count, barcodes_pa) -> None:
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-
-    n = len(start)
-    chrom_col = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([chrom])).cast(pa.string())
-    table = pa.table({"c": chrom_col, "s": start, "e": end, "b": barcodes_pa.take(pa.array(barcode_idx)), "n": count})
-    sink = pa.BufferOutputStream()
-    pacsv.write_csv(table, sink, pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
-    writer.write(sink.getvalue().to_pybytes())
-
-
 def _params(n_fragments: int, n_cells: int, n_types: int, n_regions: int, seed: int) -> dict:
     return {"generator_version": GENERATOR_VERSION, "n_fragments": n_fragments, "n_cells": n_cells,
             "n_types": n_types, "n_regions": n_regions, "seed": seed}
@@ -198,7 +122,7 @@ def generate(folder: Path, n_fragments: int, n_cells: int, n_types: int, n_regio
 
     # cells: types of unequal size, depth lognormal; background barcodes (empty droplets)
     n_empty = EMPTY_PER_CELL * n_cells
-    barcodes = _barcodes(rng, n_cells + n_empty)
+    barcodes = random_barcodes(rng, n_cells + n_empty, 16)
     type_share = 0.75 ** np.arange(n_types)
     type_share /= type_share.sum()
     type_counts = np.maximum(np.floor(type_share * n_cells).astype(int), 1)
@@ -253,7 +177,7 @@ def generate(folder: Path, n_fragments: int, n_cells: int, n_types: int, n_regio
         cat = np.repeat(np.arange(len(pm)), counts[: len(pm)])
         peak = a + cat // n_groups
         g = np.concatenate([cat % n_groups, np.repeat(np.arange(n_groups), counts[len(pm):])])
-        length = np.concatenate([_fragment_lengths(rng, n_peak, 0.65), _fragment_lengths(rng, n - n_peak, 0.35)])
+        length = np.concatenate([fragment_lengths(rng, n_peak, 0.65), fragment_lengths(rng, n - n_peak, 0.35)])
         start = np.concatenate([
             reg_centre[peak] + np.rint(rng.normal(0.0, 75.0, n_peak)).astype(np.int64) - length[:n_peak] // 2,
             rng.integers(lo, hi, n - n_peak),
@@ -269,7 +193,7 @@ def generate(folder: Path, n_fragments: int, n_cells: int, n_types: int, n_regio
                 cell[sel] = members[gi][np.minimum(pick, len(cd) - 1)]
         count = rng.geometric(DUP_P, n)
         order = np.argsort(start, kind="stable")
-        _write_text_chunk(writer, chroms[cid], start[order], end[order], cell[order], count[order], barcodes_pa)
+        write_fragments(writer, chroms[cid], start[order], end[order], cell[order], count[order], barcodes_pa)
         written += int(n)
     writer.close()
     os.replace(tmp, folder / "fragments.tsv.gz")
