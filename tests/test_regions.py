@@ -290,3 +290,15 @@ def test_read_narrowpeak_rejects_summit_outside_peak(tmp_path: Path) -> None:
     empty = tmp_path / "empty.narrowPeak"
     empty.write_text("")
     assert list(read_narrowpeak(empty).columns) == list(NARROWPEAK_COLUMNS)
+
+
+def test_overlapping_finds_intervals_inside_and_across_regions():
+    from atlasbench.regions import overlapping
+
+    regions = pd.DataFrame({"chrom": ["a", "a", "a", "b", "c"], "start": [100, 1000, 5000, 100, 0],
+                            "end": [600, 1100, 6000, 200, 10]})
+    black = pd.DataFrame({"chrom": ["a", "a", "b"], "start": [300, 1100, 150], "end": [310, 1200, 160]})
+    # inside the first region; touching (not overlapping) the second; inside the fourth;
+    # "c" is not a known chromosome
+    got = overlapping(regions, black, {"a": 10_000, "b": 1_000})
+    assert got.tolist() == [True, False, False, True, False]

@@ -495,7 +495,7 @@ def _select_non_overlapping(position: np.ndarray, score: np.ndarray, width: int)
 
 
 def _overlaps_blacklist(
-    position: np.ndarray, width: int, blacklist: pd.DataFrame, offsets: pd.Series, sizes: pd.Series
+    position: np.ndarray, width: int | np.ndarray, blacklist: pd.DataFrame, offsets: pd.Series, sizes: pd.Series
 ) -> np.ndarray:
     """Mask of windows ``[position, position + width)`` overlapping any blacklist interval.
 
@@ -517,6 +517,38 @@ def _overlaps_blacklist(
     running_end = np.maximum.accumulate(bl_end[order])
     last = np.searchsorted(bl_start, position + width, side="left") - 1
     return (last >= 0) & (running_end[np.maximum(last, 0)] > position)
+
+
+def _genome_offsets(chrom_sizes: Mapping[str, int]) -> tuple[pd.Series, pd.Series]:
+    """Chromosome sizes and the genome-wide offset of each chromosome's first base."""
+    sizes = pd.Series(dict(chrom_sizes), dtype=np.int64)
+    offsets = pd.Series(np.concatenate([[0], np.cumsum(sizes.to_numpy())[:-1]]), index=sizes.index, dtype=np.int64)
+    return sizes, offsets
+
+
+def overlapping(regions: pd.DataFrame, intervals: pd.DataFrame, chrom_sizes: Mapping[str, int]) -> np.ndarray:
+    """Mask of the regions that overlap any of ``intervals`` (e.g. a blacklist).
+
+    Parameters
+    ----------
+    regions, intervals
+        Tables with chrom, start, end (0-based half-open); any widths, overlaps allowed.
+    chrom_sizes
+        Chromosome lengths; regions on other chromosomes are never overlapping.
+
+    Returns
+    -------
+    numpy.ndarray
+        bool per region.
+    """
+    sizes, offsets = _genome_offsets(chrom_sizes)
+    known = regions["chrom"].isin(sizes.index).to_numpy()
+    chrom = regions.loc[known, "chrom"]
+    start = regions.loc[known, "start"].to_numpy(dtype=np.int64)
+    width = regions.loc[known, "end"].to_numpy(dtype=np.int64) - start
+    out = np.zeros(len(regions), dtype=bool)
+    out[known] = _overlaps_blacklist(chrom.map(offsets).to_numpy(dtype=np.int64) + start, width, intervals, offsets, sizes)
+    return out
 
 
 def consensus_regions(
@@ -568,8 +600,7 @@ def consensus_regions(
     """
     if width <= 0:
         raise AtlasbenchError(f"consensus region width must be a positive number of bp, got {width}")
-    sizes = pd.Series(dict(chrom_sizes), dtype=np.int64)
-    offsets = pd.Series(np.concatenate([[0], np.cumsum(sizes.to_numpy())[:-1]]), index=sizes.index, dtype=np.int64)
+    sizes, offsets = _genome_offsets(chrom_sizes)
     half = width // 2
     per_type_positions, per_type_scores = [], []
     for cell_type, table in peaks.items():

@@ -34,10 +34,9 @@ from atlasbench.errors import AtlasbenchError
 from atlasbench.folds import FoldScheme, assign_folds
 from atlasbench.genome import match_chromosomes, open_genome, prepare_fasta, read_chrom_sizes
 from atlasbench.ingest import Store, ingest, open_store, read_cell_table
-from atlasbench.intervals import Segments
 from atlasbench.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.qc import write_table
-from atlasbench.regions import consensus_regions, peaks_per_cell_type, read_bed, region_names
+from atlasbench.regions import consensus_regions, overlapping, peaks_per_cell_type, read_bed, region_names
 from atlasbench.scenarios import PlatformData, Scenario, platform_levels, resolve_scenarios
 from atlasbench.targets import build_targets, normalize_peak_heights, specific_regions, write_targets
 
@@ -184,10 +183,7 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     if r.bed is not None:
         regions = _to_genome_names(read_bed(r.bed), genome.chrom_sizes, str(r.bed))
         if black is not None:
-            seg = Segments(black, list(genome.chrom_sizes))
-            cid = regions["chrom"].map({c: i for i, c in enumerate(genome.chrom_sizes)}).to_numpy()
-            hit = (seg.lookup(cid, regions["start"].to_numpy()) >= 0) | (seg.lookup(cid, regions["end"].to_numpy() - 1) >= 0)
-            regions = regions[~hit]
+            regions = regions[~overlapping(regions, black, genome.chrom_sizes)]
         regions = regions[["chrom", "start", "end"]].reset_index(drop=True)
     else:
         pc = r.peak_calling
