@@ -18,6 +18,7 @@ import pytest
 
 import atlasbench.stages as stages
 from atlasbench.config import load_study
+from atlasbench.errors import AtlasbenchError
 from atlasbench.scenarios import level_key
 from atlasbench.stages import build_all_targets
 from atlasbench.targets import read_targets
@@ -438,3 +439,10 @@ def test_combined_platform_and_matched_scenario(tmp_path, raw):
     matched = levels[levels["cells"] == "75"].iloc[0]
     assert matched["n_cells"] == 75
     assert [matched[f"n_cells_{t}"] for t in "BMT"] == [25, 25, 25]
+
+
+def test_regions_bed_off_the_chromosome_end_is_a_clear_error(tmp_path, raw):
+    bed = [*BED, "chr5\t180915000\t180916000"]  # chr5 is 180,915,260 bp long
+    study_file = small_study(tmp_path, sorted(raw["barcode"].unique()), bed)
+    with pytest.raises(AtlasbenchError, match=r"regions\.bed: region chr5:180915000-180916000 runs off the end of chr5"):
+        build_all_targets(load_study(study_file))

@@ -182,6 +182,13 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     black = None if blacklist is None else _to_genome_names(read_bed(blacklist), genome.chrom_sizes, str(blacklist))
     if r.bed is not None:
         regions = _to_genome_names(read_bed(r.bed), genome.chrom_sizes, str(r.bed))
+        off_end = regions["end"].to_numpy() > regions["chrom"].map(genome.chrom_sizes).to_numpy()
+        if off_end.any():
+            bad = regions[off_end].iloc[0]
+            raise AtlasbenchError(
+                f"{r.bed}: region {bad['chrom']}:{bad['start']}-{bad['end']} runs off the end of {bad['chrom']} "
+                f"({genome.chrom_sizes[bad['chrom']]:,} bp in the genome); {int(off_end.sum())} such region(s)"
+            )
         if black is not None:
             regions = regions[~overlapping(regions, black, genome.chrom_sizes)]
         regions = regions[["chrom", "start", "end"]].reset_index(drop=True)
