@@ -118,6 +118,7 @@ def simulate_atlas(
     n_cells: int | None = None,
     seed: int = 0,
     genome: str | Path | None = None,
+    platforms: tuple[str, ...] | None = None,
 ) -> Path:
     """Simulate a complete scATAC study with known ground truth (see module docstring).
 
@@ -134,6 +135,10 @@ def simulate_atlas(
     genome
         A FASTA to use as the sequence background instead of the bundled dm6 slice
         (held in memory: use a few chromosomes of a large genome).
+    platforms
+        Names of the preset's platforms to simulate (default: all of them), e.g.
+        ``("10x",)`` to time one platform of the large preset. Each platform keeps the
+        random stream it has in the full preset, so its files are the same either way.
 
     Returns
     -------
@@ -146,6 +151,7 @@ def simulate_atlas(
         raise AtlasbenchError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     chosen = PRESETS[preset]
     n_cells = n_cells or chosen.n_cells
+    keep = _keep_platforms(chosen, platforms)
     out = Path(out)
     root = np.random.SeedSequence(seed)
     design_seed, *platform_seeds = root.spawn(1 + len(chosen.platforms))
@@ -165,6 +171,8 @@ def simulate_atlas(
     proportions = DEFAULT_PROPORTIONS / DEFAULT_PROPORTIONS.sum()
     truth = design.truth[design.cell_types].to_numpy()
     for profile, platform_seed in zip(chosen.platforms, platform_seeds):
+        if profile.name not in keep:
+            continue
         rng = np.random.default_rng(platform_seed)
         plan = plan_barcodes(profile, n_cells, design.cell_types, proportions, rng)
         folder = out / profile.name
@@ -182,13 +190,29 @@ def simulate_atlas(
         "preset": preset, "seed": seed, "n_cells": n_cells,
         "genome": str(genome) if genome else "bundled dm6 slice",
         "platforms": [dataclasses.asdict(p) for p in chosen.platforms],
+        "simulated_platforms": [p.name for p in chosen.platforms if p.name in keep],
         "cell_types": [dataclasses.asdict(c) for c in design.cell_type_specs],
         "proportions": dict(zip(design.cell_types, proportions.round(6).tolist())),
         "grammar": dataclasses.asdict(design.params),
     }, indent=1, default=str))
+    if len(keep) < len(chosen.platforms):
+        # a study names only what was simulated; the seeds above still come from the full preset
+        chosen = dataclasses.replace(chosen, platforms=tuple(p for p in chosen.platforms if p.name in keep))
     study = out / "study.yaml"
     write_text_atomic(study, _study_yaml(preset, chosen, seed))
     return study
+
+
+def _keep_platforms(chosen: Preset, platforms: tuple[str, ...] | None) -> set[str]:
+    names = [p.name for p in chosen.platforms]
+    if platforms is None:
+        return set(names)
+    unknown = sorted(set(platforms) - set(names))
+    if unknown or not platforms:
+        from atlasbench.errors import AtlasbenchError
+
+        raise AtlasbenchError(f"unknown platform(s) {unknown}; the preset has {names}")
+    return set(platforms)
 
 
 def simulated_study(out: str | Path, preset: str = "demo", seed: int = 0) -> Path:
@@ -201,7 +225,9 @@ def simulated_study(out: str | Path, preset: str = "demo", seed: int = 0) -> Pat
     record = out / "truth" / "simulation.json"
     if (out / "study.yaml").exists() and record.exists():
         made = json.loads(record.read_text())
-        if made.get("preset") == preset and made.get("seed") == seed:
+        complete = made.get("simulated_platforms", [p["name"] for p in made.get("platforms", [])]) == [
+            p.name for p in PRESETS[preset].platforms] if preset in PRESETS else False
+        if made.get("preset") == preset and made.get("seed") == seed and complete:
             log.info("simulated atlas found in %s", out)
             return out / "study.yaml"
     return simulate_atlas(out, preset=preset, seed=seed)

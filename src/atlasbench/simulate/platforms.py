@@ -16,9 +16,11 @@ and barcode collisions, and a library cost ten times lower.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 # Tn5 insertion bias as log-odds over the 21 bp around an insertion (position -10..+10,
 # the cut between -1 and 0; rows A, C, G, T). A weak, palindromic G/C preference at the
@@ -103,7 +105,9 @@ def fragment_lengths(rng: np.random.Generator, n: int, nucleosome_free: float) -
     """Fragment lengths with a nucleosomal ladder.
 
     Nucleosome-free fragments are log-normal around 65 bp; the others fall on the mono-
-    (~195 bp), di- (~375 bp) and tri-nucleosome (~560 bp) rungs in ratio 65:25:10.
+    (~195 bp), di- (~375 bp) and tri-nucleosome (~560 bp) rungs in ratio 65:25:10. Each
+    length is the rounded draw, clipped to [20, 1000]; it is sampled in one step, by
+    inverting the exact distribution of that integer (one uniform per fragment).
 
     Parameters
     ----------
@@ -119,14 +123,47 @@ def fragment_lengths(rng: np.random.Generator, n: int, nucleosome_free: float) -
     numpy.ndarray
         int64 lengths in [20, 1000].
     """
+    return inverse_cdf(_length_cdf(float(nucleosome_free)), rng.random(n)) + _MIN_LENGTH
+
+
+_MIN_LENGTH, _MAX_LENGTH = 20, 1000
+
+
+@functools.lru_cache(maxsize=32)
+def _length_cdf(nucleosome_free: float) -> np.ndarray:
+    """P(length <= l) for l = 20..1000 (the last is 1): rounding puts a draw x on l when l - 0.5 <= x < l + 0.5."""
     share = np.array([nucleosome_free, *(np.array([0.65, 0.25, 0.10]) * (1 - nucleosome_free))])
-    kind = np.minimum(np.searchsorted(np.cumsum(share), rng.random(n), side="right"), 3)
-    z = rng.standard_normal(n)
-    mean = np.array([np.log(65.0), 195.0, 375.0, 560.0])[kind]
-    sd = np.array([0.35, 22.0, 30.0, 40.0])[kind]
-    length = mean + sd * z
-    length[kind == 0] = np.exp(length[kind == 0])
-    return np.clip(np.rint(length), 20, 1000).astype(np.int64)
+    upper = np.arange(_MIN_LENGTH, _MAX_LENGTH + 1) + 0.5
+    cdf = share[0] * ndtr((np.log(upper) - np.log(65.0)) / 0.35)
+    for w, mean, sd in zip(share[1:], (195.0, 375.0, 560.0), (22.0, 30.0, 40.0)):
+        cdf += w * ndtr((upper - mean) / sd)
+    cdf[-1] = 1.0
+    cdf.setflags(write=False)
+    return cdf
+
+
+def inverse_cdf(cdf: np.ndarray, q: np.ndarray, span: float = 1.0, bits: int = 16) -> np.ndarray:
+    """``np.searchsorted(cdf, q, side="right")`` (int64), fast for many ``q`` in ``[0, span)``.
+
+    A guide table over ``2**bits`` equal buckets of ``[0, span)`` gives each query its
+    answer at the bucket's lower end; the few queries for which that is wrong (a step of
+    ``cdf`` inside their bucket) are searched. Exact, whatever the rounding.
+    """
+    guide, lower, upper = _guide(cdf, float(span), bits)
+    j = np.minimum((q * ((1 << bits) / span)).astype(np.int64), (1 << bits) - 1)
+    j[j < 0] = 0
+    r = guide[j]
+    wrong = np.flatnonzero((q >= upper[r]) | (q < lower[r]))
+    if len(wrong):
+        r[wrong] = np.searchsorted(cdf, q[wrong], side="right")
+    return r
+
+
+def _guide(cdf: np.ndarray, span: float, bits: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    guide = np.searchsorted(cdf, np.arange(1 << bits) * (span / (1 << bits)), side="right").astype(np.int64)
+    lower = np.concatenate([[-np.inf], cdf])  # lower[r] = cdf[r - 1]
+    upper = np.concatenate([cdf, [np.inf]])  # upper[r] = cdf[r]
+    return guide, lower, upper
 
 
 def random_barcodes(rng: np.random.Generator, n: int, length: int) -> np.ndarray:

@@ -11,9 +11,19 @@ PWM score of the 21 bp around each cut, on its strand). Sequencing gives each mo
 Poisson number of reads; a molecule read at least once is a fragment with that count.
 
 The genome is walked window by window, each window small enough to hold ~1.5 million
-molecules; fragments are merged (same start, end and barcode: one fragment, counts
-added), sorted and written as they become final, so memory does not depend on the size
-of the atlas.
+molecules on average; a window around a strong region that holds more is drawn in
+batches of at most ~1.5 million molecules. Fragments are merged (same start, end and
+barcode: one fragment, counts added), sorted and written as they become final, so memory
+does not depend on the size of the atlas: what is held at once is one batch of molecules
+and the fragments (16 bytes each) of the windows not yet final.
+
+How it is drawn (the same model, fewer draws): molecules never read are never drawn. A
+component's molecules that are read at least once are a Poisson thinning of its library
+by ``1 - exp(-lambda)`` (``lambda`` = its barcode's reads per molecule), so the engine
+draws that many molecules per window and gives each a zero-truncated Poisson count. Tn5
+acceptance is drawn before the barcode and count are looked up; a fragment travels as one
+int64 key (start, length, barcode) that sorts in genome order, and the count rides in its
+low bits when they fit, so merging is one ``np.sort``.
 """
 
 from __future__ import annotations
@@ -29,13 +39,20 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from atlasbench.bgzf import BgzfWriter, write_fragments
-from atlasbench.simulate.platforms import PlatformProfile, fragment_lengths, random_barcodes
+from atlasbench.simulate.platforms import (
+    PlatformProfile,
+    _length_cdf,
+    inverse_cdf,
+    random_barcodes,
+)
 
 log = logging.getLogger(__name__)
 
 SUMMIT_SD = 75.0
 REACH = 1_500  # how far before its window a fragment may start
 MOLECULES_PER_WINDOW = 1_500_000
+_LENGTH_BITS = 10  # fragment lengths are at most 1000
+_LINES_PER_BATCH = 1 << 20  # fragments formatted and compressed per batch
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
     _CODE[_b] = _i
@@ -208,9 +225,19 @@ def sequence_platform(
     n_fragments = np.zeros(n_barcodes, dtype=np.int64)
     n_reads = np.zeros(n_barcodes, dtype=np.int64)
     barcode_names = pa.array(barcodes.table["barcode"].to_numpy().astype(str))
-    molecules_of_type = np.bincount(barcodes.component_type, weights=barcodes.component_molecules,
-                                    minlength=profile_access.shape[1])
+    # only molecules read at least once are drawn (a Poisson thinning, see module docstring)
+    read_share = -np.expm1(-lam)
+    component_rate = barcodes.component_molecules * read_share[barcodes.component_barcode]
+    molecules_of_type = np.bincount(barcodes.component_type, weights=component_rate, minlength=profile_access.shape[1])
     log_odds = profile.tn5_log_odds
+    engine = _Engine(
+        component_rate=component_rate,
+        component_type=barcodes.component_type.astype(np.intp),
+        component_barcode=barcodes.component_barcode.astype(np.int64),
+        lam=lam,
+        length_cdf=_length_cdf(float(profile.nucleosome_free)),
+        barcode_bits=max(1, int(n_barcodes - 1).bit_length()),
+    )
 
     with BgzfWriter(path) as writer, tqdm(total=genome_length, desc=f"simulate {profile.name}", unit=" bp",
                                           unit_scale=True, leave=False) as bar:
@@ -221,20 +248,20 @@ def sequence_platform(
             on = regions["chrom"].to_numpy() == chrom
             summits = regions["summit"].to_numpy()[on]
             order = np.argsort(summits, kind="stable")
-            summits = summits[order]
+            summits = summits[order].astype(np.int64)
             access = profile_access[np.flatnonzero(on)[order]]
             chrom_share = profile.frip * access.sum(axis=0) + (1 - profile.frip) * size / genome_length
             expected = float(molecules_of_type @ chrom_share) * oversample
             n_windows = max(1, int(np.ceil(expected / MOLECULES_PER_WINDOW)))
             edges = np.linspace(0, size, n_windows + 1).astype(np.int64)
-            pending: list[tuple[np.ndarray, ...]] = []
+            pending: list[tuple[np.ndarray, np.ndarray]] = []
             for w, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
                 a, b = np.searchsorted(summits, [lo, hi])
-                pending.append(_window(rng, lo, hi, size, summits[a:b], access[a:b], barcodes, profile,
-                                       genome_length, oversample, w_plus, w_minus, lam))
+                pending.append(engine.window(rng, int(lo), int(hi), size, summits[a:b], access[a:b], profile,
+                                             genome_length, oversample, w_plus, w_minus))
                 last = w == n_windows - 1
                 final_before = size + REACH if last else int(edges[w + 1]) - REACH
-                pending = _flush(writer, chrom, pending, final_before, barcode_names, n_fragments, n_reads)
+                pending = engine.flush(writer, chrom, pending, final_before, barcode_names, n_fragments, n_reads)
                 bar.update(int(hi - lo))
     out = barcodes.table.copy()
     out["n_fragments"] = n_fragments
@@ -242,49 +269,134 @@ def sequence_platform(
     return out
 
 
-def _window(rng, lo, hi, size, summits, access, barcodes, profile, genome_length, oversample, w_plus, w_minus, lam):
-    """Molecules of every component in one window, thinned by Tn5 and sequenced."""
-    region_mass = profile.frip * access.sum(axis=0)  # per profile index
-    background_mass = (1 - profile.frip) * (hi - lo) / genome_length
-    mass = region_mass + background_mass
-    n = rng.poisson(barcodes.component_molecules * mass[barcodes.component_type] * oversample)
-    comp = np.repeat(np.arange(len(n)), n)
-    kind = barcodes.component_type[comp]
-    centre = rng.integers(lo, hi, len(comp))  # background by default
-    from_region = rng.random(len(comp)) < (region_mass / mass)[kind]
-    if len(summits):
-        for k in np.unique(kind[from_region]):
-            sel = np.flatnonzero(from_region & (kind == k))
-            cum = np.cumsum(access[:, k])
-            pick = np.minimum(np.searchsorted(cum, rng.random(len(sel)) * cum[-1], side="right"), len(cum) - 1)
-            centre[sel] = summits[pick] + np.rint(rng.normal(0.0, SUMMIT_SD, len(sel))).astype(np.int64)
-    length = fragment_lengths(rng, len(comp), profile.nucleosome_free)
-    start = centre - length // 2
-    end = start + length
-    ok = (start >= 0) & (end <= size)
-    comp, start, end = comp[ok], start[ok], end[ok]
-    ok = rng.random(len(comp)) < w_plus[start] * w_minus[end - 1]
-    comp, start, end = comp[ok], start[ok], end[ok]
-    barcode = barcodes.component_barcode[comp]
-    count = rng.poisson(lam[barcode])
-    ok = count > 0
-    return start[ok], end[ok], barcode[ok], count[ok]
+@dataclass
+class _Engine:
+    """What every window of one platform shares (see :func:`sequence_platform`)."""
 
+    component_rate: np.ndarray  # expected library molecules read at least once, per component
+    component_type: np.ndarray
+    component_barcode: np.ndarray
+    lam: np.ndarray  # reads per molecule, per barcode
+    length_cdf: np.ndarray
+    barcode_bits: int
 
-def _flush(writer, chrom, pending, final_before, barcode_names, n_fragments, n_reads):
-    """Merge, sort and write every fragment starting before ``final_before``; keep the rest."""
-    start, end, barcode, count = (np.concatenate(col) for col in zip(*pending))
-    done = start < final_before
-    keep = [(start[~done], end[~done], barcode[~done], count[~done])]
-    start, end, barcode, count = start[done], end[done], barcode[done], count[done]
-    if len(start):
-        order = np.lexsort((barcode, end, start))
-        start, end, barcode, count = start[order], end[order], barcode[order], count[order]
-        first = np.concatenate([[True], (np.diff(start) != 0) | (np.diff(end) != 0) | (np.diff(barcode) != 0)])
-        idx = np.flatnonzero(first)
-        count = np.add.reduceat(count, idx)
-        start, end, barcode = start[idx], end[idx], barcode[idx]
+    def window(self, rng, lo, hi, size, summits, access, profile, genome_length, oversample, w_plus, w_minus):
+        """Fragments of every component in one window: packed keys and read counts."""
+        region_mass = profile.frip * access.sum(axis=0)  # per profile index
+        background_mass = (1 - profile.frip) * (hi - lo) / genome_length
+        mass = region_mass + background_mass
+        n = rng.poisson(self.component_rate * (mass * oversample)[self.component_type])
+        # a window around a strong region can hold many times the average: draw its
+        # molecules in batches of whole components, so that only fragments accumulate
+        cut = np.searchsorted(np.cumsum(n), np.arange(MOLECULES_PER_WINDOW, int(n.sum()), MOLECULES_PER_WINDOW))
+        edges = [0, *np.unique(cut[(cut > 0) & (cut < len(n))]).tolist(), len(n)]
+        parts = [self._batch(rng, c0, n[c0:c1], lo, hi, size, summits, access, region_mass / mass, w_plus, w_minus)
+                 for c0, c1 in zip(edges[:-1], edges[1:])]
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+    def _batch(self, rng, first, n, lo, hi, size, summits, access, region_share, w_plus, w_minus):
+        """Molecules of components ``first, first + 1, ...`` (``n`` each) -> fragments."""
+        comp = np.repeat(np.arange(first, first + len(n), dtype=np.int64), n)
+        kind = self.component_type[comp]
+        m = len(comp)
+        u = rng.random(m)
+        p_region = region_share[kind]
+        centre = rng.integers(lo, hi, m)  # background by default
+        if len(summits):
+            sel = np.flatnonzero(u < p_region)
+            # one table for all profiles: profile k's cumulative shares, normalised, on [k, k + 1)
+            cum = np.cumsum(access, axis=0)
+            total = cum[-1]
+            cum = cum / np.where(total > 0, total, 1.0) + np.arange(access.shape[1])
+            k = kind[sel]
+            # a uniform below p is, divided by p, a fresh uniform
+            pick = inverse_cdf(cum.T.ravel(), k + u[sel] / p_region[sel], span=float(access.shape[1])) - k * len(summits)
+            np.minimum(pick, len(summits) - 1, out=pick)
+            offset = rng.normal(0.0, SUMMIT_SD, len(sel))
+            centre[sel] = summits[pick] + np.rint(offset).astype(np.int64)
+        length = inverse_cdf(self.length_cdf, rng.random(m)) + 20
+        start = centre - (length >> 1)
+        end = start + length
+        inside = (start >= 0) & (end <= size)
+        np.clip(start, 0, size - 1, out=start)
+        np.clip(end, 1, size, out=end)
+        accept = rng.random(m) < w_plus[start] * w_minus[end - 1]
+        ok = np.flatnonzero(accept & inside)
+        start, length, comp = start[ok], length[ok], comp[ok]
+        barcode = self.component_barcode[comp]
+        count = _positive_poisson(rng, self.lam[barcode])
+        key = (start << (_LENGTH_BITS + self.barcode_bits)) | (length << self.barcode_bits) | barcode
+        return key, count
+
+    def flush(self, writer, chrom, pending, final_before, barcode_names, n_fragments, n_reads):
+        """Merge, sort and write every fragment starting before ``final_before``; keep the rest."""
+        key = np.concatenate([p[0] for p in pending])
+        count = np.concatenate([p[1] for p in pending])
+        shift = _LENGTH_BITS + self.barcode_bits
+        done = key < (max(final_before, 0) << shift)
+        keep = [(key[~done], count[~done])]
+        key, count = key[done], count[done]
+        if len(key) == 0:
+            return keep
+        count_bits = int(count.max()).bit_length()
+        if int(key.max()).bit_length() + count_bits <= 63:
+            packed = (key << count_bits) | count
+            packed.sort()
+            key = packed >> count_bits
+            count = packed & ((1 << count_bits) - 1)
+        else:
+            order = np.argsort(key)
+            key, count = key[order], count[order]
+        first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
+        if len(first) < len(key):
+            count = np.add.reduceat(count, first)
+            key = key[first]
+        barcode = key & ((1 << self.barcode_bits) - 1)
+        start = key >> shift
+        end = start + ((key >> self.barcode_bits) & ((1 << _LENGTH_BITS) - 1))
         n_fragments += np.bincount(barcode, minlength=len(n_fragments))
         n_reads += np.bincount(barcode, weights=count, minlength=len(n_reads)).astype(np.int64)
-        write_fragments(writer, chrom, start, end, barcode, count, barcode_names)
-    return keep
+        for i in range(0, len(start), _LINES_PER_BATCH):  # text of bounded size in flight
+            part = slice(i, i + _LINES_PER_BATCH)
+            write_fragments(writer, chrom, start[part], end[part], barcode[part], count[part], barcode_names)
+        return keep
+
+
+def _positive_poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
+    """Poisson(lam) draws conditioned on being at least 1 (int64).
+
+    By inversion of the zero-truncated distribution (one uniform each, a few vectorised
+    steps for the small means of sequencing); means above 3 by redrawing zeros.
+    """
+    count = np.ones(len(lam), dtype=np.int64)
+    high = lam > 3.0
+    if high.any():
+        idx = np.flatnonzero(high)
+        draw = rng.poisson(lam[idx])
+        while True:
+            zero = np.flatnonzero(draw == 0)
+            if not len(zero):
+                break
+            draw[zero] = rng.poisson(lam[idx[zero]])
+        count[idx] = draw
+        idx = np.flatnonzero(~high)
+    else:
+        idx = np.arange(len(lam))
+    lam_a = lam[idx]
+    # v uniform on [0, P(X >= 1)); X = the smallest k with P(1 <= X <= k) > v
+    v = rng.random(len(idx)) * -np.expm1(-lam_a)
+    pmf = lam_a * np.exp(-lam_a)
+    cum = pmf.copy()
+    k = 1
+    while len(idx):
+        more = np.flatnonzero((v >= cum) & (pmf > 0))
+        if not len(more):
+            break
+        k += 1
+        idx, lam_a, v, pmf, cum = idx[more], lam_a[more], v[more], pmf[more], cum[more]
+        count[idx] = k
+        pmf = pmf * lam_a / k
+        cum = cum + pmf
+    return count
