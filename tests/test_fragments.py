@@ -17,7 +17,7 @@ import pysam
 import pytest
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.fragments import FragmentReader, iter_fragments
+from atlasbench.fragments import FragmentReader
 
 ARCHR = Path(__file__).parent / "data" / "archr_pbsmall_hg19.fragments.tsv.gz"
 COLUMNS = ["chrom", "start", "end", "barcode", "count"]
@@ -213,15 +213,6 @@ def test_resolve_chrom_maps_and_drops(expected):
     start = np.concatenate([b.start for b in batches])
     assert all((b.chrom == 0).all() for b in batches)
     np.testing.assert_array_equal(start, expected.loc[expected["chrom"] == "chr5", "start"].to_numpy())
-
-
-def test_iter_fragments_streams_files_in_order(tmp_path, text, expected):
-    lines = text.splitlines(keepends=True)
-    a = write_text(tmp_path / "a.tsv", "".join(lines[:100]))
-    b = write_text(tmp_path / "b.tsv.gz", "".join(lines[100:250]), "gzip")
-    got = list(iter_fragments([a, b]))
-    assert [i for i, _ in got] == [0, 1]
-    np.testing.assert_array_equal(np.concatenate([bt.start for _, bt in got]), expected["start"].to_numpy()[:250])
 
 
 # -- bad input ---------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -339,30 +339,3 @@ def _line_problem(raw: bytes) -> str | None:
     if not fields[0] or not fields[3]:
         return "chromosome and barcode must not be empty"
     return None
-
-
-def iter_fragments(
-    paths: Sequence[str | Path],
-    barcodes: Sequence[Mapping[str, int]] | None = None,
-    resolve_chrom: Callable[[str], int] | None = None,
-) -> Iterator[tuple[int, FragmentBatch]]:
-    """Stream several fragments files one after the other.
-
-    Parameters
-    ----------
-    paths
-        Fragments files, e.g. the sequencing runs of one platform.
-    barcodes
-        Per file, the barcodes of interest mapped to ids (see :class:`FragmentReader`).
-    resolve_chrom
-        Chromosome resolver shared by all files (see :class:`FragmentReader`).
-
-    Yields
-    ------
-    tuple of (int, FragmentBatch)
-        Index of the file in ``paths`` and a validated block of its fragments.
-    """
-    for i, path in enumerate(paths):
-        reader = FragmentReader(path, barcodes[i] if barcodes is not None else None, resolve_chrom)
-        for batch in reader:
-            yield i, batch

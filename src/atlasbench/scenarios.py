@@ -13,16 +13,15 @@ an error.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from atlasbench import config
 from atlasbench.errors import AtlasbenchError
 
 log = logging.getLogger(__name__)
 
 ALL = "all"
-_MATCHED = re.compile(r"^matched(?:\+(\d+)%)?$")
 
 
 @dataclass(frozen=True)
@@ -75,7 +74,7 @@ def resolve_scenarios(
     reads_per_cell: Sequence[int | str],
     cells: Sequence[int | str],
     full_grid: bool,
-    named: Sequence[object],
+    named: Sequence[config.Scenario],
     data: Mapping[str, PlatformData],
 ) -> list[Scenario]:
     """Concrete scenarios of a study.
@@ -89,8 +88,7 @@ def resolve_scenarios(
     full_grid
         Whether the cross-product is part of the study.
     named
-        Named scenarios: objects with ``name``, ``platform``, ``cells`` and
-        ``reads_per_cell`` attributes (see :mod:`atlasbench.config`).
+        Named scenarios of the study (:class:`atlasbench.config.Scenario`).
     data
         Per platform, its cell count and mean reads per cell.
 
@@ -138,14 +136,11 @@ def resolve_scenarios(
     return sorted(out.values(), key=lambda s: (list(platforms).index(s.platform), _sort_key(s.reads_per_cell), _sort_key(s.cells)))
 
 
-def _named_cells(sc: object, data: Mapping[str, PlatformData]) -> int | str:
-    if not isinstance(sc.cells, str) or sc.cells == ALL:
+def _named_cells(sc: config.Scenario, data: Mapping[str, PlatformData]) -> int | str:
+    extra = sc.matched_extra_percent
+    if extra is None:
         return sc.cells
-    match = _MATCHED.match(sc.cells)
-    if match is None:
-        raise AtlasbenchError(f"scenario {sc.name!r}: cells must be an integer, 'all', 'matched' or 'matched+N%', got {sc.cells!r}")
     matched = min(d.n_cells for d in data.values() if d.sourced)
-    extra = int(match.group(1) or 0)
     return int(round(matched * (1 + extra / 100)))
 
 

@@ -246,7 +246,7 @@ def targets_stage(
     """
     reads_levels, cell_levels_ = platform_levels(scenarios, platform)
     t = study.targets
-    window = t.window or study.regions.width
+    window = study.target_window
     key = fingerprint(str(store.directory), study.hash_of("targets", "seed"), study.grid.min_cells_per_type,
                       [str(x) for x in reads_levels], [str(x) for x in cell_levels_], regions["name"].tolist())
     out = study.output / "targets" / f"{platform}-{key}"
@@ -303,8 +303,8 @@ def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
         Platform -> level key -> targets ``.h5ad`` path.
     """
     genome = genome_stage(study)
-    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.platforms if p.kind == "sourced"}
+    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
     regions = regions_stage(study, stores, genome)
-    stores.update({p.name: combine_stage(study, p.name, stores) for p in study.platforms if p.kind == "combined"})
+    stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
     scenarios = scenarios_of(study, stores)
     return {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
