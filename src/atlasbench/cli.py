@@ -177,5 +177,113 @@ def demo(out: Path, preset: str) -> None:
     click.echo(f"study file: {study_file}")
 
 
+def _params(pairs: tuple[str, ...]) -> dict[str, object]:
+    """``KEY=VALUE`` model parameters; values parsed as YAML scalars (64, 0.5, softplus)."""
+    import yaml
+
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--param")
+        params[key] = yaml.safe_load(value)
+    return params
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
+              help="Model folder (sequence tables only; default: next to the table).")
+@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Genome FASTA for a table of chrom/start/end coordinates.")
+@click.option("--input-length", type=click.IntRange(min=1), help="Model input length in bp (sequence tables).")
+@click.option("--target", "target_columns", multiple=True, help="Target column (repeatable; default: all numeric).")
+@click.option("--architecture", default="dilated_cnn", show_default=True, help="Model architecture.")
+@click.option("--preset", type=click.Choice(["tiny", "paper"]), default="tiny", show_default=True,
+              help="Model size: tiny (CPU) or paper (GPU).")
+@click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE", help="Model parameter override.")
+@click.option("--loss", type=click.Choice(["cosine_mse_log", "mse", "poisson"]), default="mse", show_default=True,
+              help="Training loss (sequence tables).")
+@click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True, help="Epoch limit.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Batch size.")
+@click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
+@click.option("--folds", "k", type=click.IntRange(min=3), default=10, show_default=True,
+              help="Random folds when the table has no fold column.")
+@click.option("--test-fold", type=click.IntRange(min=0), default=0, show_default=True, help="Held-out test fold.")
+@click.option("--seed", default=7, show_default=True, help="Seed of folds and training.")
+def train(source: Path, out: Path | None, genome: Path | None, input_length: int | None,
+          target_columns: tuple[str, ...], architecture: str, preset: str, param_pairs: tuple[str, ...], loss: str,
+          epochs: int, batch_size: int, learning_rate: float, k: int, test_fold: int, seed: int) -> None:
+    """Train S2F models: every grid job of a STUDY.yaml, or one model on a sequence TABLE.
+
+    With a study file, builds the targets if needed, then trains one model per platform,
+    grid level, test fold and seed with the study's model and training sections, and
+    evaluates each on its test fold against its own targets, its platform's full data
+    and the other platforms' (tidy table under the output folder). Finished models are
+    reused and a killed run resumes from its last epoch.
+
+    With a table (TSV/CSV with a `sequence` column, or chrom/start/end and --genome, and
+    numeric target columns, e.g. STARR-seq or MPRA activity), trains one model on it and
+    writes the model folder with its test-fold evaluation.
+    """
+    from atlasbench.config import Training
+
+    if source.suffix in (".yaml", ".yml"):
+        from atlasbench.config import load_study
+        from atlasbench.model_stages import train_all
+
+        table = train_all(load_study(source))
+        summary = table[(table["metric"] == "pearson_mean") & (table["against"] == "own")]
+        click.echo(summary.groupby(["platform", "level"])["value"].agg(["mean", "std", "count"]).to_string())
+        return
+    from atlasbench.seqtable import read_sequence_table, train_on_table
+
+    if input_length is None:
+        raise click.UsageError("--input-length is required for a sequence table")
+    training = Training(loss=loss, max_epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
+    table = read_sequence_table(source, input_length + 2 * training.max_shift, genome=genome,
+                                targets=list(target_columns) or None)
+    out = out or source.with_name(source.name.split(".")[0] + "-model")
+    evaluation = train_on_table(table, out, input_length=input_length, training=training, architecture=architecture,
+                                preset=preset, params=_params(param_pairs), seed=seed, k=k, test_fold=test_fold)
+    click.echo(evaluation.to_string(index=False))
+    click.echo(f"model: {out}")
+
+
+@main.command()
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.argument("sequences", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Genome FASTA for a BED input.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output TSV (default: stdout).")
+def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None) -> None:
+    """Predict per-cell-type accessibility with a trained MODEL folder.
+
+    SEQUENCES is a FASTA file (sequences shorter than the model input are padded with N,
+    longer ones scored by their best window) or a BED file of regions (with --genome;
+    the input-length window centred on each region). Every prediction averages the
+    sequence and its reverse complement.
+    """
+    from atlasbench.predict import predict_bed, predict_fasta
+    from atlasbench.trained import load_trained
+
+    trained = load_trained(model)
+    name = sequences.name.lower().removesuffix(".gz")
+    if name.endswith((".bed", ".narrowpeak")):
+        if genome is None:
+            raise click.UsageError("a BED input needs --genome")
+        table = predict_bed(trained, sequences, genome)
+    else:
+        table = predict_fasta(trained, sequences)
+    if out is None:
+        click.echo(table.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
+    else:
+        from atlasbench.atomic import atomic_path
+
+        with atomic_path(out) as tmp:
+            table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        click.echo(f"{len(table)} predictions: {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -325,10 +325,41 @@ def write_chrom_sizes(sizes: dict[str, int], path: str | os.PathLike[str]) -> No
         tmp.write_text("".join(f"{name}\t{size}\n" for name, size in sizes.items()))
 
 
-def _encode_codes(codes: np.ndarray) -> np.ndarray:
-    """One-hot encode ASCII byte codes of shape (n, L) into uint8 (n, 4, L)."""
-    channel = _CHANNEL[codes]
-    return (channel[:, None, :] == np.arange(4, dtype=np.uint8)[None, :, None]).astype(np.uint8)
+def base_codes(seqs: str | Sequence[str]) -> np.ndarray:
+    """Encode DNA sequences compactly as one byte per base: 0, 1, 2, 3 for A, C, G, T.
+
+    This is the form in which training data is kept (a quarter of the one-hot size);
+    lowercase bases count as uppercase, and N or any other character becomes 4.
+    :func:`codes_one_hot` expands it.
+
+    Parameters
+    ----------
+    seqs
+        One sequence, or a sequence of equal-length sequences.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8, shape (L,) for one string, (n, L) for n strings.
+
+    Raises
+    ------
+    ValueError
+        If the sequences differ in length.
+    """
+    if isinstance(seqs, str):
+        return base_codes([seqs])[0]
+    lengths = {len(s) for s in seqs}
+    if len(lengths) > 1:
+        raise ValueError(f"sequences must have equal length, got lengths {sorted(lengths)}")
+    length = lengths.pop() if lengths else 0
+    joined = "".join(seqs).encode("ascii", errors="replace")
+    return _CHANNEL[np.frombuffer(joined, dtype=np.uint8).reshape(len(seqs), length)]
+
+
+def codes_one_hot(codes: np.ndarray) -> np.ndarray:
+    """One-hot encode base codes (from :func:`base_codes`) of shape (..., L) into uint8 (..., 4, L)."""
+    return (codes[..., None, :] == np.arange(4, dtype=np.uint8)[:, None]).astype(np.uint8)
 
 
 def one_hot(seqs: str | Sequence[str]) -> np.ndarray:
@@ -356,13 +387,7 @@ def one_hot(seqs: str | Sequence[str]) -> np.ndarray:
     """
     if isinstance(seqs, str):
         return one_hot([seqs])[0]
-    lengths = {len(s) for s in seqs}
-    if len(lengths) > 1:
-        raise ValueError(f"one_hot needs sequences of equal length, got lengths {sorted(lengths)}")
-    length = lengths.pop() if lengths else 0
-    joined = "".join(seqs).encode("ascii", errors="replace")
-    codes = np.frombuffer(joined, dtype=np.uint8).reshape(len(seqs), length)
-    return _encode_codes(codes)
+    return codes_one_hot(base_codes(seqs))
 
 
 def reverse_complement(onehot: np.ndarray) -> np.ndarray:
@@ -408,7 +433,7 @@ def decode(onehot: np.ndarray) -> list[str]:
     return [row.tobytes().decode("ascii") for row in letters]
 
 
-def region_windows(
+def region_codes(
     genome: Genome,
     chrom: Sequence[str] | np.ndarray,
     start: Sequence[int] | np.ndarray,
@@ -416,7 +441,7 @@ def region_windows(
     length: int,
     edge: str = "pad",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """One-hot windows of fixed length centred on regions.
+    """Sequence windows of fixed length centred on regions, as base codes.
 
     Models take inputs of one length, while regions (peaks) vary, so each region is
     replaced by the ``length`` bp window around its midpoint:
@@ -438,8 +463,9 @@ def region_windows(
 
     Returns
     -------
-    onehot : numpy.ndarray
-        uint8, shape (m, 4, length): one window per kept region.
+    codes : numpy.ndarray
+        uint8, shape (m, length): one window per kept region, bases coded as by
+        :func:`base_codes` (0-3 for A, C, G, T; 4 for N).
     kept : numpy.ndarray
         int64, shape (m,): index of each window's region in the input.
 
@@ -489,12 +515,33 @@ def region_windows(
     fetch_start = np.maximum(win_start[kept], 0)
     fetch_end = np.maximum(np.minimum(win_end[kept], size[kept]), fetch_start)
     offset = fetch_start - win_start[kept]
-    codes = np.full((kept.size, length), ord("N"), dtype=np.uint8)
+    codes = np.full((kept.size, length), 4, dtype=np.uint8)
     # Reading in genome order lets bgzip decompress each block once, not once per window.
     for row in np.lexsort((fetch_start, inverse[kept])):
         seq = genome.fetch(str(chrom[kept[row]]), int(fetch_start[row]), int(fetch_end[row]))
-        codes[row, offset[row] : offset[row] + len(seq)] = np.frombuffer(seq.encode("ascii"), dtype=np.uint8)
-    return _encode_codes(codes), kept
+        codes[row, offset[row] : offset[row] + len(seq)] = _CHANNEL[np.frombuffer(seq.encode("ascii"), dtype=np.uint8)]
+    return codes, kept
+
+
+def region_windows(
+    genome: Genome,
+    chrom: Sequence[str] | np.ndarray,
+    start: Sequence[int] | np.ndarray,
+    end: Sequence[int] | np.ndarray,
+    length: int,
+    edge: str = "pad",
+) -> tuple[np.ndarray, np.ndarray]:
+    """One-hot windows of fixed length centred on regions: :func:`region_codes`, one-hot encoded.
+
+    Returns
+    -------
+    onehot : numpy.ndarray
+        uint8, shape (m, 4, length): one window per kept region.
+    kept : numpy.ndarray
+        int64, shape (m,): index of each window's region in the input.
+    """
+    codes, kept = region_codes(genome, chrom, start, end, length, edge)
+    return codes_one_hot(codes), kept
 
 
 def n_fraction(onehot: np.ndarray) -> np.ndarray:

@@ -65,6 +65,10 @@ def level_key(reads_per_cell: int | str, cells: int | str) -> str:
     return f"reads-{reads_per_cell}_cells-{cells}"
 
 
+FULL_LEVEL = level_key("all", "all")
+"""The level of a platform's full data (all reads of all cells)."""
+
+
 def _sort_key(level: int | str) -> tuple[int, int]:
     return (1, 0) if level == ALL else (0, int(level))
 

@@ -37,7 +37,7 @@ from atlasbench.ingest import Store, ingest, open_store, read_cell_table
 from atlasbench.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.qc import write_table
 from atlasbench.regions import consensus_regions, overlapping, peaks_per_cell_type, read_bed, region_names
-from atlasbench.scenarios import PlatformData, Scenario, platform_levels, resolve_scenarios
+from atlasbench.scenarios import FULL_LEVEL, PlatformData, Scenario, platform_levels, resolve_scenarios
 from atlasbench.targets import build_targets, normalize_peak_heights, specific_regions, write_targets
 
 log = logging.getLogger(__name__)
@@ -245,6 +245,9 @@ def targets_stage(
         Level key (``reads-R_cells-C``) -> targets file.
     """
     reads_levels, cell_levels_ = platform_levels(scenarios, platform)
+    # The full data is every platform's reference in evaluation, trained on or not.
+    reads_levels = reads_levels if "all" in reads_levels else [*reads_levels, "all"]
+    cell_levels_ = cell_levels_ if "all" in cell_levels_ else [*cell_levels_, "all"]
     t = study.targets
     window = study.target_window
     key = fingerprint(str(store.directory), study.hash_of("targets", "seed"), study.grid.min_cells_per_type,
@@ -256,7 +259,7 @@ def targets_stage(
         return {k: out / v for k, v in json.loads(manifest.read_text()).items()}
     pb = pseudobulk(store, regions, reads_levels, cell_levels_, seed=study.seed, window=window,
                     min_cells_per_type=study.grid.min_cells_per_type)
-    wanted = {s.level for s in scenarios if s.platform == platform}
+    wanted = {s.level for s in scenarios if s.platform == platform} | {FULL_LEVEL}
     files = {}
     for i, reads in enumerate(reads_levels):
         for j, cells in enumerate(cell_levels_):
@@ -289,7 +292,30 @@ def targets_stage(
     return {k: out / v for k, v in files.items()}
 
 
-def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
+@dataclass(frozen=True)
+class StudyData:
+    """What the data stages of a study produce.
+
+    Attributes
+    ----------
+    genome
+        The genome as the stages use it.
+    regions
+        The consensus regions with ``name`` and ``fold``.
+    scenarios
+        The grid points, resolved against the data.
+    targets
+        Platform -> level key -> targets ``.h5ad`` path (every scenario's level and each
+        platform's full data).
+    """
+
+    genome: GenomeInfo
+    regions: pd.DataFrame
+    scenarios: list[Scenario]
+    targets: dict[str, dict[str, Path]]
+
+
+def study_data(study: Study) -> StudyData:
     """Run the data layer of a study: genome, ingest, regions and folds, targets.
 
     Parameters
@@ -299,12 +325,24 @@ def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
 
     Returns
     -------
-    dict
-        Platform -> level key -> targets ``.h5ad`` path.
+    StudyData
+        The artefacts, each cached under the study's output folder.
     """
     genome = genome_stage(study)
     stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
     regions = regions_stage(study, stores, genome)
     stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
     scenarios = scenarios_of(study, stores)
-    return {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
+    targets = {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
+    return StudyData(genome, regions, scenarios, targets)
+
+
+def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
+    """The targets of every platform and level of a study (see :func:`study_data`).
+
+    Returns
+    -------
+    dict
+        Platform -> level key -> targets ``.h5ad`` path.
+    """
+    return study_data(study).targets

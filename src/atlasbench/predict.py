@@ -1,0 +1,204 @@
+"""Predictions of a trained model on sequences, FASTA files and BED regions.
+
+A regulatory element works on both strands, so predictions are the average of the
+model's outputs on a sequence and on its reverse complement (as CREsted and ChromBPNet
+do): a sequence and its reverse complement get the same prediction.
+
+Sequences shorter than the model input are padded with N on both sides (the published
+protocol for validated enhancers); longer ones are scored by sliding windows of the
+input length, keeping for each output its best window.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from atlasbench.dataset import one_hot, reverse_complement_codes
+from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.genome import base_codes, match_chromosomes, open_genome, region_codes
+from atlasbench.regions import read_bed
+from atlasbench.train import resolve_device
+from atlasbench.trained import TrainedModel
+
+log = logging.getLogger(__name__)
+
+WINDOW_STRIDE = 10
+"""bp between the sliding windows that score a sequence longer than the model input."""
+
+
+def predict(
+    model: nn.Module,
+    codes: np.ndarray,
+    *,
+    batch_size: int = 256,
+    device: str = "auto",
+    reverse_complement: bool = True,
+) -> np.ndarray:
+    """Predict from base codes, averaging each sequence with its reverse complement.
+
+    Parameters
+    ----------
+    model
+        A trained model (put in evaluation mode here).
+    codes
+        uint8 ``(n, L)`` base codes (:func:`atlasbench.genome.base_codes`), ``L`` the
+        model's input length.
+    batch_size
+        Sequences per forward pass.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+    reverse_complement
+        Average with the reverse-complement strand.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n, n_outputs)``.
+    """
+    target = resolve_device(device)
+    model = model.to(target).eval()
+    codes = np.asarray(codes, dtype=np.uint8)
+    out = []
+    with torch.no_grad():
+        for first in range(0, len(codes), batch_size):
+            batch = torch.as_tensor(codes[first : first + batch_size]).to(target)
+            pred = model(one_hot(batch)).float()
+            if reverse_complement:
+                pred = (pred + model(one_hot(reverse_complement_codes(batch))).float()) / 2
+            out.append(pred.cpu().numpy())
+    n_outputs = out[0].shape[1] if out else 0
+    return np.concatenate(out) if out else np.zeros((0, n_outputs), dtype=np.float32)
+
+
+def pad_codes(codes: np.ndarray, length: int) -> np.ndarray:
+    """Pad base codes ``(L,)`` with N (code 4) to ``length``, equally on both sides (odd N on the right)."""
+    missing = length - len(codes)
+    left = missing // 2
+    return np.concatenate([np.full(left, 4, np.uint8), codes, np.full(missing - left, 4, np.uint8)])
+
+
+def predict_sequences(
+    trained: TrainedModel, sequences: Sequence[str], *, stride: int = WINDOW_STRIDE, batch_size: int = 256,
+    device: str = "auto",
+) -> np.ndarray:
+    """Predict DNA sequences of any length.
+
+    Sequences shorter than the input are N-padded; longer ones are cut into windows of the
+    input length every ``stride`` bp (the last window ending at the sequence end) and each
+    output keeps its highest window.
+
+    Parameters
+    ----------
+    trained
+        The model.
+    sequences
+        DNA strings (ACGTN, any case).
+    stride
+        Step between windows of a long sequence, in bp.
+    batch_size, device
+        See :func:`predict`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n, n_outputs)``.
+    """
+    length = trained.input_length
+    windows, owner = [], []
+    for i, seq in enumerate(sequences):
+        codes = base_codes(seq)
+        if len(codes) <= length:
+            windows.append(pad_codes(codes, length))
+            owner.append(i)
+        else:
+            starts = sorted({*range(0, len(codes) - length + 1, stride), len(codes) - length})
+            windows.extend(codes[s : s + length] for s in starts)
+            owner.extend([i] * len(starts))
+    n_outputs = len(trained.cell_types)
+    if not windows:
+        return np.zeros((0, n_outputs), dtype=np.float32)
+    pred = predict(trained.module, np.stack(windows), batch_size=batch_size, device=device)
+    best = np.full((len(sequences), n_outputs), -np.inf, dtype=np.float32)
+    np.maximum.at(best, np.asarray(owner), pred)
+    return best
+
+
+def _read_fasta_records(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+    """Names and sequences of a (plain or gzip) FASTA file, with line numbers in errors."""
+    import gzip
+
+    names: list[str] = []
+    chunks: list[list[str]] = []
+    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    try:
+        with opener(path, "rt") as handle:
+            for number, line in enumerate(handle, 1):
+                line = line.strip()
+                if line.startswith(">"):
+                    names.append(line[1:].split()[0] if line[1:].strip() else f"seq{len(names)}")
+                    chunks.append([])
+                elif line:
+                    if not chunks:
+                        raise input_error(path, "sequence before the first '>' header; expected FASTA", number)
+                    bad = set(line.upper()) - set("ACGTN")
+                    if bad:
+                        raise input_error(path, f"characters {''.join(sorted(bad))!r} are not DNA (ACGTN)", number)
+                    chunks[-1].append(line)
+    except (OSError, EOFError, UnicodeDecodeError) as err:
+        raise input_error(path, f"cannot read FASTA ({err})") from err
+    if not names:
+        raise input_error(path, "no FASTA records found")
+    return names, ["".join(c) for c in chunks]
+
+
+def predict_fasta(trained: TrainedModel, path: str | os.PathLike[str], **kwargs) -> pd.DataFrame:
+    """Predict every record of a FASTA file (see :func:`predict_sequences`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``name``, ``length`` and one column per cell type.
+    """
+    names, seqs = _read_fasta_records(path)
+    pred = predict_sequences(trained, seqs, **kwargs)
+    table = pd.DataFrame(pred, columns=trained.cell_types)
+    table.insert(0, "length", [len(s) for s in seqs])
+    table.insert(0, "name", names)
+    return table
+
+
+def predict_bed(
+    trained: TrainedModel, bed: str | os.PathLike[str], genome: str | os.PathLike[str], **kwargs
+) -> pd.DataFrame:
+    """Predict regions of a BED file: the input-length window centred on each region.
+
+    Chromosome names are matched to the genome's (``chr2L`` and ``2L`` agree); windows
+    running off a chromosome end are padded with N.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``name``, ``chrom``, ``start``, ``end`` and one column per cell type.
+    """
+    regions = read_bed(bed)
+    with open_genome(genome) as fasta:
+        mapping, unknown = match_chromosomes(regions["chrom"].unique(), fasta.sizes)
+        if unknown:
+            raise input_error(bed, f"chromosomes not in the genome {genome}: {', '.join(unknown[:5])}")
+        chrom = regions["chrom"].map(mapping).to_numpy()
+        codes, _ = region_codes(fasta, chrom, regions["start"].to_numpy(), regions["end"].to_numpy(),
+                                trained.input_length)
+    if len(codes) == 0:
+        raise AtlasbenchError(f"{bed}: no regions to predict")
+    pred = predict(trained.module, codes, **kwargs)
+    table = regions[["chrom", "start", "end"]].copy()
+    table.insert(0, "name", regions["name"] if "name" in regions else
+                 regions["chrom"] + ":" + regions["start"].astype(str) + "-" + regions["end"].astype(str))
+    return pd.concat([table.reset_index(drop=True), pd.DataFrame(pred, columns=trained.cell_types)], axis=1)
