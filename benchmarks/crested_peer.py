@@ -21,9 +21,14 @@ What it does, following CREsted's own flow (tutorial + ``tl/_crested.py``):
    its metrics) with ``Adam(learning_rate)``;
 5. ``crested.tl.Crested(...).fit(epochs)`` with checkpointing, early stopping and
    learning-rate reduction off (nothing is written to disk; with 2 epochs the latter two
-   could not fire anyway), timed by a Keras callback;
+   could not fire anyway), timed by a Keras callback; with ``restore_best_weights`` a
+   Keras ``EarlyStopping`` that never stops (patience > epochs) keeps the weights of the
+   epoch with the lowest validation loss and restores them at the end, in memory (what
+   CREsted's best-only checkpointing gives its users, without the disk);
 6. ``crested.tl.predict`` on the test regions (forward strand only: CREsted's predict
-   does not average the reverse complement) and the Pearson per cell type.
+   does not average the reverse complement) and the Pearson per cell type; beside it the
+   Pearson of the average of the forward and reverse-complement predictions (the same
+   model called on the reverse complement of each test sequence).
 
 How CREsted feeds the model (read from its source): at construction the data wrapper
 extracts every region's sequence once from the FASTA (``in_memory=True``: a dict of
@@ -181,6 +186,8 @@ def crested_run(
     data_api: str = "wrapper",
     task: str = "peak_regression",
     with_metrics: bool = True,
+    restore_best_weights: bool = False,
+    mixed_precision: bool = False,
     verbose: bool = True,
 ) -> dict:
     """Train CREsted's ``dilated_cnn`` on ``targets_h5ad`` and report its throughput and test Pearson.
@@ -223,6 +230,12 @@ def crested_run(
     with_metrics
         Compute CREsted's training metrics every batch, as its users do (MAE, MSE,
         cosine, Pearson, CCC, log-Pearson); ``False`` trains with the loss only.
+    restore_best_weights
+        End with the weights of the epoch with the lowest validation loss (a Keras
+        ``EarlyStopping`` with patience ``epochs + 1``, so it never stops training);
+        ``False`` keeps the last epoch's weights.
+    mixed_precision
+        ``Crested.fit(mixed_precision=...)`` (Keras' ``mixed_float16`` policy; for GPUs).
     verbose
         Let ``Crested.fit`` print the model summary and Keras' progress bar to stdout
         (as it always does); ``False`` sends them to ``os.devnull``.
@@ -240,7 +253,12 @@ def crested_run(
         first when there are several (the first carries warm-up), validation excluded;
         ``train_samples_per_s_with_val`` is the same over whole epochs.
         ``test_pearson_mean``: mean over cell types of the Pearson r across test regions
-        between ``crested.tl.predict`` (forward strand) and ``X``. ``params``: trainable
+        between ``crested.tl.predict`` (forward strand) and ``X``;
+        ``test_pearson_mean_rc``: the same for the mean of the forward and
+        reverse-complement predictions. ``best_epoch``: the epoch whose weights were
+        kept (0-based; the last one without ``restore_best_weights``). ``device``: where
+        the weights live; ``cuda_max_memory_allocated_mb``/``cuda_max_memory_reserved_mb``
+        (torch's peak over ``fit``) when that is a GPU. ``params``: trainable
         parameters. Plus counts, timings of data setup and prediction, and versions.
     """
     keras, crested = _import_peer()
@@ -332,6 +350,17 @@ def crested_run(
     )
 
     timer = _epoch_timer(keras)
+    callbacks = [timer]
+    keeper = None
+    if restore_best_weights:
+        keeper = keras.callbacks.EarlyStopping(
+            monitor="val_loss", mode="min", patience=epochs + 1, restore_best_weights=True, verbose=0
+        )
+        callbacks.append(keeper)
+    device = str(model.trainable_weights[0].value.device)
+    on_cuda = device.startswith("cuda")
+    if on_cuda:
+        torch.cuda.reset_peak_memory_stats()
     with contextlib.ExitStack() as stack:
         if not verbose:
             stack.enter_context(contextlib.redirect_stdout(stack.enter_context(open(os.devnull, "w"))))
@@ -341,9 +370,16 @@ def crested_run(
             model_checkpointing=False,
             early_stopping=False,
             learning_rate_reduce=False,
-            custom_callbacks=[timer],
+            mixed_precision=mixed_precision,
+            custom_callbacks=callbacks,
         )
         train_seconds = time.perf_counter() - t0
+    cuda_memory = {}
+    if on_cuda:
+        cuda_memory = {"cuda_max_memory_allocated_mb": torch.cuda.max_memory_allocated() / 2**20,
+                       "cuda_max_memory_reserved_mb": torch.cuda.max_memory_reserved() / 2**20}
+    val_losses = [logs.get("val_loss", float("nan")) for logs in timer.logs]
+    best_epoch = keeper.best_epoch if keeper is not None and keeper.best_weights is not None else epochs - 1
     if len(timer.epoch_seconds) != epochs:
         raise RuntimeError(f"fit ran {len(timer.epoch_seconds)} of {epochs} epochs (interrupted?)")
     if any(s != steps_per_epoch for s in timer.steps):
@@ -362,6 +398,15 @@ def crested_run(
     predict_seconds = time.perf_counter() - t0
     truth = test.X.toarray() if hasattr(test.X, "toarray") else np.asarray(test.X)
     r = _pearson_per_row(pred.T.astype(np.float64), truth.astype(np.float64))
+    # Both strands: CREsted's one-hot of each test window (as its predict makes it) and
+    # its reverse complement (ACGT columns: complement = reversed channel order).
+    onehot = np.stack([
+        crested.utils.one_hot_encode_sequence(genome.fetch(region=name), expand_dim=False) for name in test.var_names
+    ]).astype(np.float32)
+    pred_fwd = np.asarray(crested.tl.predict(onehot, model, batch_size=batch_size, verbose=0))
+    pred_rev = np.asarray(crested.tl.predict(np.ascontiguousarray(onehot[:, ::-1, ::-1]), model,
+                                             batch_size=batch_size, verbose=0))
+    r_rc = _pearson_per_row(((pred_fwd + pred_rev) / 2).T.astype(np.float64), truth.astype(np.float64))
 
     return {
         "peer": "crested",
@@ -381,6 +426,15 @@ def crested_run(
         "train_samples_per_s_with_val": train_samples_per_s_with_val,
         "test_pearson_mean": float(np.nanmean(r)) if np.isfinite(r).any() else float("nan"),
         "test_pearson_per_cell_type": dict(zip(map(str, adata.obs_names), map(float, r), strict=True)),
+        "test_pearson_mean_rc": float(np.nanmean(r_rc)) if np.isfinite(r_rc).any() else float("nan"),
+        "test_pearson_per_cell_type_rc": dict(zip(map(str, adata.obs_names), map(float, r_rc), strict=True)),
+        "predict_check_max_abs_diff": float(np.abs(pred_fwd - pred).max()),
+        "val_loss": val_losses,
+        "best_epoch": int(best_epoch),
+        "restore_best_weights": restore_best_weights,
+        "mixed_precision": mixed_precision,
+        "device": device,
+        **cuda_memory,
         "params": params,
         "params_total": params_total,
         "history": timer.logs,
@@ -424,6 +478,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-api", choices=("wrapper", "module"), default="wrapper")
     parser.add_argument("--task", default="peak_regression", help="crested.tl.default_configs task")
     parser.add_argument("--no-metrics", action="store_true", help="train with the loss only")
+    parser.add_argument("--restore-best-weights", action="store_true",
+                        help="end with the weights of the epoch with the lowest validation loss")
+    parser.add_argument("--mixed-precision", action="store_true", help="Crested.fit(mixed_precision=True)")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--json", type=Path, default=None, help="also write the result here")
     args = parser.parse_args(argv)
@@ -445,6 +502,8 @@ def main(argv: list[str] | None = None) -> int:
             data_api=args.data_api,
             task=args.task,
             with_metrics=not args.no_metrics,
+            restore_best_weights=args.restore_best_weights,
+            mixed_precision=args.mixed_precision,
             workdir=args.workdir if args.workdir is not None else tmp,
         )
     text = json.dumps(result, indent=2)

@@ -136,8 +136,9 @@ def _read_fasta_records(path: str | os.PathLike[str]) -> tuple[list[str], list[s
 
     names: list[str] = []
     chunks: list[list[str]] = []
-    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
     try:
+        with open(path, "rb") as raw:
+            opener = gzip.open if raw.read(2) == b"\x1f\x8b" else open
         with opener(path, "rt") as handle:
             for number, line in enumerate(handle, 1):
                 line = line.strip()
