@@ -2,7 +2,7 @@
 
 CREsted (1.11, Keras 3 on the PyTorch backend) is a *peer* here, never a dependency of
 atlasbench: this module runs in a separate environment that has ``crested`` installed
-(e.g. ``/work/peer-venv``) and is used by ``benchmarks/train_throughput.py`` to compare
+(see benchmarks/README.md) and is used by ``benchmarks/train_throughput.py`` to compare
 training throughput (samples/s on CPU) and test Pearson on the same targets.
 
 What it does, following CREsted's own flow (tutorial + ``tl/_crested.py``):
@@ -44,7 +44,7 @@ region appears once per strand in every epoch, so ``samples_per_epoch = 2 * n_tr
 
 Run standalone (in the peer environment) for a quick check::
 
-    /work/peer-venv/bin/python benchmarks/crested_peer.py TARGETS.h5ad GENOME.fa.gz \\
+    python benchmarks/crested_peer.py TARGETS.h5ad GENOME.fa.gz \\
         --test-fold 0 --val-fold 1 --filters 8 --input-length 1100 --epochs 1
 """
 

@@ -8,12 +8,12 @@ and regions:
 * CREsted's ``dilated_cnn`` at the same sizes, trained the way CREsted trains it
   (``benchmarks/crested_peer.py``: CREsted 1.11, Keras 3 on the torch backend).
   CREsted is a peer, not a dependency: this script runs in an environment that has both
-  (e.g. ``/work/peer-venv``).
+  (see benchmarks/README.md).
 
 and reports training samples per second (a sample: one sequence fed to the model),
 peak memory and the test-fold Pearson correlation of each.
 
-    /work/peer-venv/bin/python benchmarks/train_throughput.py --out benchmarks/out
+    python benchmarks/train_throughput.py --out benchmarks/out
 
 Same for both: the targets file (mean-CPM coverage, CREsted's ``target="mean"``), test
 fold 0, validation fold 1, the regions (those whose input window plus shift margin lies

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -16,6 +15,16 @@ from atlasbench.simulate.atlas import simulate_atlas
 from atlasbench.targets import read_targets
 from atlasbench.trained import load_trained
 
+# Three jobs: 10x at full depth and at 20 reads per cell, HyDrop at full depth.
+GRID = """\
+  full_grid: false
+  min_cells_per_type: 2
+  scenarios:
+    - {name: full, platform: 10x, cells: all}
+    - {name: shallow, platform: 10x, cells: all, reads_per_cell: 20}
+    - {name: hydrop, platform: hydrop, cells: all}
+"""
+
 MODEL = """
 model:
   preset: tiny
@@ -25,8 +34,8 @@ training:
   loss: cosine_mse_log
   learning_rate: 0.003
   batch_size: 16
-  max_epochs: 12
-  early_stopping_patience: 12
+  max_epochs: 15
+  early_stopping_patience: 15
   device: cpu
 """
 
@@ -36,16 +45,16 @@ def study_run(tmp_path_factory):
     """A small simulated atlas, its truth regions as the study's regions (no peak calling),
     a grid of full data and a very shallow level (20 reads per cell), one test fold."""
     out = tmp_path_factory.mktemp("model-stages")
-    study_file = simulate_atlas(out, "small", seed=3)
+    study_file = simulate_atlas(out, "small", seed=3, n_regions=1500)
     truth = pd.read_csv(out / "truth" / "regions.tsv", sep="\t")
     truth[["chrom", "start", "end", "name"]].to_csv(out / "regions.bed", sep="\t", header=False, index=False)
     text = study_file.read_text()
     text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
     text = re.sub(r"normalization: \w+", "normalization: mean_cpm", text)
-    text = re.sub(r"  reads_per_cell: .*\n  cells: .*\n",
-                  "  reads_per_cell: [20, all]\n  cells: [all]\n  min_cells_per_type: 2\n", text)
+    text = re.sub(r"  reads_per_cell: .*\n  cells: .*\n", GRID, text)
     text = re.sub(r"  k: 5\n", "  k: 5\n  test_folds: [0]\n", text)
-    study_file.write_text(text + MODEL)
+    text = re.sub(r"model:.*?(?=evaluation:)", MODEL.lstrip("\n"), text, flags=re.S)
+    study_file.write_text(text)
     study = load_study(study_file)
     return study, train_all(study, progress=False)
 
@@ -54,14 +63,14 @@ def test_every_job_is_trained_and_evaluated_in_tidy_rows(study_run) -> None:
     study, table = study_run
     assert tuple(table.columns) == TIDY_COLUMNS
     jobs = table[["platform", "level", "fold", "seed"]].drop_duplicates()
-    assert len(jobs) == 4  # 2 platforms x 2 levels x 1 fold x 1 seed
+    assert len(jobs) == 3  # 3 scenarios x 1 fold x 1 seed
     assert set(table["fold_scheme"]) == {"chromosome_block"}
     for platform in ("10x", "hydrop"):
         other = "hydrop" if platform == "10x" else "10x"
         against = set(table.loc[table["platform"] == platform, "against"])
         assert against == {"own", "full", f"platform:{other}"}
     models = sorted((study.output / "models").glob("*/*/fold-0_seed-7-*"))
-    assert len(models) == 4
+    assert len(models) == 3
     trained = load_trained(models[0])
     predictions = read_targets(models[0] / "test_predictions.h5ad")
     assert set(predictions.var["fold"]) == {0}
@@ -73,14 +82,13 @@ def test_every_job_is_trained_and_evaluated_in_tidy_rows(study_run) -> None:
 
 def test_shallow_data_gives_a_worse_model_against_the_full_data(study_run) -> None:
     """The model trained on 20 reads per cell predicts the full-depth targets worse than
-    the model trained on the full data, on both platforms."""
+    the model trained on the full data."""
     _, table = study_run
     score = table[(table["against"] == "full") & (table["metric"] == "pearson_mean")]
     score = score.set_index(["platform", "level"])["value"]
     print(score.to_string())
-    for platform in ("10x", "hydrop"):
-        assert score[(platform, "reads-all_cells-all")] > 0.1
-        assert score[(platform, "reads-20_cells-all")] < score[(platform, "reads-all_cells-all")] - 0.05
+    assert score[("10x", "reads-all_cells-all")] > 0.3
+    assert score[("10x", "reads-20_cells-all")] < score[("10x", "reads-all_cells-all")] - 0.1
 
 
 def test_rerun_reuses_finished_models(study_run, monkeypatch) -> None:

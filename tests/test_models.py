@@ -7,7 +7,7 @@ import torch
 
 from atlasbench.errors import AtlasbenchError
 from atlasbench.models import ARCHITECTURES, PRESETS, build_model, count_parameters, model_params
-from atlasbench.models.activation import OUTPUT_ACTIVATIONS, make_activation
+from atlasbench.models.layers import OUTPUT_ACTIVATIONS, Dropout, make_activation
 from atlasbench.models.deeptopic_cnn import DeepTopicCNN, _ConvBlock
 from atlasbench.models.dilated_cnn import DilatedCNN
 
@@ -220,3 +220,19 @@ def test_seeded_builds_are_identical() -> None:
     b = build_model("dilated_cnn", 2, 300, "tiny", {"filters": 4})
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         assert torch.equal(p, q), name
+
+
+def test_fast_dropout_drops_at_the_asked_rate_and_keeps_the_mean() -> None:
+    layer = Dropout(0.1).train()
+    x = torch.ones(200, 50, 100)
+    torch.manual_seed(0)
+    y = layer(x)
+    dropped = float((y == 0).float().mean())
+    assert dropped == pytest.approx(0.1, abs=0.002)  # 1e6 draws: SD 0.0003
+    assert float(y.mean()) == pytest.approx(1.0, abs=0.005)
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.9))
+    torch.manual_seed(0)
+    assert torch.equal(layer(x), y)  # reproducible from the global seed
+    assert torch.equal(layer.eval()(x), x)
+    with pytest.raises(ValueError, match="dropout"):
+        Dropout(1.0)

@@ -248,3 +248,45 @@ def test_length_must_be_positive(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "sequence,y\nACGT,1\n")
     with pytest.raises(ValueError, match="positive"):
         read_sequence_table(path, 0)
+
+
+def test_train_command_on_a_sequence_table_then_predict(tmp_path: Path) -> None:
+    """`atlasbench train TABLE` trains on an MPRA-like table and writes a model folder
+    with its test-fold evaluation; `atlasbench predict` loads it back."""
+    from click.testing import CliRunner
+
+    from atlasbench.cli import main
+    from atlasbench.trained import load_trained
+
+    rng = np.random.default_rng(0)
+    letters = np.array(list("ACGT"))
+    seqs = ["".join(rng.choice(letters, 120)) for _ in range(300)]
+    activity = np.array([s.count("GATA") for s in seqs], dtype=float)
+    table = pd.DataFrame({"name": [f"s{i}" for i in range(300)], "sequence": seqs,
+                          "activity": activity, "control": 1.0 + rng.random(300)})
+    path = tmp_path / "mpra.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    out = tmp_path / "model"
+    result = CliRunner().invoke(main, [
+        "train", str(path), "--input-length", "120", "--out", str(out), "--epochs", "2", "--batch-size", "32",
+        "--param", "filters=8", "--param", "n_dil_layers=4", "--folds", "5",
+    ])
+    assert result.exit_code == 0, result.output
+    trained = load_trained(out)
+    assert trained.cell_types == ["activity", "control"]
+    assert trained.input_length == 120
+    assert set(trained.regions["split"]) == {"train", "val", "test"}
+    evaluation = pd.read_csv(out / "evaluation.tsv", sep="\t")
+    assert {"activity", "control", "all"} <= set(evaluation["cell_type"])
+    assert (out / "training_log.tsv").is_file()
+
+    fasta = tmp_path / "new.fa"
+    fasta.write_text(">short\nGATAGATA\n>long\n" + seqs[0] + seqs[1] + "\n")
+    predicted = CliRunner().invoke(main, ["predict", str(out), str(fasta)])
+    assert predicted.exit_code == 0, predicted.output
+    lines = predicted.output.strip().split("\n")
+    assert lines[0].split("\t") == ["name", "length", "activity", "control"]
+    assert [line.split("\t")[0] for line in lines[1:]] == ["short", "long"]
+
+    missing_length = CliRunner().invoke(main, ["train", str(path)])
+    assert missing_length.exit_code != 0 and "--input-length" in missing_length.output

@@ -33,7 +33,7 @@ def write_cells(path: Path, barcodes: list[str], relabel: dict[str, str] | None 
     return path
 
 
-def study(tmp_path: Path, barcodes: list[str], *, sizes=SIZES, cells=None, grid=None, regions=None):
+def study(tmp_path: Path, barcodes: list[str], *, sizes=SIZES, cells=None, grid=None, regions=None, model=None):
     sizes_file = write_sizes(tmp_path / "genome.sizes", sizes)
     cells_file = cells if cells is not None else write_cells(tmp_path / "cells.tsv", barcodes)
     data = {
@@ -46,6 +46,8 @@ def study(tmp_path: Path, barcodes: list[str], *, sizes=SIZES, cells=None, grid=
     }
     if regions is not None:
         data["regions"] = {"bed": str(regions)}
+    if model is not None:
+        data["model"] = model
     return parse_study(data, tmp_path)
 
 
@@ -105,3 +107,13 @@ def test_cell_table_barcodes_absent_from_fragments(tmp_path, barcodes):
     assert len(problems) == 1
     assert "none of the 150 barcodes" in problems[0]
     assert str(FRAGMENTS) in problems[0] and "'-1'" in problems[0]
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    ({"architecture": "transformer"}, "unknown model architecture 'transformer'; valid names: dilated_cnn"),
+    ({"params": {"width": 3}}, "unknown parameter(s) width for model dilated_cnn; valid: filters"),
+    ({"input_length": 200}, "input_length 200 bp is too short"),
+])
+def test_model_section_that_cannot_be_built_is_reported(tmp_path, barcodes, model, expected):
+    problems = check_study(study(tmp_path, barcodes, model=model))
+    assert any(p.startswith("model: ") and expected in p for p in problems), problems

@@ -73,8 +73,11 @@ def predict(
             if reverse_complement:
                 pred = (pred + model(one_hot(reverse_complement_codes(batch))).float()) / 2
             out.append(pred.cpu().numpy())
-    n_outputs = out[0].shape[1] if out else 0
-    return np.concatenate(out) if out else np.zeros((0, n_outputs), dtype=np.float32)
+    if not out:
+        with torch.no_grad():
+            n_outputs = model(torch.zeros(1, 4, codes.shape[-1], device=target)).shape[1]
+        return np.zeros((0, n_outputs), dtype=np.float32)
+    return np.concatenate(out)
 
 
 def pad_codes(codes: np.ndarray, length: int) -> np.ndarray:

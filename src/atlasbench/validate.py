@@ -45,6 +45,19 @@ def _genome_names(study: Study) -> list[str]:
             return [line[1:].split()[0] for line in fh if line.startswith(">")]
 
 
+def _check_model(study: Study) -> list[str]:
+    """The model section builds: known architecture, preset and parameters, and an input
+    length the architecture can take."""
+    from atlasbench.models import build_model
+
+    m = study.model
+    try:
+        build_model(m.architecture, 2, m.input_length, m.preset, m.params)
+    except AtlasbenchError as exc:
+        return [f"model: {exc}"]
+    return []
+
+
 def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
     """Cross-file problems of a study (empty when it is ready to run).
 
@@ -60,11 +73,11 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
     list of str
         One message per problem, naming the file or field.
     """
-    problems: list[str] = []
+    problems = _check_model(study)
     try:
         names = _genome_names(study)
     except AtlasbenchError as exc:
-        return [str(exc)]
+        return [*problems, str(exc)]
     for field, path, reader in (
         ("regions.bed", study.regions.bed, lambda p: read_bed(p)["chrom"]),
         ("genome.blacklist", study.genome.blacklist, lambda p: read_bed(p)["chrom"]),

@@ -14,7 +14,7 @@ import math
 import torch
 from torch import nn
 
-from atlasbench.models.activation import make_activation
+from atlasbench.models.layers import Dropout, make_activation
 
 
 class _ConvBlock(nn.Module):
@@ -32,7 +32,7 @@ class _ConvBlock(nn.Module):
         self.activation = activation
         self.skip = (nn.Conv1d(c_in, c_out, 1) if c_in != c_out else nn.Identity()) if residual else None
         self.pool = nn.MaxPool1d(pool, ceil_mode=True) if pool > 1 else nn.Identity()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.activation(self.norm(self.conv(self.pad(x))))
@@ -93,11 +93,11 @@ class DeepTopicCNN(nn.Module):
             length = math.ceil(length / pool_size) if pool_size > 1 else length
         self.head = nn.Sequential(
             nn.Flatten(),
-            nn.Dropout(dense_dropout),
+            Dropout(dense_dropout),
             nn.Linear(half * length, dense, bias=False),
             nn.BatchNorm1d(dense, momentum=0.1),
             nn.ReLU(),
-            nn.Dropout(dense_dropout),
+            Dropout(dense_dropout),
             nn.Linear(dense, n_outputs),
         )
         self.out = make_activation(output_activation)

@@ -14,14 +14,14 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from atlasbench.models.activation import make_activation
+from atlasbench.models.layers import Dropout, make_activation
 
 class _DilatedBlock(nn.Module):
     def __init__(self, filters: int, kernel_size: int, dilation: int, dropout: float) -> None:
         super().__init__()
         self.conv = nn.Conv1d(filters, filters, kernel_size, dilation=dilation, bias=False)
         self.norm = nn.BatchNorm1d(filters, momentum=0.1)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.crop = dilation * (kernel_size - 1) // 2
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -77,7 +77,7 @@ class DilatedCNN(nn.Module):
             nn.Conv1d(4, filters, first_kernel_size, padding="same", bias=False),
             nn.BatchNorm1d(filters, momentum=0.1),
             nn.GELU(),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
         self.body = nn.Sequential(*(_DilatedBlock(filters, kernel_size, 2**i, dropout) for i in range(1, n_dil_layers + 1)))
         self.head = nn.Linear(filters, n_outputs)

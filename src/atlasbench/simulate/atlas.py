@@ -77,6 +77,8 @@ def _scaled(profile: PlatformProfile, complexity: float, reads: float) -> Platfo
     return dataclasses.replace(profile, complexity=complexity, reads_per_cell=reads)
 
 
+_REGION_WIDTH = 500
+
 PRESETS = {
     # tests: seconds
     "small": Preset(400, 300, (_scaled(TENX, 1_600, 2_000), _scaled(HYDROP, 800, 2_000)), (500, "all"), (200, "all")),
@@ -119,6 +121,7 @@ def simulate_atlas(
     seed: int = 0,
     genome: str | Path | None = None,
     platforms: tuple[str, ...] | None = None,
+    n_regions: int | None = None,
 ) -> Path:
     """Simulate a complete scATAC study with known ground truth (see module docstring).
 
@@ -139,6 +142,9 @@ def simulate_atlas(
         Names of the preset's platforms to simulate (default: all of them), e.g.
         ``("10x",)`` to time one platform of the large preset. Each platform keeps the
         random stream it has in the full preset, so its files are the same either way.
+    n_regions
+        Designed regions, overriding the preset (regions are packed closer, down to 100
+        bp apart, when the genome needs it; the bundled genome holds about 2,000).
 
     Returns
     -------
@@ -156,7 +162,13 @@ def simulate_atlas(
     root = np.random.SeedSequence(seed)
     design_seed, *platform_seeds = root.spawn(1 + len(chosen.platforms))
     background = read_fasta(genome or bundled_genome())
-    design = design_atlas(background, chosen.n_regions, DEFAULT_CELL_TYPES, rng=np.random.default_rng(design_seed))
+    spacing = 1000
+    if n_regions is not None:
+        genome_bp = sum(len(seq) for seq in background.values())
+        spacing = int(np.clip(genome_bp / (2 * n_regions) - _REGION_WIDTH, 100, 1000))
+    n_regions = n_regions or chosen.n_regions
+    design = design_atlas(background, n_regions, DEFAULT_CELL_TYPES, rng=np.random.default_rng(design_seed),
+                          width=_REGION_WIDTH, spacing=spacing)
     log.info("designed %d regions on %d chromosomes", len(design.regions), len(design.genome))
     _write_genome(design, out / "genome")
     _write_truth(design, out / "truth")
@@ -305,13 +317,23 @@ platforms:
   width: 500
 targets:
   window: 1000
-  normalization: log1p_cpm
+  normalization: mean_cpm
 grid:
   reads_per_cell: {levels(chosen.reads_per_cell)}
   cells: {levels(chosen.cells)}
 folds:
   scheme: chromosome_block
   k: {chosen.fold_k}
+model:                  # sized for a laptop CPU; the published size is preset: paper, input_length: 2114
+  architecture: dilated_cnn
+  preset: tiny
+  input_length: 500
+training:
+  loss: cosine_mse_log
+  learning_rate: 0.003
+  batch_size: 32
+  max_epochs: 30
+  early_stopping_patience: 5
 evaluation:
   enhancers: enhancers.tsv
   reference_platform: {chosen.platforms[0].name}
