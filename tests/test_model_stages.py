@@ -102,3 +102,4 @@ def test_rerun_reuses_finished_models(study_run, monkeypatch) -> None:
     again = train_all(study, progress=False)
     pd.testing.assert_frame_equal(again, table)
     assert np.isfinite(table["value"]).any()
+

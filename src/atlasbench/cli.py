@@ -285,5 +285,120 @@ def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None)
         click.echo(f"{len(table)} predictions: {out}")
 
 
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--enhancers", "table", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Enhancer table: name, sequence or chrom/start/end, target_cell_type, label.")
+@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Genome FASTA, for enhancers given as coordinates.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+def enhancers(models: tuple[Path, ...], table: Path, genome: Path | None, out: Path) -> None:
+    """Score in vivo validated enhancers with one MODEL folder or a fold ensemble of several.
+
+    Predictions are averaged over the models (and both strands), normalised to
+    specificity, and summarised per cell type (auROC, auPRC) and per enhancer (rank of
+    its target cell type); writes tables and ROC curves to --out.
+    """
+    from atlasbench.enhancers import read_enhancers, score_enhancers, write_enhancer_report
+    from atlasbench.trained import load_trained
+
+    validated = read_enhancers(table)
+    scores = score_enhancers([load_trained(m) for m in models], validated, genome)
+    paths = write_enhancer_report(scores, validated, out)
+    import pandas as pd
+
+    per_type = pd.read_csv(paths["per_cell_type"], sep="\t")
+    click.echo(per_type.to_string(index=False))
+
+
+@main.command()
+@click.argument("evaluation", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--study", "study_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Study YAML: the platforms' cost figures (and reference platform).")
+@click.option("--target", type=float, help="Accuracy to reach (default: 95% of the lowest attainable plateau).")
+@click.option("--metric", default="pearson_mean", show_default=True, help="Evaluation metric used as accuracy.")
+@click.option("--against", default="full", show_default=True, help="Targets compared with: full, own, platform:NAME.")
+@click.option("--reference", help="Platform the others are compared with (default: the study's reference).")
+@click.option("--model", help="Architecture to use when the table holds several.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+def cost(evaluation: Path, study_file: Path, target: float | None, metric: str, against: str,
+         reference: str | None, model: str | None, out: Path) -> None:
+    """Cost of every design, saturation of accuracy, and the cheapest design per platform.
+
+    EVALUATION is the evaluation table (.parquet or .tsv) that `atlasbench train
+    STUDY.yaml` writes under <output>/evaluation/. Writes designs.tsv, saturation.tsv,
+    cheapest.tsv, summary.txt and the saturation and cost-frontier figures to --out,
+    and prints the summary.
+    """
+    from atlasbench.config import load_study
+    from atlasbench.cost import cost_report, read_evaluation
+
+    study = load_study(study_file, check_files=False)
+    paths = cost_report(read_evaluation(evaluation), study, target=target, metric=metric, against=against,
+                        out=out, reference_platform=reference, model=model)
+    click.echo(paths["summary"].read_text(), nl=False)
+    click.echo(f"tables and figures: {out}")
+
+
+@main.command()
+@click.option("--genome", "genome_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Genome FASTA the fragments were aligned to (plain or bgzip, indexed).")
+@click.option("--fragments", "fragment_pairs", required=True, multiple=True, metavar="NAME=PATH",
+              help="A platform's fragments file (repeatable; repeat a NAME to pool its files).")
+@click.option("--cells", "cell_pairs", multiple=True, metavar="NAME=CELLS.tsv",
+              help="Cell table (barcode, cell_type) of a platform: count only its cells' fragments.")
+@click.option("--flank", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Bases each side of the insertion site.")
+@click.option("--max-fragments", type=click.IntRange(min=0), default=2_000_000, show_default=True,
+              help="Fragments per platform, a seeded uniform subsample (0: all).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the subsample.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+def tn5(genome_path: Path, fragment_pairs: tuple[str, ...], cell_pairs: tuple[str, ...], flank: int,
+        max_fragments: int, seed: int, out: Path) -> None:
+    """Tn5 insertion sequence bias per platform and how alike the platforms are.
+
+    Counts the bases around both ends of every fragment (strand-aware) into a position
+    frequency matrix and log-odds against the genome; compares every pair of platforms
+    (Pearson of log-odds, Jensen-Shannon divergence); writes tn5_pfm.tsv,
+    tn5_similarity.tsv and tn5_logos.png/.pdf to --out and prints the similarity table.
+    """
+    from atlasbench.ingest import default_sample_name, read_cell_table
+    from atlasbench.tn5 import insertion_pfm, write_bias
+
+    def pairs(values: tuple[str, ...], option: str) -> dict[str, list[Path]]:
+        named: dict[str, list[Path]] = {}
+        for value in values:
+            name, sep, path = value.partition("=")
+            if not sep or not name or not path:
+                raise click.BadParameter(f"expected NAME=PATH, got {value!r}", param_hint=option)
+            named.setdefault(name, []).append(Path(path))
+        return named
+
+    platforms = pairs(fragment_pairs, "--fragments")
+    cell_tables = pairs(cell_pairs, "--cells")
+    for name, tables in cell_tables.items():
+        if name not in platforms:
+            raise click.BadParameter(f"no --fragments for platform {name!r}", param_hint="--cells")
+        if len(tables) > 1:
+            raise click.BadParameter(f"one cell table per platform; {name!r} has {len(tables)}", param_hint="--cells")
+    biases = {}
+    for name, paths in platforms.items():
+        cells = None
+        if name in cell_tables:
+            table = read_cell_table(cell_tables[name][0], [default_sample_name(p) for p in paths])
+            cells = table["barcode"].unique()
+        biases[name] = insertion_pfm(paths, genome_path, flank=flank, max_fragments=max_fragments or None,
+                                     cells=cells, seed=seed)
+    written = write_bias(biases, out)
+    import pandas as pd
+
+    similarity = pd.read_csv(written["similarity"], sep="\t")
+    if len(similarity):
+        click.echo(similarity.to_string(index=False))
+    else:
+        click.echo("one platform: no pair to compare")
+    click.echo(f"tables and logos in {out}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
