@@ -1,0 +1,117 @@
+"""Contribution scores: which bases make a model predict accessibility in a cell type.
+
+Integrated gradients (Sundararajan et al. 2017) attribute a prediction to the input by
+integrating the gradient along the straight path from a baseline (here the all-N, zero
+sequence) to the sequence: ``attribution = (x - baseline) * mean over the path of
+d output / d x``. With a one-hot input this gives one number per position, at the
+base present; the mean gradient at the other three bases is the *hypothetical*
+contribution TF-MoDISco uses to compare seqlets. Gradients of one-hot inputs carry an
+arbitrary per-position offset, so the hypothetical scores are centred across the four
+bases (Majdandzic et al. 2023). Scores of the two strands are averaged, as predictions
+are.
+
+Two models trained on different data (platforms, depths) that learned the same
+enhancer logic give correlated contribution scores on the same regions
+(:func:`contribution_agreement`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from atlasbench.dataset import one_hot, reverse_complement_codes
+from atlasbench.errors import AtlasbenchError
+from atlasbench.train import resolve_device
+
+
+def _path_gradients(model: nn.Module, x: torch.Tensor, output: int, steps: int) -> torch.Tensor:
+    """Mean gradient of ``output`` along the path from zero to ``x`` (midpoint Riemann sum)."""
+    total = torch.zeros_like(x)
+    for k in range(steps):
+        point = (x * ((k + 0.5) / steps)).requires_grad_(True)
+        value = model(point)[:, output].sum()
+        (grad,) = torch.autograd.grad(value, point)
+        total += grad
+    return total / steps
+
+
+def integrated_gradients(
+    model: nn.Module,
+    codes: np.ndarray,
+    output: int,
+    *,
+    steps: int = 32,
+    batch_size: int = 64,
+    device: str = "auto",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integrated-gradient contribution scores of one output, averaged over both strands.
+
+    Parameters
+    ----------
+    model
+        A trained model.
+    codes
+        uint8 ``(n, L)`` base codes (:func:`atlasbench.genome.base_codes`).
+    output
+        Index of the output (cell type) to explain.
+    steps
+        Points on the integration path.
+    batch_size
+        Sequences per gradient batch.
+    device
+        ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    contributions : numpy.ndarray
+        float32 ``(n, 4, L)``: non-zero only at the base present at each position.
+    hypothetical : numpy.ndarray
+        float32 ``(n, 4, L)``: the centred mean gradient, the contribution each base would
+        make at each position (for TF-MoDISco).
+    """
+    target = resolve_device(device)
+    model = model.to(target).eval()
+    codes = np.asarray(codes, dtype=np.uint8)
+    contributions, hypothetical = [], []
+    for first in range(0, len(codes), batch_size):
+        batch = torch.as_tensor(codes[first : first + batch_size]).to(target)
+        forward = one_hot(batch)
+        grad = _path_gradients(model, forward, output, steps)
+        # The reverse strand's gradients, flipped back onto the forward strand's positions
+        # and bases (reversing both axes maps a reverse-complement position to its forward one).
+        grad_rc = _path_gradients(model, one_hot(reverse_complement_codes(batch)), output, steps).flip(1, 2)
+        mean = (grad + grad_rc) / 2
+        mean = mean - mean.mean(dim=1, keepdim=True)
+        contributions.append((mean * forward).cpu().numpy())
+        hypothetical.append(mean.cpu().numpy())
+    return np.concatenate(contributions), np.concatenate(hypothetical)
+
+
+def contribution_agreement(a: np.ndarray, b: np.ndarray, names: list[str] | None = None) -> pd.DataFrame:
+    """Per region, the Pearson correlation of two models' contribution scores.
+
+    Parameters
+    ----------
+    a, b
+        ``(n, 4, L)`` contributions of two models on the same sequences (summed over
+        bases to one score per position).
+    names
+        Region names (default: 0..n-1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``name``, ``pearson``; regions with a constant score are NaN.
+    """
+    if a.shape != b.shape:
+        raise AtlasbenchError(f"contribution arrays differ in shape: {a.shape} and {b.shape}")
+    x = a.sum(axis=1).astype(np.float64)
+    y = b.sum(axis=1).astype(np.float64)
+    x -= x.mean(axis=1, keepdims=True)
+    y -= y.mean(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+    return pd.DataFrame({"name": names if names is not None else range(len(r)), "pearson": r})
