@@ -55,3 +55,34 @@ def test_agreement_is_the_per_region_correlation() -> None:
     np.testing.assert_allclose(contribution_agreement(a, b)["pearson"], expected)
     with pytest.raises(AtlasbenchError, match="shape"):
         contribution_agreement(a, b[:, :, :10])
+
+
+def test_explain_command_writes_scores_agreement_and_logo(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from atlasbench.cli import main
+    from atlasbench.models import model_params
+    from atlasbench.trained import save_trained
+
+    folders = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        params = {"filters": 8, "n_dil_layers": 3}
+        module = build_model("dilated_cnn", 2, 80, "tiny", params)
+        spec = {"architecture": "dilated_cnn", "preset": "tiny", "params": model_params("dilated_cnn", "tiny", params),
+                "input_length": 80, "cell_types": ["a", "b"]}
+        folders.append(str(save_trained(tmp_path / f"m{seed}", module, spec)))
+    rng = np.random.default_rng(0)
+    fasta = tmp_path / "seqs.fa"
+    fasta.write_text("".join(f">s{i}\n{''.join(rng.choice(list('ACGT'), 70 + i))}\n" for i in range(3)))
+    result = CliRunner().invoke(main, ["explain", *folders, "--regions", str(fasta), "--cell-type", "b",
+                                       "--steps", "4", "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    saved = np.load(tmp_path / "out" / "contributions.npz")
+    assert saved["model1"].shape == saved["model2"].shape == (3, 4, 80)
+    assert list(saved["names"]) == ["s0", "s1", "s2"]
+    assert (tmp_path / "out" / "agreement.tsv").is_file()
+    assert (tmp_path / "out" / "logo.png").stat().st_size > 0
+    bad = CliRunner().invoke(main, ["explain", folders[0], "--regions", str(fasta), "--cell-type", "zz",
+                                    "--out", str(tmp_path / "bad")])
+    assert bad.exit_code == 2 and "no output 'zz'" in bad.output

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from atlasbench import __version__
 from atlasbench.errors import AtlasbenchError
@@ -398,6 +399,64 @@ def tn5(genome_path: Path, fragment_pairs: tuple[str, ...], cell_pairs: tuple[st
     else:
         click.echo("one platform: no pair to compare")
     click.echo(f"tables and logos in {out}")
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--regions", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="BED of regions (with --genome) or FASTA of sequences of the model's input length.")
+@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Genome FASTA for a BED.")
+@click.option("--cell-type", required=True, help="Output (cell type) to explain.")
+@click.option("--steps", default=32, show_default=True, type=click.IntRange(min=1), help="Integration steps.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_type: str, steps: int,
+            out: Path) -> None:
+    """Contribution scores (integrated gradients) of one or two MODEL folders for a cell type.
+
+    With two models (e.g. HyDrop- and 10x-trained) also writes their per-region
+    agreement. Writes the scores (.npz), a tidy summary, and the logo of the region
+    with the largest contribution.
+    """
+    from atlasbench.explain import integrated_gradients, write_contributions
+    from atlasbench.genome import base_codes, match_chromosomes, open_genome, region_codes
+    from atlasbench.predict import _read_fasta_records, pad_codes
+    from atlasbench.regions import read_bed
+    from atlasbench.trained import load_trained
+
+    if len(models) > 2:
+        raise click.UsageError("give one model, or two to compare")
+    trained = [load_trained(m) for m in models]
+    length = trained[0].input_length
+    for model in trained:
+        if cell_type not in model.cell_types:
+            raise AtlasbenchError(f"{model.path}: no output {cell_type!r}; outputs: {', '.join(model.cell_types)}")
+        if model.input_length != length:
+            raise AtlasbenchError("the two models take inputs of different lengths")
+    name = regions.name.lower().removesuffix(".gz")
+    if name.endswith((".bed", ".narrowpeak")):
+        if genome is None:
+            raise click.UsageError("a BED input needs --genome")
+        table = read_bed(regions)
+        with open_genome(genome) as fasta:
+            mapping, unknown = match_chromosomes(table["chrom"].unique(), fasta.sizes)
+            if unknown:
+                raise AtlasbenchError(f"{regions}: chromosomes not in {genome}: {', '.join(unknown[:5])}")
+            codes, _ = region_codes(fasta, table["chrom"].map(mapping).to_numpy(), table["start"].to_numpy(),
+                                    table["end"].to_numpy(), length)
+        names = (table["chrom"] + ":" + table["start"].astype(str) + "-" + table["end"].astype(str)).tolist()
+    else:
+        names, seqs = _read_fasta_records(regions)
+        too_long = [n for n, s in zip(names, seqs) if len(s) > length]
+        if too_long:
+            raise AtlasbenchError(f"{regions}: sequences longer than the model input ({length} bp): {too_long[:3]}")
+        codes = np.stack([pad_codes(base_codes(s), length) for s in seqs])
+    scores = {}
+    for i, model in enumerate(trained):
+        label = f"model{i + 1}" if len(trained) > 1 else "model"
+        scores[label], _ = integrated_gradients(model.module, codes, model.cell_types.index(cell_type), steps=steps)
+    paths = write_contributions(scores, names, codes, out, f"{cell_type}, integrated gradients")
+    for kind, path in paths.items():
+        click.echo(f"{kind}\t{path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

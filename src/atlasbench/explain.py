@@ -17,6 +17,9 @@ enhancer logic give correlated contribution scores on the same regions
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import torch
@@ -115,3 +118,61 @@ def contribution_agreement(a: np.ndarray, b: np.ndarray, names: list[str] | None
     with np.errstate(invalid="ignore", divide="ignore"):
         r = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
     return pd.DataFrame({"name": names if names is not None else range(len(r)), "pearson": r})
+
+
+def write_contributions(
+    scores: dict[str, np.ndarray], names: list[str], codes: np.ndarray, out: str | os.PathLike[str], title: str
+) -> dict[str, Path]:
+    """Write contribution scores of one or more models on the same sequences.
+
+    Files: ``contributions.npz`` (``names``, ``codes`` and one ``(n, 4, L)`` array per
+    model), ``contributions.tsv`` (tidy: model, name, total contribution, largest
+    per-base contribution and its position), ``agreement.tsv`` when two models are given
+    (see :func:`contribution_agreement`), and ``logo.png`` / ``logo.pdf``: the
+    contribution logo of the region with the largest total, one row per model.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        File kind -> path.
+    """
+    import logomaker
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from atlasbench.atomic import atomic_path
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"npz": out / "contributions.npz", "table": out / "contributions.tsv", "logo": out / "logo.png"}
+    with atomic_path(paths["npz"]) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, names=np.asarray(names), codes=codes, **scores)
+    rows = []
+    for model, values in scores.items():
+        per_base = values.sum(axis=1)
+        rows.append(pd.DataFrame({"model": model, "name": names, "total": per_base.sum(axis=1),
+                                  "max": per_base.max(axis=1), "argmax": per_base.argmax(axis=1)}))
+    table = pd.concat(rows, ignore_index=True)
+    with atomic_path(paths["table"]) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    if len(scores) == 2:
+        first, second = scores.values()
+        paths["agreement"] = out / "agreement.tsv"
+        with atomic_path(paths["agreement"]) as tmp:
+            contribution_agreement(first, second, names).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+    best = int(np.argmax(next(iter(scores.values())).sum(axis=(1, 2))))
+    fig, axes = plt.subplots(len(scores), 1, figsize=(10, 1.8 * len(scores)), squeeze=False)
+    for ax, (model, values) in zip(axes[:, 0], scores.items()):
+        frame = pd.DataFrame(values[best].T, columns=list("ACGT"))
+        logomaker.Logo(frame, ax=ax, color_scheme="classic")
+        ax.set_ylabel("contribution", fontsize=8)
+        ax.set_title(f"{model}: {names[best]}", fontsize=9)
+    axes[-1, 0].set_xlabel(f"position in the input window (bp); {title}", fontsize=8)
+    fig.tight_layout()
+    for suffix in (".png", ".pdf"):
+        with atomic_path(paths["logo"].with_suffix(suffix)) as tmp:
+            fig.savefig(tmp, dpi=200, format=suffix[1:])
+    plt.close(fig)
+    return paths
