@@ -418,9 +418,8 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
     with the largest contribution.
     """
     from atlasbench.explain import integrated_gradients, write_contributions
-    from atlasbench.genome import base_codes, match_chromosomes, open_genome, region_codes
-    from atlasbench.predict import _read_fasta_records, pad_codes
-    from atlasbench.regions import read_bed
+    from atlasbench.genome import base_codes
+    from atlasbench.predict import bed_windows, pad_codes, read_fasta_records
     from atlasbench.trained import load_trained
 
     if len(models) > 2:
@@ -436,16 +435,10 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
     if name.endswith((".bed", ".narrowpeak")):
         if genome is None:
             raise click.UsageError("a BED input needs --genome")
-        table = read_bed(regions)
-        with open_genome(genome) as fasta:
-            mapping, unknown = match_chromosomes(table["chrom"].unique(), fasta.sizes)
-            if unknown:
-                raise AtlasbenchError(f"{regions}: chromosomes not in {genome}: {', '.join(unknown[:5])}")
-            codes, _ = region_codes(fasta, table["chrom"].map(mapping).to_numpy(), table["start"].to_numpy(),
-                                    table["end"].to_numpy(), length)
-        names = (table["chrom"] + ":" + table["start"].astype(str) + "-" + table["end"].astype(str)).tolist()
+        table, codes = bed_windows(regions, genome, length)
+        names = table["name"].tolist()
     else:
-        names, seqs = _read_fasta_records(regions)
+        names, seqs = read_fasta_records(regions)
         too_long = [n for n, s in zip(names, seqs) if len(s) > length]
         if too_long:
             raise AtlasbenchError(f"{regions}: sequences longer than the model input ({length} bp): {too_long[:3]}")

@@ -39,6 +39,7 @@ from scipy.optimize import curve_fit
 
 from atlasbench.atomic import atomic_path, write_text_atomic
 from atlasbench.errors import AtlasbenchError
+from atlasbench.figures import save_figure
 
 log = logging.getLogger(__name__)
 
@@ -951,13 +952,8 @@ def _cell_levels(n_cells: np.ndarray) -> np.ndarray:
 
 
 def _save(fig: Any, stem: Path) -> dict[str, Path]:
-    paths = {}
-    for ext in ("png", "pdf"):
-        path = stem.with_name(f"{stem.name}.{ext}")
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format=ext, dpi=120)
-        paths[f"{stem.name}_{ext}"] = path
-    return paths
+    png, pdf = save_figure(fig, stem.with_name(f"{stem.name}.png"), dpi=120)
+    return {f"{stem.name}_png": png, f"{stem.name}_pdf": pdf}
 
 
 def _plot_saturation(designs: pd.DataFrame, fits: Mapping[str, SaturationFit], label: str,

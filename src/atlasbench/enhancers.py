@@ -230,12 +230,10 @@ def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame, out: st
     dict of str to pathlib.Path
         File kind -> path.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from atlasbench.atomic import atomic_path
+    from atlasbench.figures import save_figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -248,7 +246,8 @@ def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame, out: st
             table.to_csv(tmp, sep="\t", index=index, float_format="%.6g")
     values = scores.loc[enhancers["name"]].to_numpy(dtype=np.float64)
     normalised = values / np.clip(values.sum(axis=1, keepdims=True), 1e-12, None)
-    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    fig = Figure(figsize=(4.5, 4.5))
+    ax = fig.subplots()
     for j, cell_type in enumerate(scores.columns):
         labels = np.array([cell_type in ts for ts in enhancers["targets"]]) & (enhancers["label"].to_numpy() == 1)
         if labels.any() and (~labels).any():
@@ -263,8 +262,5 @@ def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame, out: st
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7, frameon=False, loc="lower right", title="cell type (auROC)", title_fontsize=7)
     fig.tight_layout()
-    for suffix in (".png", ".pdf"):
-        with atomic_path(paths["roc"].with_suffix(suffix)) as tmp:
-            fig.savefig(tmp, dpi=200, format=suffix[1:])
-    plt.close(fig)
+    save_figure(fig, paths["roc"])
     return paths

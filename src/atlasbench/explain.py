@@ -137,12 +137,10 @@ def write_contributions(
         File kind -> path.
     """
     import logomaker
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from atlasbench.atomic import atomic_path
+    from atlasbench.figures import save_figure
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -163,7 +161,8 @@ def write_contributions(
         with atomic_path(paths["agreement"]) as tmp:
             contribution_agreement(first, second, names).to_csv(tmp, sep="\t", index=False, float_format="%.6g")
     best = int(np.argmax(next(iter(scores.values())).sum(axis=(1, 2))))
-    fig, axes = plt.subplots(len(scores), 1, figsize=(10, 1.8 * len(scores)), squeeze=False)
+    fig = Figure(figsize=(10, 1.8 * len(scores)))
+    axes = fig.subplots(len(scores), 1, squeeze=False)
     for ax, (model, values) in zip(axes[:, 0], scores.items()):
         frame = pd.DataFrame(values[best].T, columns=list("ACGT"))
         logomaker.Logo(frame, ax=ax, color_scheme="classic")
@@ -171,8 +170,5 @@ def write_contributions(
         ax.set_title(f"{model}: {names[best]}", fontsize=9)
     axes[-1, 0].set_xlabel(f"position in the input window (bp); {title}", fontsize=8)
     fig.tight_layout()
-    for suffix in (".png", ".pdf"):
-        with atomic_path(paths["logo"].with_suffix(suffix)) as tmp:
-            fig.savefig(tmp, dpi=200, format=suffix[1:])
-    plt.close(fig)
+    save_figure(fig, paths["logo"])
     return paths

@@ -133,7 +133,7 @@ def predict_sequences(
     return best
 
 
-def _read_fasta_records(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
+def read_fasta_records(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
     """Names and sequences of a (plain or gzip) FASTA file, with line numbers in errors."""
     import gzip
 
@@ -170,7 +170,7 @@ def predict_fasta(trained: TrainedModel, path: str | os.PathLike[str], **kwargs)
     pandas.DataFrame
         ``name``, ``length`` and one column per cell type.
     """
-    names, seqs = _read_fasta_records(path)
+    names, seqs = read_fasta_records(path)
     pred = predict_sequences(trained, seqs, **kwargs)
     table = pd.DataFrame(pred, columns=trained.cell_types)
     table.insert(0, "length", [len(s) for s in seqs])
@@ -191,18 +191,36 @@ def predict_bed(
     pandas.DataFrame
         ``name``, ``chrom``, ``start``, ``end`` and one column per cell type.
     """
+    table, codes = bed_windows(bed, genome, trained.input_length)
+    pred = predict(trained.module, codes, **kwargs)
+    return pd.concat([table, pd.DataFrame(pred, columns=trained.cell_types)], axis=1)
+
+
+def bed_windows(
+    bed: str | os.PathLike[str], genome: str | os.PathLike[str], length: int
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The ``length`` bp window centred on each region of a BED file, as base codes.
+
+    Chromosome names are matched to the genome's (``chr2L`` and ``2L`` agree); windows
+    running off a chromosome end are padded with N.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``name`` (the BED's, else ``chrom:start-end``), ``chrom``, ``start``, ``end``.
+    codes : numpy.ndarray
+        uint8 ``(n, length)``.
+    """
     regions = read_bed(bed)
     with open_genome(genome) as fasta:
         mapping, unknown = match_chromosomes(regions["chrom"].unique(), fasta.sizes)
         if unknown:
             raise input_error(bed, f"chromosomes not in the genome {genome}: {', '.join(unknown[:5])}")
         chrom = regions["chrom"].map(mapping).to_numpy()
-        codes, _ = region_codes(fasta, chrom, regions["start"].to_numpy(), regions["end"].to_numpy(),
-                                trained.input_length)
+        codes, _ = region_codes(fasta, chrom, regions["start"].to_numpy(), regions["end"].to_numpy(), length)
     if len(codes) == 0:
-        raise AtlasbenchError(f"{bed}: no regions to predict")
-    pred = predict(trained.module, codes, **kwargs)
+        raise AtlasbenchError(f"{bed}: no regions")
     table = regions[["chrom", "start", "end"]].copy()
     table.insert(0, "name", regions["name"] if "name" in regions else
                  regions["chrom"] + ":" + regions["start"].astype(str) + "-" + regions["end"].astype(str))
-    return pd.concat([table.reset_index(drop=True), pd.DataFrame(pred, columns=trained.cell_types)], axis=1)
+    return table.reset_index(drop=True), codes

@@ -42,6 +42,7 @@ import pandas as pd
 
 from atlasbench.atomic import atomic_path
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.figures import save_figure
 from atlasbench.fragments import FragmentReader
 from atlasbench.genome import Genome, match_chromosomes, open_genome
 
@@ -522,10 +523,7 @@ def write_bias(biases: Mapping[str, Tn5Bias], out: str | os.PathLike[str], **thr
     for key, table in (("pfm", bias_table(biases)), ("similarity", similarity_table(biases, **thresholds))):
         with atomic_path(paths[key]) as tmp:
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
-    fig = _logo_figure(biases)
-    for key, fmt in (("logos", "png"), ("logos_pdf", "pdf")):
-        with atomic_path(paths[key]) as tmp:
-            fig.savefig(tmp, dpi=200, format=fmt)
+    save_figure(_logo_figure(biases), paths["logos"])
     return paths
 
 
