@@ -17,8 +17,8 @@ from atlasbench.simulate.grammar import (
     GrammarParams,
     design_atlas,
 )
+from atlasbench.jaspar import jaspar_motif
 from atlasbench.simulate.motifs import (
-    jaspar_motif,
     log_odds,
     reverse_complement,
     sample_instance,

@@ -14,24 +14,11 @@ from atlasbench.config import Finetune, Training
 from atlasbench.enhancers import enhancer_metrics
 from atlasbench.explain import integrated_gradients
 from atlasbench.evaluate import correlations
-from atlasbench.folds import FoldScheme, assign_folds
 from atlasbench.genome import base_codes
 from atlasbench.predict import predict
-from atlasbench.simulate.atlas import bundled_genome, read_fasta
-from atlasbench.simulate.grammar import design_atlas
 from atlasbench.train import train
 
 SHIFT = 3
-
-
-def _windows(genome: dict[str, str], regions: pd.DataFrame, length: int) -> np.ndarray:
-    """Base codes of the ``length`` bp windows centred on each region, N-padded at chromosome ends."""
-    seqs = []
-    for chrom, start, end in zip(regions["chrom"], regions["start"], regions["end"]):
-        left = (start + end) // 2 - length // 2
-        seq = genome[chrom][max(left, 0) : left + length]
-        seqs.append("N" * max(-left, 0) + seq + "N" * (length - max(-left, 0) - len(seq)))
-    return base_codes(seqs)
 
 
 def _composition_baseline(codes: np.ndarray, y: np.ndarray, train: np.ndarray, test: np.ndarray) -> np.ndarray:
@@ -43,7 +30,7 @@ def _composition_baseline(codes: np.ndarray, y: np.ndarray, train: np.ndarray, t
     return features[test] @ coef
 
 
-def test_dilated_cnn_learns_planted_cell_type_motifs() -> None:
+def test_dilated_cnn_learns_planted_cell_type_motifs(planted) -> None:
     """On a simulated design (real fly sequence, JASPAR motifs planted per cell type) the
     tiny dilated CNN, trained for under two minutes on 2 CPU cores, predicts held-out
     chromosome blocks well beyond what sequence composition explains, and ranks the
@@ -57,34 +44,20 @@ def test_dilated_cnn_learns_planted_cell_type_motifs() -> None:
     cell types' motifs allows. It lands near 0.45 and 48% in 14 epochs; both still rise
     with longer training.
     """
-    torch.set_num_threads(2)
-    genome = read_fasta(bundled_genome())
-    design = design_atlas(genome, 3500, rng=np.random.default_rng(0), width=300, spacing=60)
-    regions = design.regions
-    sizes = {c: len(s) for c, s in genome.items()}
-    folds = assign_folds(regions, FoldScheme("chromosome_block", k=5), sizes)
-    length = 300
-    codes = _windows(design.genome, regions, length + 2 * SHIFT)
-    y = design.truth.loc[regions["name"]].to_numpy(np.float32)
-    train_idx, val_idx, test_idx = (np.flatnonzero(folds >= 2), np.flatnonzero(folds == 1),
-                                    np.flatnonzero(folds == 0))
-    recipe = Training(loss="cosine_mse_log", learning_rate=3e-3, batch_size=32, max_epochs=14,
-                      early_stopping_patience=14, max_shift=SHIFT, device="cpu")
-    started = time.perf_counter()
-    model, history = train(codes, y, train_idx, val_idx, params={"n_dil_layers": 5}, input_length=length,
-                           training=recipe, seed=7, progress=False)
-    seconds = time.perf_counter() - started
-    pred = predict(model, codes[test_idx, SHIFT : SHIFT + length], device="cpu")
+    design, codes, model = planted.design, planted.codes, planted.model
+    regions, y, length = design.regions, planted.y, planted.length
+    train_idx, test_idx = planted.train_idx, planted.test_idx
+    pred = predict(model, codes[test_idx], device="cpu")
     scores = correlations(pred, y[test_idx], design.cell_types).set_index(["cell_type", "metric"])["value"]
-    baseline = correlations(_composition_baseline(codes, y, train_idx, test_idx), y[test_idx], design.cell_types)
+    baseline = correlations(_composition_baseline(planted.codes, y, train_idx, test_idx), y[test_idx], design.cell_types)
     baseline_mean = float(baseline.set_index(["cell_type", "metric"])["value"][("all", "pearson_mean")])
 
     enhancers = regions["kind"].to_numpy()[test_idx] == "enhancer"
     top = np.asarray(design.cell_types)[pred[enhancers].argmax(axis=1)]
     accuracy = float(np.mean(top == regions["target"].to_numpy()[test_idx][enhancers]))
-    print(f"trained in {seconds:.0f} s: pearson_mean {scores[('all', 'pearson_mean')]:.3f} "
+    print(f"trained in {planted.seconds:.0f} s: pearson_mean {scores[('all', 'pearson_mean')]:.3f} "
           f"(composition baseline {baseline_mean:.3f}), enhancer top-1 accuracy {accuracy:.2f}")
-    assert history["val_loss"].iloc[-1] < history["val_loss"].iloc[0]
+    assert planted.history["val_loss"].iloc[-1] < planted.history["val_loss"].iloc[0]
     assert scores[("all", "pearson_mean")] > max(0.35, baseline_mean + 0.03)
     assert accuracy > 0.35
 
@@ -108,7 +81,7 @@ def test_dilated_cnn_learns_planted_cell_type_motifs() -> None:
     inside, outside = [], []
     for i in chosen:
         cell_type = regions["target"].iat[i]
-        scores, _ = integrated_gradients(model, codes[[i], SHIFT : SHIFT + length],
+        scores, _ = integrated_gradients(model, codes[[i]],
                                          design.cell_types.index(cell_type), steps=16)
         per_base = scores[0].sum(axis=0)
         window_start = (regions["start"].iat[i] + regions["end"].iat[i]) // 2 - length // 2

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import click
-import numpy as np
 
 from atlasbench import __version__
 from atlasbench.errors import AtlasbenchError
@@ -418,8 +417,7 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
     with the largest contribution.
     """
     from atlasbench.explain import integrated_gradients, write_contributions
-    from atlasbench.genome import base_codes
-    from atlasbench.predict import bed_windows, pad_codes, read_fasta_records
+    from atlasbench.predict import input_windows
     from atlasbench.trained import load_trained
 
     if len(models) > 2:
@@ -431,18 +429,7 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
             raise AtlasbenchError(f"{model.path}: no output {cell_type!r}; outputs: {', '.join(model.cell_types)}")
         if model.input_length != length:
             raise AtlasbenchError("the two models take inputs of different lengths")
-    name = regions.name.lower().removesuffix(".gz")
-    if name.endswith((".bed", ".narrowpeak")):
-        if genome is None:
-            raise click.UsageError("a BED input needs --genome")
-        table, codes = bed_windows(regions, genome, length)
-        names = table["name"].tolist()
-    else:
-        names, seqs = read_fasta_records(regions)
-        too_long = [n for n, s in zip(names, seqs) if len(s) > length]
-        if too_long:
-            raise AtlasbenchError(f"{regions}: sequences longer than the model input ({length} bp): {too_long[:3]}")
-        codes = np.stack([pad_codes(base_codes(s), length) for s in seqs])
+    names, codes = input_windows(regions, genome, length)
     scores = {}
     for i, model in enumerate(trained):
         label = f"model{i + 1}" if len(trained) > 1 else "model"
@@ -450,6 +437,71 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
     paths = write_contributions(scores, names, codes, out, f"{cell_type}, integrated gradients")
     for kind, path in paths.items():
         click.echo(f"{kind}\t{path}")
+
+
+@main.command()
+@click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--regions", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Candidate regions: BED (with --genome) or FASTA of sequences up to the model's input length.")
+@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Genome FASTA for a BED.")
+@click.option("--cell-type", "cell_types", multiple=True, help="Cell type to analyse (repeatable; default: all).")
+@click.option("--top-regions", default=500, show_default=True, type=click.IntRange(min=1),
+              help="Most specific regions explained per cell type.")
+@click.option("--jaspar-group", default=None,
+              help="JASPAR taxonomic group to match against (insects, vertebrates, ...; default: all of CORE).")
+@click.option("--steps", default=32, show_default=True, type=click.IntRange(min=1), help="Integration steps.")
+@click.option("--max-seqlets", default=2000, show_default=True, type=click.IntRange(min=1),
+              help="Most seqlets clustered per cell type and sign.")
+@click.option("--leiden-runs", default=50, show_default=True, type=click.IntRange(min=1),
+              help="Leiden clustering runs of TF-MoDISco.")
+@click.option("--q-value", "q_threshold", default=0.05, show_default=True, type=click.FloatRange(0, 1),
+              help="Largest TOMTOM q-value counted as a JASPAR match.")
+@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
+def motifs(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_types: tuple[str, ...],
+           top_regions: int, jaspar_group: str | None, steps: int, max_seqlets: int, leiden_runs: int,
+           q_threshold: float, out: Path) -> None:
+    """TF-MoDISco motifs of one or two MODEL folders per cell type, matched to JASPAR.
+
+    Each cell type's most specific regions (by the model's predictions) are explained
+    with integrated gradients; TF-MoDISco clusters the contribution scores into
+    patterns, and TOMTOM matches each pattern to the JASPAR CORE motifs. With two
+    models (e.g. HyDrop- and 10x-trained) also writes which matched motifs they share.
+    """
+    import pandas as pd
+
+    from atlasbench.jaspar import jaspar_collection
+    from atlasbench.modisco import discover_motifs, matched_motifs, write_motifs
+    from atlasbench.predict import input_windows
+    from atlasbench.trained import load_trained
+
+    if len(models) > 2:
+        raise click.UsageError("give one model, or two to compare")
+    trained = [load_trained(m) for m in models]
+    if len({m.input_length for m in trained}) > 1:
+        raise AtlasbenchError("the two models take inputs of different lengths")
+    chosen = list(cell_types) or list(trained[0].cell_types)
+    for model in trained:
+        missing = [c for c in chosen if c not in model.cell_types]
+        if missing:
+            raise AtlasbenchError(f"{model.path}: no output {missing}; outputs: {', '.join(model.cell_types)}")
+    _, codes = input_windows(regions, genome, trained[0].input_length)
+    targets = jaspar_collection(jaspar_group)
+    tables, patterns = [], {}
+    for i, model in enumerate(trained):
+        label = model.path.name if len(trained) == 1 or model.path.name != trained[1 - i].path.name else f"model{i + 1}"
+        table, found = discover_motifs(model.module, model.cell_types, codes, chosen, targets, n_regions=top_regions,
+                                       steps=steps, max_seqlets=max_seqlets, leiden_runs=leiden_runs)
+        table.insert(0, "model", label)
+        tables.append(table)
+        patterns.update({(label, c): p for c, p in found.items()})
+    table = pd.concat(tables, ignore_index=True)
+    write_motifs(table, patterns, targets, out, q_threshold=q_threshold)
+    best = matched_motifs(table, q_threshold)
+    if len(best):
+        click.echo(best[["model", "cell_type", "pattern", "n_seqlets", "match", "q_value"]].to_string(index=False))
+    else:
+        click.echo(f"no pattern matched a JASPAR motif at q <= {q_threshold}")
+    click.echo(f"tables and logos in {out}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -224,3 +225,46 @@ def bed_windows(
     table.insert(0, "name", regions["name"] if "name" in regions else
                  regions["chrom"] + ":" + regions["start"].astype(str) + "-" + regions["end"].astype(str))
     return table.reset_index(drop=True), codes
+
+
+def input_windows(
+    path: str | os.PathLike[str], genome: str | os.PathLike[str] | None, length: int
+) -> tuple[list[str], np.ndarray]:
+    """Model inputs from a BED of regions (with a genome) or a FASTA of sequences.
+
+    BED regions (``.bed``, ``.narrowPeak``, gzipped or not) give the ``length`` bp
+    window centred on each (:func:`bed_windows`); FASTA sequences up to ``length`` bp
+    are centred and N-padded.
+
+    Parameters
+    ----------
+    path
+        The BED or FASTA file.
+    genome
+        Genome FASTA; required for a BED.
+    length
+        The model's input length.
+
+    Returns
+    -------
+    names : list of str
+        Region or record names.
+    codes : numpy.ndarray
+        uint8 ``(n, length)`` base codes.
+
+    Raises
+    ------
+    AtlasbenchError
+        For a BED without a genome, or FASTA sequences longer than ``length``.
+    """
+    suffix = Path(path).name.lower().removesuffix(".gz")
+    if suffix.endswith((".bed", ".narrowpeak")):
+        if genome is None:
+            raise AtlasbenchError(f"{path}: a BED of regions needs a genome FASTA (--genome)")
+        table, codes = bed_windows(path, genome, length)
+        return table["name"].tolist(), codes
+    names, seqs = read_fasta_records(path)
+    too_long = [n for n, s in zip(names, seqs) if len(s) > length]
+    if too_long:
+        raise AtlasbenchError(f"{path}: sequences longer than the model input ({length} bp): {too_long[:3]}")
+    return names, np.stack([pad_codes(base_codes(s), length) for s in seqs])

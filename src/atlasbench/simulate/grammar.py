@@ -69,7 +69,8 @@ import numpy as np
 import pandas as pd
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.simulate.motifs import jaspar_motif, reverse_complement, sample_instance
+from atlasbench.jaspar import jaspar_motif
+from atlasbench.simulate.motifs import reverse_complement, sample_instance
 
 KINDS = ("enhancer", "shared", "promoter", "closed")
 ROLES = ("activator", "pioneer", "repressor", "promoter")
