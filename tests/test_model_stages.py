@@ -10,7 +10,7 @@ import pytest
 
 from atlasbench.config import load_study
 from atlasbench.evaluate import TIDY_COLUMNS
-from atlasbench.model_stages import train_all
+from atlasbench.run import evaluation_table, run_study
 from atlasbench.simulate.atlas import simulate_atlas
 from atlasbench.targets import read_targets
 from atlasbench.trained import load_trained
@@ -52,11 +52,11 @@ def study_run(tmp_path_factory):
     text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
     text = re.sub(r"normalization: \w+", "normalization: mean_cpm", text)
     text = re.sub(r"  reads_per_cell: .*\n  cells: .*\n", GRID, text)
-    text = re.sub(r"  k: 5\n", "  k: 5\n  test_folds: [0]\n", text)
     text = re.sub(r"model:.*?(?=evaluation:)", MODEL.lstrip("\n"), text, flags=re.S)
     study_file.write_text(text)
     study = load_study(study_file)
-    return study, train_all(study, progress=False)
+    run_study(study, "local", until="evaluate", progress=False)
+    return study, evaluation_table(study)
 
 
 def test_every_job_is_trained_and_evaluated_in_tidy_rows(study_run) -> None:
@@ -99,7 +99,9 @@ def test_rerun_reuses_finished_models(study_run, monkeypatch) -> None:
         raise AssertionError("a finished model was trained again")
 
     monkeypatch.setattr(model_stages, "train", fail)
-    again = train_all(study, progress=False)
+    summary = run_study(study, "local", until="evaluate", progress=False)
+    assert summary.outcomes == [] and "evaluate" in summary.skipped
+    again = evaluation_table(study)
     pd.testing.assert_frame_equal(again, table)
     assert np.isfinite(table["value"]).any()
 

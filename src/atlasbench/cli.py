@@ -148,33 +148,81 @@ def simulate(out: Path, preset: str, cells: int | None, seed: int, genome: Path 
     click.echo(f"study file: {study}")
 
 
+def _run(study, executor: str | None, workers: int | None, until: str | None = None):
+    """Run a study (see :func:`atlasbench.run.run_study`) and print where it ended."""
+    from atlasbench.run import run_study
+
+    if workers is not None:
+        study = study.model_copy(update={"executor": study.executor.model_copy(update={"n_workers": workers})})
+    summary = run_study(study, executor, until=until)
+    ran = len(summary.outcomes)
+    click.echo(f"{ran} job(s) run, {len(summary.skipped)} already done"
+               + (f", {len(summary.rebuilt)} rebuilt (damaged artefacts)" if summary.rebuilt else ""))
+    return summary
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--executor", type=click.Choice(["local", "dask"]),
+              help="Where jobs run (default: the study's executor.kind).")
+@click.option("--workers", type=click.IntRange(min=1), help="Dask LocalCluster workers (overrides executor.n_workers).")
+@click.option("--until", help="Stop after this job and what it needs (e.g. evaluate); see `atlasbench status`.")
+def run(study_file: Path, executor: str | None, workers: int | None, until: str | None) -> None:
+    """Run a whole study: data, the grid of models, evaluation, read-outs, report.
+
+    Every job's artefacts are named by a hash of what made them and written
+    atomically: a rerun skips finished jobs, rebuilds damaged artefacts and resumes a
+    killed training job from its last epoch. The study is checked before any work.
+    """
+    from atlasbench.config import load_study
+
+    summary = _run(load_study(study_file), executor, workers, until)
+    if summary.report is not None:
+        click.echo(f"report: {summary.report}")
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--all", "show_all", is_flag=True, help="List every job, not only those not done.")
+def status(study_file: Path, show_all: bool) -> None:
+    """Show which jobs of a study are done, running, failed, interrupted or pending."""
+    from atlasbench.config import load_study
+    from atlasbench.run import study_status
+
+    table = study_status(load_study(study_file))
+    counts = table["state"].value_counts()
+    click.echo(", ".join(f"{n} {state}" for state, n in counts.items()) + f" (of {len(table)} jobs known)")
+    shown = table if show_all else table[table["state"] != "done"]
+    if len(shown):
+        click.echo(shown.fillna("").to_string(index=False))
+    if len(table) and (table["job"] == "report").sum() == 0:
+        click.echo("the model jobs are listed once the data jobs are done")
+
+
 @main.command()
 @click.option("--out", default="atlasbench-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the demo study and its results.")
 @click.option("--preset", type=click.Choice(["small", "demo"]), default="demo", show_default=True,
               help="Size of the simulated atlas.")
-def demo(out: Path, preset: str) -> None:
-    """Simulate an atlas with known truth and run the study's data layer on it.
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="Where the jobs run.")
+def demo(out: Path, preset: str, executor: str) -> None:
+    """Simulate an atlas with known truth, run its whole study and write the report.
 
     Simulates a 10x-like and a HyDrop-v2-like platform on the bundled fly genome
-    (once; a rerun reuses it), validates the study and builds its targets: per-cell
-    QC, MACS3 peaks per cell type, consensus regions with folds, and nested read-depth
-    x cell-number pseudobulks as AnnData targets.
+    (once; a rerun reuses it and every finished job), then runs the study: QC, MACS3
+    peaks, consensus regions with folds, the grid of degraded datasets, one model per
+    grid point, evaluation, Tn5 bias, motifs, validated enhancers, cost and the HTML
+    report with every result beside the simulated truth.
     """
     from atlasbench.config import load_study
     from atlasbench.simulate.atlas import simulated_study
-    from atlasbench.stages import build_all_targets
-    from atlasbench.validate import check_study
 
     study_file = simulated_study(out, preset=preset)
-    study = load_study(study_file)
-    problems = check_study(study)
-    if problems:
-        raise AtlasbenchError("demo study invalid:\n  " + "\n  ".join(problems))
-    built = build_all_targets(study)
-    for platform, files in built.items():
-        click.echo(f"{platform}: {len(files)} target sets in {next(iter(files.values())).parent}")
+    summary = _run(load_study(study_file), executor, None)
     click.echo(f"study file: {study_file}")
+    if summary.report is not None:
+        click.echo(f"report: {summary.report}")
 
 
 def _params(pairs: tuple[str, ...]) -> dict[str, object]:
@@ -230,9 +278,11 @@ def train(source: Path, out: Path | None, genome: Path | None, input_length: int
 
     if source.suffix in (".yaml", ".yml"):
         from atlasbench.config import load_study
-        from atlasbench.model_stages import train_all
+        from atlasbench.run import evaluation_table, run_study
 
-        table = train_all(load_study(source))
+        study = load_study(source)
+        run_study(study, until="evaluate")
+        table = evaluation_table(study)
         summary = table[(table["metric"] == "pearson_mean") & (table["against"] == "own")]
         click.echo(summary.groupby(["platform", "level"])["value"].agg(["mean", "std", "count"]).to_string())
         return

@@ -431,6 +431,13 @@ def _input_file(value: Path, info: ValidationInfo) -> Path:
     return path
 
 
+def _input_folder(value: Path, info: ValidationInfo) -> Path:
+    path = _resolve(value, info)
+    if (info.context or {}).get("check_files") and not path.is_dir():
+        raise _custom("folder not found" if not path.exists() else "must be a folder, not a file", _show(path))
+    return path
+
+
 def _output_folder(value: Path, info: ValidationInfo) -> Path:
     path = _resolve(value, info)
     if (info.context or {}).get("check_files") and path.exists() and not path.is_dir():
@@ -440,6 +447,9 @@ def _output_folder(value: Path, info: ValidationInfo) -> Path:
 
 InputPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(_input_file)]
 """An input file; relative to the study file's folder; must exist when files are checked."""
+
+InputFolder = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(_input_folder)]
+"""An input folder; relative to the study file's folder; must exist when files are checked."""
 
 OutputPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(_output_folder)]
 """The output folder; relative to the study file's folder; need not exist."""
@@ -904,8 +914,29 @@ class Training(_Section):
     """Fine-tune on cell-type-specific regions after training; null: no fine-tuning."""
 
 
+class Motifs(_Section):
+    """TF-MoDISco motifs of each platform's full-data model (first test fold and seed),
+    matched to JASPAR (see :mod:`atlasbench.modisco`)."""
+
+    cell_types: list[str] | None = None
+    """Cell types to analyse; null for all."""
+    top_regions: PositiveInt = 500
+    """Most specific regions explained per cell type."""
+    steps: PositiveInt = 32
+    """Integrated-gradient steps."""
+    max_seqlets: PositiveInt = 2000
+    """Most seqlets clustered per cell type and sign."""
+    leiden_runs: PositiveInt = 50
+    """Leiden clustering runs of TF-MoDISco."""
+    jaspar_group: str | None = None
+    """JASPAR taxonomic group matched against ("insects", "vertebrates", ...); null: all of CORE."""
+
+
 class Evaluation(_Section):
     """What trained models are evaluated against, besides their own test fold."""
+
+    motifs: Motifs | None = Motifs()
+    """Motif discovery on the full-data models; null to skip it."""
 
     enhancers: InputPath | None = None
     """Table of in vivo validated enhancers (with their target cell types, and negatives)."""
@@ -1010,6 +1041,9 @@ class Study(_Section):
     """Evaluation sets."""
     executor: Executor = Executor()
     """Where jobs run."""
+    truth: InputFolder | None = None
+    """Ground truth of a simulated atlas (the ``truth`` folder ``atlasbench simulate``
+    writes); the report sets each result beside it."""
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Study:

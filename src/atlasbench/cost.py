@@ -52,6 +52,7 @@ __all__ = [
     "cheapest_designs",
     "compare_costs",
     "cost_report",
+    "default_target",
     "design_cost",
     "design_costs",
     "fit_saturation",
@@ -872,14 +873,7 @@ def cost_report(evaluation: pd.DataFrame, costs: Any, target: float | None = Non
                               columns=list(SATURATION_COLUMNS))
 
     if target is None:
-        attainable = []
-        for platform, group in designs.groupby("platform", sort=False):
-            fit = fits.get(str(platform))
-            if fit is not None:
-                attainable.append(float(fit.predict(group["reads_per_cell"].max(), group["n_cells"].max())))
-            else:
-                attainable.append(float(group["accuracy_mean"].max()))
-        target = round(SATURATION_FRACTION * min(attainable), 3)
+        target = default_target(designs, fits)
         log.info("target: %s %.3f (95%% of the lowest attainable plateau)", label, target)
 
     table = designs.rename(columns={"accuracy_mean": "accuracy"})
@@ -914,6 +908,36 @@ def cost_report(evaluation: pd.DataFrame, costs: Any, target: float | None = Non
         paths.update(_plot_frontier(designs, cheapest, target, label, currency, out / "cost_frontier"))
     log.info("cost report: %s", out)
     return paths
+
+
+def default_target(designs: pd.DataFrame, fits: Mapping[str, SaturationFit]) -> float:
+    """The default target accuracy of :func:`cost_report`: 95% of the lowest attainable plateau.
+
+    A platform's attainable plateau is its fitted accuracy at its largest measured reads
+    per cell and cells (its best measured accuracy when it has no fit); the target is
+    95% of the lowest across platforms, rounded to three decimals, so every platform
+    that saturates within its grid can reach it.
+
+    Parameters
+    ----------
+    designs
+        One row per design: ``platform``, ``reads_per_cell``, ``n_cells``,
+        ``accuracy_mean`` (as :func:`aggregate_designs` returns them).
+    fits
+        Saturation fit per platform (platforms without one use their measured best).
+
+    Returns
+    -------
+    float
+    """
+    attainable = []
+    for platform, group in designs.groupby("platform", sort=False):
+        fit = fits.get(str(platform))
+        if fit is not None:
+            attainable.append(float(fit.predict(group["reads_per_cell"].max(), group["n_cells"].max())))
+        else:
+            attainable.append(float(group["accuracy_mean"].max()))
+    return round(SATURATION_FRACTION * min(attainable), 3)
 
 
 def _cheapest_sentences(cheapest: pd.DataFrame, label: str, currency: str) -> list[str]:
@@ -1017,14 +1041,15 @@ def _pareto(costs: np.ndarray, accuracy: np.ndarray) -> np.ndarray:
 
 
 def _plot_frontier(designs: pd.DataFrame, cheapest: pd.DataFrame, target: float, label: str, currency: str,
-                   stem: Path) -> dict[str, Path]:
+                   stem: Path, colours: Mapping[str, str] | None = None) -> dict[str, Path]:
+    """Accuracy against cost per platform (``colours``: platform -> colour; default C0, C1, ...)."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(6, 4.2), layout="constrained")
     ax = fig.subplots()
     priced = designs[np.isfinite(designs["cost"].astype(float))]
     for i, platform in enumerate(dict.fromkeys(priced["platform"].astype(str))):
-        colour = f"C{i % 10}"
+        colour = (colours or {}).get(platform, f"C{i % 10}")
         group = priced[priced["platform"].astype(str) == platform]
         cost, acc = group["cost"].to_numpy(float), group["accuracy_mean"].to_numpy(float)
         ax.errorbar(cost, acc, yerr=group["accuracy_sd"].fillna(0), fmt="o", color=colour, alpha=0.6,

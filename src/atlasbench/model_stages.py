@@ -7,6 +7,8 @@
 - :func:`evaluate_stage`: the model's test-fold accuracy against its own targets, its
   platform's full data and the other platforms' full data, as tidy rows.
 
+:mod:`atlasbench.jobs` schedules them as the jobs of a study.
+
 Like the data stages, each job's folder is named by a hash of what determines it, and a
 finished job is recognised by its last file; a rerun skips it, a killed training job
 resumes from its last epoch checkpoint.
@@ -31,8 +33,7 @@ from atlasbench.genome import open_genome, region_codes
 from atlasbench.losses import cosine_mse_log_settings
 from atlasbench.models import count_parameters, model_params
 from atlasbench.predict import predict
-from atlasbench.scenarios import FULL_LEVEL
-from atlasbench.stages import GenomeInfo, fingerprint, study_data
+from atlasbench.stages import GenomeInfo, fingerprint
 from atlasbench.targets import read_targets, write_targets
 from atlasbench.train import train
 from atlasbench.trained import is_trained, save_trained
@@ -122,7 +123,7 @@ def train_stage(study: Study, platform: str, level: str, targets_path: Path, seq
     key = fingerprint(str(targets_path), sequences_path.name, study.hash_of("model", "training", "folds"), fold, seed)
     out = model_folder(study, platform, level, fold, seed, key)
     if is_trained(out):
-        log.info("model %s %s fold %d seed %d: cached in %s", platform, level, fold, seed, out)
+        log.debug("model %s %s fold %d seed %d: cached in %s", platform, level, fold, seed, out)
         return out
     adata = read_targets(targets_path)
     folds = adata.var["fold"].to_numpy()
@@ -201,41 +202,3 @@ def evaluate_stage(model_dir: Path, against: dict[str, Path]) -> pd.DataFrame:
     return tidy(pd.concat(rows, ignore_index=True), platform=spec["platform"], level=spec["level"],
                 reads_per_cell=spec["reads_per_cell"], n_cells=spec["n_cells"], fold_scheme=spec["fold_scheme"],
                 fold=spec["test_fold"], seed=spec["seed"], model=spec["architecture"])
-
-
-def train_all(study: Study, progress: bool = True) -> pd.DataFrame:
-    """Train and evaluate every model of a study's grid, one job after another (cached).
-
-    Parameters
-    ----------
-    study
-        The study.
-    progress
-        Show progress bars.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The evaluation of every model (tidy rows), also written to
-        ``evaluation/<hash>.parquet`` under the study's output folder.
-    """
-    data = study_data(study)
-    sequences = sequences_stage(study, data.regions, data.genome)
-    full = {platform: levels[FULL_LEVEL] for platform, levels in data.targets.items()}
-    tables = []
-    jobs = [(s.platform, s.level, fold, seed) for s in data.scenarios for fold in study.folds.test_fold_list
-            for seed in study.grid.seeds]
-    for i, (platform, level, fold, seed) in enumerate(jobs, 1):
-        log.info("job %d of %d: %s %s fold %d seed %d", i, len(jobs), platform, level, fold, seed)
-        model_dir = train_stage(study, platform, level, data.targets[platform][level], sequences, fold, seed,
-                                progress)
-        against = {"own": data.targets[platform][level], "full": full[platform]}
-        against.update({f"platform:{other}": path for other, path in full.items() if other != platform})
-        tables.append(evaluate_stage(model_dir, against))
-    table = pd.concat(tables, ignore_index=True)
-    out = study.output / "evaluation" / f"{fingerprint(study.hash_of(), [str(job) for job in jobs])}.parquet"
-    with atomic_path(out) as tmp:
-        table.to_parquet(tmp, index=False)
-    log.info("evaluation of %d models: %s", len(jobs), out)
-    return table
-

@@ -135,7 +135,7 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
     key = fingerprint(list(p.fragments), p.cells, samples, genome.chrom_sizes, study.genome.annotation)
     out = study.output / "ingest" / f"{platform}-{key}"
     if (out / "store.json").exists():
-        log.info("ingest %s: cached in %s", platform, out)
+        log.debug("ingest %s: cached in %s", platform, out)
         return open_store(out)
     cells = read_cell_table(p.cells, samples)
     tss = _tss(study)
@@ -152,7 +152,7 @@ def combine_stage(study: Study, platform: str, stores: dict[str, Store]) -> Stor
     key = fingerprint([str(s.directory) for s in parts.values()], p.common_depth, study.seed)
     out = study.output / "ingest" / f"{platform}-{key}"
     if (out / "store.json").exists():
-        log.info("combine %s: cached in %s", platform, out)
+        log.debug("combine %s: cached in %s", platform, out)
         return open_store(out)
     return combine_stores(parts, out, common_depth=p.common_depth, seed=study.seed)
 
@@ -168,7 +168,8 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     Returns
     -------
     pandas.DataFrame
-        chrom, start, end, name, fold; also written to ``regions/<hash>/regions.tsv``.
+        chrom, start, end, name, fold; also written to ``regions/<hash>/regions.tsv``,
+        whose path is in the frame's ``attrs["path"]``.
     """
     r = study.regions
     blacklist = study.genome.blacklist
@@ -177,8 +178,10 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     out = study.output / "regions" / key
     table_path = out / "regions.tsv"
     if table_path.exists():
-        log.info("regions: cached in %s", out)
-        return pd.read_csv(table_path, sep="\t", dtype={"chrom": str})
+        log.debug("regions: cached in %s", out)
+        regions = pd.read_csv(table_path, sep="\t", dtype={"chrom": str})
+        regions.attrs["path"] = str(table_path)
+        return regions
     black = None if blacklist is None else _to_genome_names(read_bed(blacklist), genome.chrom_sizes, str(blacklist))
     if r.bed is not None:
         regions = _to_genome_names(read_bed(r.bed), genome.chrom_sizes, str(r.bed))
@@ -216,6 +219,7 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     with atomic_path(table_path) as tmp:
         regions.to_csv(tmp, sep="\t", index=False)
     log.info("regions: %d regions, folds %s", len(regions), scheme.describe())
+    regions.attrs["path"] = str(table_path)
     return regions
 
 
@@ -255,7 +259,7 @@ def targets_stage(
     out = study.output / "targets" / f"{platform}-{key}"
     manifest = out / "manifest.json"
     if manifest.exists():
-        log.info("targets %s: cached in %s", platform, out)
+        log.debug("targets %s: cached in %s", platform, out)
         return {k: out / v for k, v in json.loads(manifest.read_text()).items()}
     pb = pseudobulk(store, regions, reads_levels, cell_levels_, seed=study.seed, window=window,
                     min_cells_per_type=study.grid.min_cells_per_type)

@@ -63,6 +63,8 @@ class Preset:
         The study's grid levels.
     fold_k
         Chromosome-block folds of the study.
+    test_folds
+        Folds trained as test folds (None: all).
     """
 
     n_cells: int
@@ -71,6 +73,7 @@ class Preset:
     reads_per_cell: tuple[int | str, ...]
     cells: tuple[int | str, ...]
     fold_k: int = 5
+    test_folds: tuple[int, ...] | None = None
 
 
 def _scaled(profile: PlatformProfile, complexity: float, reads: float) -> PlatformProfile:
@@ -81,10 +84,11 @@ _REGION_WIDTH = 500
 
 PRESETS = {
     # tests: seconds
-    "small": Preset(400, 300, (_scaled(TENX, 1_600, 2_000), _scaled(HYDROP, 800, 2_000)), (500, "all"), (200, "all")),
-    # the demo: under a minute to simulate, minutes to run as a study on 2 CPU cores
+    "small": Preset(400, 300, (_scaled(TENX, 1_600, 2_000), _scaled(HYDROP, 800, 2_000)), (500, "all"), (200, "all"),
+                    test_folds=(0,)),
+    # the demo: under a minute to simulate, minutes to run as a study on 2 CPU cores (one test fold)
     "demo": Preset(1_500, 700, (_scaled(TENX, 3_000, 4_000), _scaled(HYDROP, 1_500, 4_000)),
-                   (1_000, 2_000, "all"), (500, 1_000, "all")),
+                   (25, 100, 400, "all"), (300, "all"), test_folds=(0,)),
     # the published platforms' complexity at 20k reads per cell, at atlas scale
     "large": Preset(100_000, 800, (_scaled(TENX, 23_000, 20_000), _scaled(HYDROP, 11_500, 20_000)),
                     (4_000, 12_000, "all"), (20_000, 50_000, "all")),
@@ -303,6 +307,7 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
         for p in chosen.platforms
     )
     levels = lambda xs: "[" + ", ".join(str(x) for x in xs) + "]"  # noqa: E731
+    test_folds = "" if chosen.test_folds is None else f"  test_folds: {levels(chosen.test_folds)}\n"
     return f"""\
 # A simulated atlas (atlasbench simulate --preset {preset} --seed {seed}): the truth is in truth/.
 name: simulated-{preset}
@@ -324,7 +329,7 @@ grid:
 folds:
   scheme: chromosome_block
   k: {chosen.fold_k}
-model:                  # sized for a laptop CPU; the published size is preset: paper, input_length: 2114
+{test_folds}model:                  # sized for a laptop CPU; the published size is preset: paper, input_length: 2114
   architecture: dilated_cnn
   preset: tiny
   input_length: 500
@@ -332,9 +337,11 @@ training:
   loss: cosine_mse_log
   learning_rate: 0.003
   batch_size: 32
-  max_epochs: 30
-  early_stopping_patience: 5
+  max_epochs: 20
+  early_stopping_patience: 4
 evaluation:
+  motifs: {{cell_types: [twi, grh], top_regions: 300, steps: 8, max_seqlets: 1000, leiden_runs: 4, jaspar_group: insects}}
   enhancers: enhancers.tsv
   reference_platform: {chosen.platforms[0].name}
+truth: truth
 """

@@ -1,0 +1,371 @@
+"""The HTML report: every section from small real inputs, skipped sections, and a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from atlasbench.config import load_study
+from atlasbench.report import SECTIONS, ReportInputs, write_report
+
+# platform -> (plateau, K_reads, K_cells, achieved reads at "all", cells at "all", library complexity)
+TRUTH = {"10x": (0.66, 300.0, 60.0, 4000.0, 1500, 3000.0), "hydrop": (0.56, 600.0, 120.0, 3500.0, 1200, 1500.0)}
+CELL_TYPES = ("twi", "grh")
+N_FOLDS = 2
+
+STUDY = """\
+name: report-test
+description: Two platforms on a simulated fly embryo atlas, for the report tests.
+output: results
+genome:
+  fasta: genome.fa
+platforms:
+  - name: 10x
+    fragments: tenx.tsv.gz
+    cells: tenx_cells.tsv
+    cost: {per_cell: 0.471, per_million_reads: 2.875}
+  - name: hydrop
+    fragments: hydrop.tsv.gz
+    cells: hydrop_cells.tsv
+    cost: {per_cell: 0.049, per_million_reads: 2.875}
+grid:
+  reads_per_cell: [500, 1000, all]
+  cells: [200, all]
+evaluation:
+  reference_platform: 10x
+"""
+
+
+def _surface(platform: str, reads: float, cells: float) -> float:
+    plateau, k_reads, k_cells = TRUTH[platform][:3]
+    return plateau * reads / (reads + k_reads) * cells / (cells + k_cells)
+
+
+def _evaluation(path: Path) -> Path:
+    """2 platforms x (reads 500/1000/all x cells 200/all) x 2 folds on a known saturating surface."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for platform, (_, _, _, all_reads, all_cells, _) in TRUTH.items():
+        other = next(p for p in TRUTH if p != platform)
+        for reads_key, reads in (("500", 500.0), ("1000", 1000.0), ("all", all_reads)):
+            for cells_key, cells in (("200", 200), ("all", all_cells)):
+                level = f"reads-{reads_key}_cells-{cells_key}"
+                for fold in range(N_FOLDS):
+                    value = _surface(platform, reads, cells) + rng.normal(0, 0.004)
+                    base = dict(platform=platform, level=level, reads_per_cell=reads * (1 + 0.01 * fold),
+                                n_cells=cells, fold_scheme="chromosome_block", fold=fold, seed=7,
+                                model="dilated_cnn")
+                    rows.append({**base, "against": "full", "cell_type": "all", "metric": "pearson_mean",
+                                 "value": value})
+                    rows.append({**base, "against": "own", "cell_type": "all", "metric": "pearson_mean",
+                                 "value": value + 0.02})
+                    rows.append({**base, "against": "truth", "cell_type": "all", "metric": "pearson_mean",
+                                 "value": value - 0.05})
+                    for cell_type in CELL_TYPES:
+                        rows.append({**base, "against": "full", "cell_type": cell_type, "metric": "pearson",
+                                     "value": value + rng.normal(0, 0.02)})
+                    if level == "reads-all_cells-all":
+                        rows.append({**base, "against": f"platform:{other}", "cell_type": "all",
+                                     "metric": "pearson_mean", "value": value - 0.07})
+    frame = pd.DataFrame(rows)
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def _qc(folder: Path, platform: str) -> Path:
+    """qc.tsv and levels.tsv as the targets stage writes them (the columns the report reads)."""
+    rng = np.random.default_rng(len(platform))
+    _, _, _, all_reads, n, complexity = TRUTH[platform]
+    reads = rng.poisson(all_reads, n)
+    fragments = (complexity * (1 - np.exp(-reads / complexity)) * rng.lognormal(0, 0.3, n)).astype(int)
+    qc = pd.DataFrame({"barcode": [f"{platform}-{i}" for i in range(n)], "cell_type": rng.choice(CELL_TYPES, n),
+                       "sample": "s1", "n_fragments": fragments, "n_reads": reads,
+                       "duplication_rate": 1 - fragments / reads, "tss_enrichment": rng.normal(14, 3, n),
+                       "frip": rng.beta(50, 50, n)})
+    folder.mkdir(parents=True)
+    qc.to_csv(folder / "qc.tsv", sep="\t", index=False)
+    levels = []
+    for i, (key, target) in enumerate((("500", 500.0), ("1000", 1000.0), ("all", all_reads))):
+        for j, (cells_key, cells) in enumerate((("200", 200), ("all", n))):
+            levels.append({"depth_level": i, "cell_level": j, "reads_per_cell": key, "p": target / all_reads,
+                           "cells": cells_key, "n_cells": cells, "mean_reads_per_cell": target,
+                           "mean_fragments_per_cell": complexity * (1 - np.exp(-target / complexity))})
+    pd.DataFrame(levels).to_csv(folder / "levels.tsv", sep="\t", index=False)
+    return folder
+
+
+def _tn5_log_odds() -> np.ndarray:
+    """A Tn5-like preference at +-5 bp of the cut (the real flank is 10; 5 keeps the logos quick to draw)."""
+    log_odds = np.zeros((11, 4))
+    log_odds[3:8] = [[0.3, -0.2, 0.4, -0.5], [-0.4, 0.6, 0.2, -0.4], [0.0, 0.5, 0.5, -1.0],
+                      [-0.4, 0.2, 0.6, -0.4], [-0.5, 0.4, -0.2, 0.3]]
+    return log_odds
+
+
+def _tn5(folder: Path, truth: Path) -> Path:
+    from atlasbench.tn5 import bias_from_counts, write_bias
+
+    background = np.array([0.29, 0.21, 0.21, 0.29])
+    rng = np.random.default_rng(1)
+    biases = {}
+    for platform in TRUTH:
+        probs = background * 2.0 ** _tn5_log_odds()
+        probs /= probs.sum(axis=1, keepdims=True)
+        counts = np.stack([rng.multinomial(400_000, p) for p in probs]).astype(float)
+        biases[platform] = bias_from_counts(counts, background, n_fragments=200_000)
+    write_bias(biases, folder)
+    table = pd.concat([pd.DataFrame(_tn5_log_odds(), columns=list("ACGT")).assign(platform=p, position=range(-5, 6))
+                       for p in TRUTH])[["platform", "position", "A", "C", "G", "T"]]
+    table.to_csv(truth / "tn5_log_odds.tsv", sep="\t", index=False)
+    return folder
+
+
+def _motifs(folder: Path) -> Path:
+    """Both models find twi in twi cells; only 10x finds grh in grh cells; one flat pattern matches nothing."""
+    from atlasbench.jaspar import jaspar_collection, jaspar_motif
+    from atlasbench.modisco import Pattern, match_patterns, write_motifs
+
+    def pattern(name: str, probs: np.ndarray) -> Pattern:
+        return Pattern(name, 40, np.asarray(probs, float), np.asarray(probs, float) * 0.1)
+
+    insects = jaspar_collection("insects")
+    found = {("10x", "twi"): [pattern("pos_0", jaspar_motif("twi").probs)],
+             ("10x", "grh"): [pattern("pos_0", jaspar_motif("grh").probs), pattern("pos_1", np.full((8, 4), 0.25))],
+             ("hydrop", "twi"): [pattern("pos_0", jaspar_motif("twi").probs[::-1, ::-1])]}
+    tables = []
+    for (model, cell_type), patterns in found.items():
+        table = match_patterns(patterns, insects)
+        table.insert(0, "cell_type", cell_type)
+        table.insert(0, "model", model)
+        tables.append(table)
+    # logos of one (model, cell type) only: each logo figure takes a second or two to draw
+    write_motifs(pd.concat(tables, ignore_index=True), {("hydrop", "twi"): found[("hydrop", "twi")]}, insects, folder)
+    return folder
+
+
+def _enhancers(folder: Path, platform: str) -> Path:
+    from atlasbench.enhancers import write_enhancer_report
+
+    rng = np.random.default_rng(3)
+    names = [f"e{i}" for i in range(12)]
+    targets = [["twi"]] * 4 + [["grh"]] * 4 + [[]] * 4
+    enhancers = pd.DataFrame({"name": names, "sequence": "ACGT", "targets": targets, "label": [1] * 8 + [0] * 4})
+    signal = 1.5 if platform == "10x" else 0.8
+    scores = pd.DataFrame(rng.uniform(0.5, 1.0, (12, 2)), index=names, columns=list(CELL_TYPES))
+    for i, t in enumerate(targets):
+        for cell_type in t:
+            scores.loc[names[i], cell_type] += signal
+    write_enhancer_report(scores, enhancers, folder)
+    return folder
+
+
+def _truth(folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    record = {"preset": "test", "seed": 0, "n_cells": 1500,
+              "platforms": [{"name": p, "complexity": v[5], "complexity_sigma": 0.45, "reads_per_cell": v[3]}
+                            for p, v in TRUTH.items()],
+              "simulated_platforms": list(TRUTH),
+              "cell_types": [{"name": "twi", "activator": "twi"}, {"name": "grh", "activator": "grh"},
+                             {"name": "srp", "activator": "srp"}]}
+    (folder / "simulation.json").write_text(json.dumps(record))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("study")
+    path = folder / "study.yaml"
+    path.write_text(textwrap.dedent(STUDY))
+    return load_study(path, check_files=False)
+
+
+@pytest.fixture(scope="module")
+def full_report(study, tmp_path_factory):
+    """Every input, built by the real writers; the report written once (timed)."""
+    root = tmp_path_factory.mktemp("inputs")
+    truth = _truth(root / "truth")
+    inputs = ReportInputs(
+        evaluation=_evaluation(root / "evaluation.parquet"),
+        qc={p: _qc(root / "targets" / p, p) for p in TRUTH},
+        tn5=_tn5(root / "tn5", truth),
+        motifs=_motifs(root / "motifs"),
+        enhancers={p: _enhancers(root / "enhancers" / p, p) for p in TRUTH},
+        truth=truth,
+    )
+    return write_report(study, inputs, root / "report")
+
+
+# figures: QC, accuracy, grid, transfer, frontier, Tn5 logos, 1 motif logo, 2 ROC, truth saturation, truth Tn5
+EXPECTED_IMAGES = 11
+
+
+def _summary(text: str) -> str:
+    return text.split('<section id="summary"', 1)[1].split("</section>", 1)[0]
+
+
+def test_report_has_every_section_figure_and_table(full_report) -> None:
+    path = full_report
+    assert path.name == "report.html" and path.is_file()
+    text = path.read_text()
+    for section_id, heading in SECTIONS:
+        assert f'id="{section_id}"' in text and f">{heading}</h2>" in text
+        assert f'href="#{section_id}"' in text  # table of contents
+    assert text.count("data:image/png;base64,") == EXPECTED_IMAGES
+    # nothing skipped; the one note says which planted cell type no model explained
+    assert re.findall(r'<p class="note">(.*?)</p>', text) == ["Cell types not explained by any model: srp."]
+    assert 'id="report-check"' in text and "max-width:1200px" in text
+    # self-contained: no file, script or style is fetched
+    assert not re.search(r'(src|href)="(?!data:|#)', text)
+    tables = path.parent / "tables"
+    for name in ("qc", "qc_levels", "accuracy", "ranking", "saturation", "cheapest", "transfer", "tn5_similarity",
+                 "motifs", "motif_overlap", "enhancers", "truth_tn5", "truth_motifs", "truth_platforms"):
+        assert (tables / f"{name}.csv").stat().st_size > 0, name
+    for name in ("qc", "accuracy", "accuracy_grid", "transfer", "cost_frontier", "truth_tn5", "truth_saturation"):
+        assert (path.parent / "figures" / f"{name}.png").is_file() and (path.parent / "figures" / f"{name}.pdf").is_file()
+    assert not list(path.parent.rglob("*.tmp*"))  # atomic writes leave nothing behind
+
+
+def test_report_numbers_match_the_inputs(full_report) -> None:
+    path = full_report
+    tables = path.parent / "tables"
+    summary = _summary(path.read_text())
+    # 10x was built with the higher plateau: it ranks first, with mean +- SD over the folds
+    assert re.search(r"At full data, <b>10x</b> ranks first: test Pearson vs full data 0\.\d{3} &plusmn; 0\.\d{3} "
+                     r"\(mean &plusmn; SD over 2 models\), ahead of <b>hydrop</b>", summary)
+    ranking = pd.read_csv(tables / "ranking.csv")
+    assert ranking["platform"].tolist() == ["10x", "hydrop"]
+    expected = _surface("10x", 4000.0, 1500)
+    assert ranking.loc[0, "accuracy_mean"] == pytest.approx(expected, abs=0.01)
+    # the fitted saturation recovers the planted K_reads (95% at 19 K)
+    saturation = pd.read_csv(tables / "saturation.csv").set_index("platform")
+    for platform, (_, k_reads, *_rest) in TRUTH.items():
+        assert saturation.loc[platform, "saturation_depth"] == pytest.approx(19 * k_reads, rel=0.35)
+    assert "reads per cell on <b>10x</b>" in summary
+    # the cost comparison in the study's words, from cost.compare_costs
+    assert re.search(r"hydrop reaches Pearson 0\.\d+ with .* than 10x .* lower cost", summary)
+    # transfer: own (full) against the other platform's full data
+    transfer = pd.read_csv(tables / "transfer.csv")
+    own = transfer[(transfer["trained_on"] == "10x") & (transfer["evaluated_on"] == "10x")]["pearson_mean"].item()
+    cross = transfer[(transfer["trained_on"] == "10x") & (transfer["evaluated_on"] == "hydrop")]["pearson_mean"].item()
+    assert cross == pytest.approx(own - 0.07)
+    # Tn5: one chemistry, the same bias; and recovered from the simulated log-odds
+    assert "Tn5 insertion bias: <b>10x</b> and <b>hydrop</b>: the same" in summary
+    assert (pd.read_csv(tables / "truth_tn5.csv")["pearson"] > 0.99).all()
+    # motifs: twi shared, grh only in 10x
+    overlap = pd.read_csv(tables / "motif_overlap.csv").set_index("cell_type")
+    assert overlap.loc["twi", "shared"] == "twi" and overlap.loc["twi", "jaccard"] == 1.0
+    assert "share 1 of the 2 JASPAR motifs" in summary
+    truth_motifs = pd.read_csv(tables / "truth_motifs.csv")
+    found = truth_motifs[truth_motifs["analysed"]].set_index(["model", "cell_type"])["found"]
+    assert found[("10x", "twi")] and found[("10x", "grh")] and found[("hydrop", "twi")]
+    assert "srp" not in set(truth_motifs.loc[truth_motifs["analysed"], "cell_type"])
+    # simulated complexity: 10x more complex, ranked first; saturation at M ln 20
+    platforms = pd.read_csv(tables / "truth_platforms.csv").set_index("platform")
+    assert platforms.loc["10x", "fragments_saturation_depth"] == pytest.approx(3000 * np.log(20))
+    assert platforms.loc["10x", "benchmark_rank"] == platforms.loc["10x", "expected_rank"] == 1
+    assert "ranks <b>10x</b> first: as expected" in summary
+    # QC medians
+    qc = pd.read_csv(tables / "qc.csv").set_index("platform")
+    assert qc.loc["10x", "cells"] == 1500 and "median_tss_enrichment" in qc.columns
+    # enhancers: 10x scores separate better
+    enhancers = pd.read_csv(tables / "enhancers.csv")
+    macro = enhancers[enhancers["cell_type"] == "macro"].set_index("platform")["auroc"]
+    assert macro["10x"] >= macro["hydrop"]
+    assert "Validated enhancers: <b>10x</b> macro auROC" in summary
+
+
+def test_missing_inputs_give_notes_not_errors(study, tmp_path: Path) -> None:
+    inputs = ReportInputs(evaluation=tmp_path / "missing.parquet", qc={"10x": tmp_path / "nothing"})
+    path = write_report(study, inputs, tmp_path / "out")
+    text = path.read_text()
+    for section_id, heading in SECTIONS:
+        assert f">{heading}</h2>" in text
+        if section_id != "summary":
+            body = text.split(f'<section id="{section_id}">', 1)[1].split("</section>", 1)[0]
+            assert 'class="note"' in body, section_id
+    assert "No evaluation table at" in text and "Not a simulated study" in text
+    assert "data:image/png" not in text
+    assert "No result to summarise yet." in text
+
+
+def test_a_partial_study_reports_what_it_has(study, tmp_path: Path) -> None:
+    """QC of one platform only: its section is drawn, every other one says what is missing."""
+    inputs = ReportInputs(evaluation=None, qc={"10x": _qc(tmp_path / "qc10x", "10x"), "hydrop": tmp_path / "none"},
+                          tn5=tmp_path / "no-tn5", motifs=tmp_path / "no-motifs", enhancers={"10x": tmp_path / "no"},
+                          truth=_truth(tmp_path / "truth"))
+    path = write_report(study, inputs, tmp_path / "out")
+    text = path.read_text()
+    assert text.count("data:image/png;base64,") == 2  # QC, and unique fragments against the simulated law
+    qc = pd.read_csv(tmp_path / "out" / "tables" / "qc.csv")
+    assert qc["platform"].tolist() == ["10x"]
+    for note in ("hydrop: no <code>qc.tsv</code>", "No evaluation table was given", "No Tn5 bias tables in",
+                 "No <code>motifs.tsv</code> in", "10x: no <code>per_cell_type.tsv</code>",
+                 "No simulated Tn5 log-odds", "No motifs to compare with the planted activators"):
+        assert note in text, note
+    # the truth still stands beside what was measured (QC), ranks left empty
+    truth = pd.read_csv(tmp_path / "out" / "tables" / "truth_platforms.csv").set_index("platform")
+    assert truth["benchmark_rank"].isna().all() and truth.loc["10x", "measured_median_unique_fragments"] > 0
+
+
+def test_an_unusable_evaluation_table_is_a_note(study, tmp_path: Path) -> None:
+    """Rows against the models' own targets only: the accuracy sections say why they are empty."""
+    table = pd.read_parquet(_evaluation(tmp_path / "all.parquet"))
+    table[table["against"] == "own"].to_parquet(tmp_path / "own.parquet")
+    path = write_report(study, ReportInputs(evaluation=tmp_path / "own.parquet"), tmp_path / "out")
+    text = path.read_text()
+    for section_id in ("accuracy", "grid", "transfer", "cost"):
+        body = text.split(f'<section id="{section_id}">', 1)[1].split("</section>", 1)[0]
+        assert "could not be drawn: evaluation table has no rows with metric &#x27;pearson_mean&#x27; and " \
+               "against &#x27;full&#x27;" in body, section_id
+    assert "data:image/png" not in text
+
+
+# ---------------------------------------------------------------------------------------
+# In a real browser
+# ---------------------------------------------------------------------------------------
+
+
+def find_chromium() -> str | None:
+    """The headless Chromium binary, or None; on CI (``CI=true``) a missing one fails the test."""
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    if os.environ.get("CI") == "true":
+        pytest.fail("chromium is not installed on CI (apt-get install chromium): the report's browser test needs it")
+    pytest.skip("chromium not found (apt-get install chromium, or set CI=true to make this a failure)")
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """The browser, looked up before the report is built (a skip then costs nothing)."""
+    return find_chromium()
+
+
+def test_report_renders_in_headless_chromium(chromium, full_report, tmp_path: Path) -> None:
+    """One Chromium run: a 1366x900 screenshot (not blank) and the DOM after ``load``, whose
+    check line counts the images the browser decoded."""
+    from matplotlib.image import imread
+
+    shot = tmp_path / "report.png"
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+               "--disable-dev-shm-usage", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1366,900",
+               "--virtual-time-budget=5000", f"--screenshot={shot}", "--dump-dom", full_report.resolve().as_uri()]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert shot.is_file(), result.stderr[-2000:]
+    pixels = imread(shot)
+    assert pixels.shape[:2] == (900, 1366)
+    assert pixels[..., :3].std() > 0.05  # text, swatches and the summary box: not a blank page
+    match = re.search(r'<p id="report-check">images: (\d+) loaded, (\d+) broken</p>', result.stdout)
+    assert match, result.stdout[-500:] + result.stderr[-2000:]
+    assert int(match.group(1)) == EXPECTED_IMAGES and int(match.group(2)) == 0
