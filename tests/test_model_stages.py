@@ -68,7 +68,7 @@ def test_every_job_is_trained_and_evaluated_in_tidy_rows(study_run) -> None:
     for platform in ("10x", "hydrop"):
         other = "hydrop" if platform == "10x" else "10x"
         against = set(table.loc[table["platform"] == platform, "against"])
-        assert against == {"own", "full", f"platform:{other}"}
+        assert against == {"own", "full", f"platform:{other}", "truth"}
     models = sorted((study.output / "models").glob("*/*/fold-0_seed-7-*"))
     assert len(models) == 3
     trained = load_trained(models[0])

@@ -112,9 +112,12 @@ def runs(tmp_path_factory):
     done_before_kill = _kill_mid_training(base / "study-local.yaml", local)
     resumed = run_study(local, "local", progress=False)
     dask_study = load_study(_study_file(base, "dask"))
+    environment = dict(os.environ)  # Dask's nannies change it for their workers
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
         on_dask = run_study(dask_study, "dask", client=client, progress=False)
+    os.environ.clear()
+    os.environ.update(environment)
     return {"local": local, "dask": dask_study, "resumed": resumed, "on_dask": on_dask,
             "done_before_kill": done_before_kill}
 

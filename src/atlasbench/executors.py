@@ -16,6 +16,7 @@ are. Nothing here decides what to run: :mod:`atlasbench.run` passes only the pen
 from __future__ import annotations
 
 import logging
+import os
 import time
 import traceback
 from collections.abc import Sequence
@@ -140,8 +141,13 @@ def dask_client(study: Study):
     if e.address is not None:
         log.info("connecting to the Dask scheduler at %s", e.address)
         return Client(e.address)
+    environment = dict(os.environ)
     cluster = LocalCluster(n_workers=e.n_workers, threads_per_worker=e.threads_per_worker, processes=True,
                            dashboard_address=None)
+    # Dask's nannies set OMP_NUM_THREADS=1 and the like in *this* process's environment
+    # to pass them to their workers; put back the user's, for the processes it starts later.
+    os.environ.clear()
+    os.environ.update(environment)
     log.info("started a Dask LocalCluster: %d workers x %d threads", e.n_workers, e.threads_per_worker)
     client = Client(cluster)
     client.close = _closing_cluster(client.close, cluster)  # the cluster is ours: close it too
