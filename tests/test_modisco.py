@@ -26,11 +26,13 @@ def _pattern(name: str, probs: np.ndarray, n: int = 50) -> Pattern:
     return Pattern(name, n, np.asarray(probs, dtype=float), np.asarray(probs, dtype=float) * 0.1)
 
 
-def test_specific_regions_are_those_whose_top_output_it_is_by_prediction() -> None:
-    pred = np.array([[5.0, 1.0], [2.0, 3.0], [9.0, 8.0], [1.0, 0.5], [0.1, 4.0]])
-    np.testing.assert_array_equal(specific_regions(pred, 0, 5), [2, 0, 3])
-    np.testing.assert_array_equal(specific_regions(pred, 0, 2), [2, 0])
-    np.testing.assert_array_equal(specific_regions(pred, 1, 5), [4, 1])
+def test_specific_regions_compare_standardised_predictions() -> None:
+    # output 1 predicts ten times higher everywhere; standardised (column mean 0, SD 1):
+    # [[-1.12, -0.57], [0.13, -0.83], [-1.12, 1.76], [1.38, 0.47], [0.75, -0.83]]
+    pred = np.array([[1.0, 12.0], [2.0, 10.0], [1.0, 30.0], [3.0, 20.0], [2.5, 10.0]])
+    np.testing.assert_array_equal(specific_regions(pred, 0, 5), [3, 4, 1])
+    np.testing.assert_array_equal(specific_regions(pred, 0, 2), [3, 4])
+    np.testing.assert_array_equal(specific_regions(pred, 1, 5), [2, 0])
 
 
 def test_a_jaspar_motif_is_matched_to_itself_on_either_strand() -> None:

@@ -70,9 +70,10 @@ class Pattern:
 def specific_regions(predictions: np.ndarray, output: int, n: int) -> np.ndarray:
     """Indices of the regions predicted most specifically accessible in one output.
 
-    A region is specific to the output (cell type) that holds the largest share of its
-    predictions across outputs; among those, the ``n`` with the highest prediction in
-    that output are taken.
+    Each output's predictions are standardised across regions (mean 0, SD 1), so that
+    outputs on different scales compete fairly; a region is specific to the output where
+    its standardised prediction is highest, and the ``n`` regions highest there are
+    taken.
 
     Parameters
     ----------
@@ -86,12 +87,14 @@ def specific_regions(predictions: np.ndarray, output: int, n: int) -> np.ndarray
     Returns
     -------
     numpy.ndarray
-        int64 indices, highest prediction first (fewer than ``n`` when fewer regions
-        are specific to the output).
+        int64 indices, most specific first (fewer than ``n`` when fewer regions are
+        specific to the output).
     """
     predictions = np.asarray(predictions, dtype=np.float64)
-    own = np.flatnonzero(predictions.argmax(axis=1) == output)
-    order = np.argsort(-predictions[own, output], kind="stable")
+    sd = predictions.std(axis=0)
+    z = (predictions - predictions.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    own = np.flatnonzero(z.argmax(axis=1) == output)
+    order = np.argsort(-z[own, output], kind="stable")
     return own[order[:n]]
 
 
