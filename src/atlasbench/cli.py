@@ -450,6 +450,23 @@ def tn5(genome_path: Path, fragment_pairs: tuple[str, ...], cell_pairs: tuple[st
     click.echo(f"tables and logos in {out}")
 
 
+def _one_or_two_models(models: tuple[Path, ...], cell_types: list[str]) -> list:
+    """Load one model folder, or two to compare, checking they take the same input length
+    and both predict every one of ``cell_types``."""
+    from atlasbench.trained import load_trained
+
+    if len(models) > 2:
+        raise click.UsageError("give one model, or two to compare")
+    trained = [load_trained(m) for m in models]
+    for model in trained:
+        missing = [c for c in cell_types if c not in model.cell_types]
+        if missing:
+            raise AtlasbenchError(f"{model.path}: no output {missing[0]!r}; outputs: {', '.join(model.cell_types)}")
+        if model.input_length != trained[0].input_length:
+            raise AtlasbenchError("the two models take inputs of different lengths")
+    return trained
+
+
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--regions", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -468,18 +485,9 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
     """
     from atlasbench.explain import integrated_gradients, write_contributions
     from atlasbench.predict import input_windows
-    from atlasbench.trained import load_trained
 
-    if len(models) > 2:
-        raise click.UsageError("give one model, or two to compare")
-    trained = [load_trained(m) for m in models]
-    length = trained[0].input_length
-    for model in trained:
-        if cell_type not in model.cell_types:
-            raise AtlasbenchError(f"{model.path}: no output {cell_type!r}; outputs: {', '.join(model.cell_types)}")
-        if model.input_length != length:
-            raise AtlasbenchError("the two models take inputs of different lengths")
-    names, codes = input_windows(regions, genome, length)
+    trained = _one_or_two_models(models, [cell_type])
+    names, codes = input_windows(regions, genome, trained[0].input_length)
     scores = {}
     for i, model in enumerate(trained):
         label = f"model{i + 1}" if len(trained) > 1 else "model"
@@ -524,16 +532,8 @@ def motifs(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_ty
     from atlasbench.predict import input_windows
     from atlasbench.trained import load_trained
 
-    if len(models) > 2:
-        raise click.UsageError("give one model, or two to compare")
-    trained = [load_trained(m) for m in models]
-    if len({m.input_length for m in trained}) > 1:
-        raise AtlasbenchError("the two models take inputs of different lengths")
-    chosen = list(cell_types) or list(trained[0].cell_types)
-    for model in trained:
-        missing = [c for c in chosen if c not in model.cell_types]
-        if missing:
-            raise AtlasbenchError(f"{model.path}: no output {missing}; outputs: {', '.join(model.cell_types)}")
+    chosen = list(cell_types) or load_trained(models[0]).cell_types
+    trained = _one_or_two_models(models, chosen)
     _, codes = input_windows(regions, genome, trained[0].input_length)
     targets = jaspar_collection(jaspar_group)
     tables, patterns = [], {}
