@@ -163,8 +163,8 @@ def _run(study, executor: str | None, workers: int | None, until: str | None = N
 
 @main.command()
 @click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--executor", type=click.Choice(["local", "dask"]),
-              help="Where jobs run (default: the study's executor.kind).")
+@click.option("--executor", type=click.Choice(["local", "dask", "slurm"]),
+              help="Where jobs run: here, on Dask or as SLURM jobs (default: the study's executor.kind).")
 @click.option("--workers", type=click.IntRange(min=1), help="Dask LocalCluster workers (overrides executor.n_workers).")
 @click.option("--until", help="Stop after this job and what it needs (e.g. evaluate); see `atlasbench status`.")
 def run(study_file: Path, executor: str | None, workers: int | None, until: str | None) -> None:
@@ -185,7 +185,11 @@ def run(study_file: Path, executor: str | None, workers: int | None, until: str 
 @click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--all", "show_all", is_flag=True, help="List every job, not only those not done.")
 def status(study_file: Path, show_all: bool) -> None:
-    """Show which jobs of a study are done, running, failed, interrupted or pending."""
+    """Show which jobs of a study are done, running, failed, interrupted or pending.
+
+    Jobs submitted to SLURM show SLURM's state (pending, running, cancelled, timeout,
+    failed) and their SLURM job id.
+    """
     from atlasbench.config import load_study
     from atlasbench.run import study_status
 

@@ -77,7 +77,8 @@ def execute_job(study: Study, key: str, threads: int | None = None, *_dependenci
     level = package.level
     package.setLevel(min(level, logging.INFO) if level else logging.INFO)
     started = time.time()
-    write_record(study, key, "running", started=started, finished=None, error=None)
+    write_record(study, key, "running", started=started, finished=None, error=None,
+                 slurm_job_id=os.environ.get("SLURM_JOB_ID"))  # when in a SLURM job, which one
     try:
         outputs = run_job(study, key)
         write_record(study, key, "done", finished=time.time(), seconds=round(time.time() - started, 1),

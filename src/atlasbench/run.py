@@ -4,9 +4,10 @@
 then runs the data phase, then the model phase (:mod:`atlasbench.jobs`). A job is
 skipped when its record says done for this version of the study and its artefacts are
 intact; a damaged artefact is removed and rebuilt; every other job runs on the chosen
-executor (:mod:`atlasbench.executors`). A run killed at any point leaves every finished
-job's artefacts whole (they are written atomically) and its record done, so the next
-run repeats none of them; a training job killed mid-way resumes from its last epoch.
+executor (:mod:`atlasbench.executors`, :mod:`atlasbench.slurm`). A run killed at any
+point leaves every finished job's artefacts whole (they are written atomically) and its
+record done, so the next run repeats none of them; a training job killed mid-way
+resumes from its last epoch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from atlasbench.errors import AtlasbenchError
 from atlasbench.executors import Outcome, dask_client, run_dask, run_local
 from atlasbench.job_records import read_record, remove_outputs, verify
 from atlasbench.jobs import Job, data_jobs, model_jobs
+from atlasbench.slurm import check_slurm, run_slurm, slurm_status
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +106,7 @@ def run_study(
     study
         The study.
     executor
-        ``local`` or ``dask``; None for the study's ``executor.kind``.
+        ``local``, ``dask`` or ``slurm``; None for the study's ``executor.kind``.
     until
         Stop after this job (``evaluate``, say) and the jobs it needs; None runs all.
     progress
@@ -121,15 +123,17 @@ def run_study(
     Raises
     ------
     AtlasbenchError
-        Before any work, when the study has problems (all listed); after the run, when
-        a job failed (each named with its error and log).
+        Before any work, when the study has problems (all listed) or the executor is not
+        available; after the run, when a job failed (each named with its error and log).
     """
     from atlasbench.stages import study_data
     from atlasbench.validate import check_study
 
     kind = executor or study.executor.kind
-    if kind not in ("local", "dask"):
-        raise AtlasbenchError(f"executor {kind!r} is not available here; choose local or dask")
+    if kind not in ("local", "dask", "slurm"):
+        raise AtlasbenchError(f"unknown executor {kind!r}; choose local, dask or slurm")
+    if kind == "slurm":
+        check_slurm()
     problems = check_study(study, max_fragments=200_000)
     if problems:
         raise AtlasbenchError(f"study {study.name} has problems; nothing was run:\n  " + "\n  ".join(problems))
@@ -141,8 +145,12 @@ def run_study(
             if not pending:
                 return
             log.info("%d jobs to run, %d already done", len(pending), len(jobs) - len(pending))
-            outcomes = (run_dask(study, pending, active, progress) if kind == "dask"
-                        else run_local(study, pending, progress))
+            if kind == "dask":
+                outcomes = run_dask(study, pending, active, progress)
+            elif kind == "slurm":
+                outcomes = run_slurm(study, pending, progress)
+            else:
+                outcomes = run_local(study, pending, progress)
             summary.outcomes.extend(outcomes)
             _raise_failures(study, summary)
 
@@ -177,10 +185,11 @@ def _raise_failures(study: Study, summary: RunSummary) -> None:
         return
     lines = []
     for outcome in failed:
-        line = f"{outcome.key}: {outcome.state}: {outcome.message}"
+        first, newline, rest = outcome.message.partition("\n")  # a log's tail follows the log's path
+        line = f"{outcome.key}: {outcome.state}: {first}"
         if outcome.state == "failed":
             line += f" (log: {log_path(study, outcome.key)})"
-        lines.append(line)
+        lines.append(line + newline + rest)
     raise AtlasbenchError(f"{len(failed)} job(s) did not finish; rerun to retry them:\n  " + "\n  ".join(lines))
 
 
@@ -188,35 +197,47 @@ def study_status(study: Study) -> pd.DataFrame:
     """Where every job of a study stands.
 
     The model phase's jobs are listed once the data phase is done (named scenarios
-    resolve against the ingested cells).
+    resolve against the ingested cells). A job submitted to SLURM that is not done has
+    the state SLURM gives it (read with ``sacct``).
 
     Returns
     -------
     pandas.DataFrame
         ``job``, ``kind``, ``state`` (``done``, ``running``, ``failed``, ``interrupted``:
-        its process is gone, or ``pending``), ``seconds``, ``host`` and ``message``
-        (the error of a failed job).
+        its process is gone, ``pending``; under SLURM also ``cancelled`` and ``timeout``),
+        ``seconds``, ``host``, ``message`` (the error of a failed job) and, when some job
+        was submitted to SLURM, ``slurm`` (its SLURM job id and state).
     """
-    import socket
-
     from atlasbench.stages import study_data
 
-    jobs = data_jobs(study)
-    rows = [_status_row(study, job, socket.gethostname()) for job in jobs]
+    rows = _status_rows(study, data_jobs(study))
     if all(row[2] == "done" for row in rows):
-        rows += [_status_row(study, job, socket.gethostname()) for job in model_jobs(study, study_data(study))]
-    return pd.DataFrame(rows, columns=["job", "kind", "state", "seconds", "host", "message"])
+        rows += _status_rows(study, model_jobs(study, study_data(study)))
+    table = pd.DataFrame(rows, columns=["job", "kind", "state", "seconds", "host", "message", "slurm"])
+    return table if table["slurm"].notna().any() else table.drop(columns="slurm")
 
 
-def _status_row(study: Study, job: Job, here: str) -> tuple:
-    record = read_record(study, job.key)
+def _status_rows(study: Study, jobs: list[Job]) -> list[tuple]:
+    import socket
+
+    records = {job.key: read_record(study, job.key) for job in jobs}
+    in_slurm = slurm_status(study, records)
+    return [_status_row(job, records[job.key], in_slurm.get(job.key), socket.gethostname()) for job in jobs]
+
+
+def _status_row(job: Job, record: dict | None, in_slurm: tuple[str | None, str, str] | None, here: str) -> tuple:
     if record is None:
-        return (job.key, job.kind, "pending", None, None, "")
+        return (job.key, job.kind, "pending", None, None, "", None)
     state = record["state"]
     if state == "running" and record.get("host") == here and not _alive(record.get("pid")):
         state = "interrupted"
     message = record.get("error") or "" if state == "failed" else ""
-    return (job.key, job.kind, state, record.get("seconds"), record.get("host"), message)
+    slurm = None
+    if in_slurm is not None:
+        slurm_state, slurm, said = in_slurm
+        if slurm_state is not None:
+            state, message = slurm_state, message or said
+    return (job.key, job.kind, state, record.get("seconds"), record.get("host"), message, slurm)
 
 
 def _alive(pid: int | None) -> bool:
