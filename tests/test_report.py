@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from atlasbench.complexity import saturation_depth
 from atlasbench.config import load_study
 from atlasbench.report import SECTIONS, ReportInputs, write_report
 
@@ -81,13 +82,23 @@ def _evaluation(path: Path) -> Path:
     return path
 
 
+def _barcodes(platform: str) -> list[str]:
+    return [f"{platform}-{i}" for i in range(TRUTH[platform][4])]
+
+
+def _cell_complexity(platform: str) -> np.ndarray:
+    """The simulated library complexity of each cell: log-normal around the platform's."""
+    _, _, _, _, n, complexity = TRUTH[platform]
+    return complexity * np.random.default_rng(7 + len(platform)).lognormal(0, 0.45, n)
+
+
 def _qc(folder: Path, platform: str) -> Path:
     """qc.tsv and levels.tsv as the targets stage writes them (the columns the report reads)."""
     rng = np.random.default_rng(len(platform))
     _, _, _, all_reads, n, complexity = TRUTH[platform]
     reads = rng.poisson(all_reads, n)
-    fragments = (complexity * (1 - np.exp(-reads / complexity)) * rng.lognormal(0, 0.3, n)).astype(int)
-    qc = pd.DataFrame({"barcode": [f"{platform}-{i}" for i in range(n)], "cell_type": rng.choice(CELL_TYPES, n),
+    fragments = np.round(_cell_complexity(platform) * -np.expm1(-reads / _cell_complexity(platform))).astype(int)
+    qc = pd.DataFrame({"barcode": _barcodes(platform), "cell_type": rng.choice(CELL_TYPES, n),
                        "sample": "s1", "n_fragments": fragments, "n_reads": reads,
                        "duplication_rate": 1 - fragments / reads, "tss_enrichment": rng.normal(14, 3, n),
                        "frip": rng.beta(50, 50, n)})
@@ -177,6 +188,9 @@ def _truth(folder: Path) -> Path:
               "cell_types": [{"name": "twi", "activator": "twi"}, {"name": "grh", "activator": "grh"},
                              {"name": "srp", "activator": "srp"}]}
     (folder / "simulation.json").write_text(json.dumps(record))
+    for platform in TRUTH:
+        pd.DataFrame({"barcode": _barcodes(platform), "kind": "cell", "complexity": _cell_complexity(platform)}).to_csv(
+            folder / f"{platform}_barcodes.tsv", sep="\t", index=False)
     return folder
 
 
@@ -268,14 +282,20 @@ def test_report_numbers_match_the_inputs(full_report) -> None:
     found = truth_motifs[truth_motifs["analysed"]].set_index(["model", "cell_type"])["found"]
     assert found[("10x", "twi")] and found[("10x", "grh")] and found[("hydrop", "twi")]
     assert "srp" not in set(truth_motifs.loc[truth_motifs["analysed"], "cell_type"])
-    # simulated complexity: 10x more complex, ranked first; saturation at M ln 20
+    # simulated complexity: 10x more complex, ranked first; the saturation depth of the cells' true
+    # complexities, and recovered from each cell's reads and unique fragments
     platforms = pd.read_csv(tables / "truth_platforms.csv").set_index("platform")
-    assert platforms.loc["10x", "fragments_saturation_depth"] == pytest.approx(3000 * np.log(20))
+    for platform in TRUTH:
+        true = saturation_depth(_cell_complexity(platform))
+        assert platforms.loc[platform, "fragments_saturation_depth"] == pytest.approx(true, rel=1e-4)
+        assert platforms.loc[platform, "measured_fragments_saturation_depth"] == pytest.approx(true, rel=0.01)
+        assert true > 1.3 * np.median(_cell_complexity(platform)) * np.log(20)  # cells differ: above the median's
     assert platforms.loc["10x", "benchmark_rank"] == platforms.loc["10x", "expected_rank"] == 1
     assert "ranks <b>10x</b> first: as expected" in summary
     # QC medians
     qc = pd.read_csv(tables / "qc.csv").set_index("platform")
     assert qc.loc["10x", "cells"] == 1500 and "median_tss_enrichment" in qc.columns
+    assert qc.loc["10x", "median_complexity"] == pytest.approx(np.median(_cell_complexity("10x")), rel=0.01)
     # enhancers: 10x scores separate better
     enhancers = pd.read_csv(tables / "enhancers.csv")
     macro = enhancers[enhancers["cell_type"] == "macro"].set_index("platform")["auroc"]

@@ -51,6 +51,7 @@ import pandas as pd
 
 from atlasbench import cost
 from atlasbench.atomic import atomic_path, write_text_atomic
+from atlasbench.complexity import library_complexity, saturation_curve, saturation_depth
 from atlasbench.config import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.figures import save_figure
@@ -202,6 +203,7 @@ class _Report:
         self.tables: dict[str, Path] = {}
         self.n_images = 0
         self.qc_medians: pd.DataFrame | None = None
+        self.complexity: dict[str, pd.Series] = {}  # per platform, each annotated cell's library complexity
         self.accuracy: _Accuracy | None = None
         self.motif_table: pd.DataFrame | None = None
         names = [p.name for p in study.platforms]
@@ -363,6 +365,12 @@ class _Report:
                 if column in qc.columns:
                     values = qc[column].replace([np.inf, -np.inf], np.nan)
                     row[name] = values.median()
+            if "n_reads" in qc.columns:
+                m = pd.Series(library_complexity(qc["n_fragments"], qc["n_reads"]),
+                              index=qc["barcode"] if "barcode" in qc.columns else qc.index)
+                self.complexity[platform] = m
+                row["median_complexity"] = m.median()
+                row["saturation_depth"] = saturation_depth(m.to_numpy())
             medians.append(row)
             level_path = Path(folder) / "levels.tsv"
             if level_path.is_file():
@@ -381,13 +389,19 @@ class _Report:
         shown = table.rename(columns={
             "cells": "cells", "median_unique_fragments": "median unique fragments per cell",
             "median_reads": "median reads per cell", "median_duplication_rate": "median duplication rate",
-            "median_frip": "median FRiP", "median_tss_enrichment": "median TSS enrichment"})
+            "median_frip": "median FRiP", "median_tss_enrichment": "median TSS enrichment",
+            "median_complexity": "median library complexity (fragments)",
+            "saturation_depth": "95% saturation depth (reads per cell)"})
         parts = [_html_table(shown, text_columns={"platform"}, colours=self.colours)]
         parts.append(self._figure(self._qc_figure(cells, level_table), "qc",
                                   "<b>Per-cell quality.</b> Distributions over the annotated cells with at least one "
                                   "fragment (median marked); FRiP: share of Tn5 insertions inside the study's regions; "
                                   "TSS enrichment: insertions at transcription start sites over their flanks. "
-                                  "Last panel: mean unique fragments per cell at each depth level (all cells)."))
+                                  "Last panel: mean unique fragments per cell at each depth level (all cells)."
+                                  + (" Library complexity: each cell's distinct fragments, from its reads and unique "
+                                     "fragments by the Lander-Waterman law U = M(1 &minus; e<sup>&minus;R/M</sup>); "
+                                     "saturation depth: reads per cell at which the cells' mean unique fragments reach "
+                                     "95% of their mean complexity." if self.complexity else "")))
         parts.extend(_note(n) for n in notes)
         return "".join(parts)
 
@@ -914,7 +928,7 @@ class _Report:
             return _note(f"No <code>simulation.json</code> in <code>{html.escape(str(folder))}</code>.")
         record = json.loads(record_path.read_text())
         parts, summary = [], []
-        platforms_html, said = self._truth_platforms(record)
+        platforms_html, said = self._truth_platforms(record, folder)
         parts.append(platforms_html)
         summary += said
         tn5_html, said = self._truth_tn5(folder)
@@ -930,7 +944,7 @@ class _Report:
                 f"{html.escape(str(record.get('seed', '?')))}): here each result stands beside the truth the "
                 "simulator planted.</p>" + "".join(parts))
 
-    def _truth_platforms(self, record: Mapping[str, Any]) -> tuple[str, list[str]]:
+    def _truth_platforms(self, record: Mapping[str, Any], folder: Path) -> tuple[str, list[str]]:
         simulated = set(record.get("simulated_platforms") or [p["name"] for p in record.get("platforms", [])])
         profiles = [p for p in record.get("platforms", []) if p.get("name") in simulated]
         if not profiles:
@@ -942,7 +956,7 @@ class _Report:
         accuracy = self._accuracy_against_truth()
         ordered = sorted(accuracy, key=lambda p: -accuracy[p])
         ranking = {p: i + 1 for i, p in enumerate(ordered)}
-        fitted = self._fitted_complexity()
+        true_complexity = self._true_complexity(folder, [str(p["name"]) for p in profiles])
         medians = ({} if self.qc_medians is None
                    else dict(zip(self.qc_medians["platform"], self.qc_medians["median_unique_fragments"])))
         by_complexity = sorted(profiles, key=lambda p: -float(p["complexity"]))
@@ -951,14 +965,18 @@ class _Report:
             name = str(profile["name"])
             m, r = float(profile["complexity"]), float(profile["reads_per_cell"])
             fit = acc.fits.get(name) if acc is not None else None
+            measured = self.complexity.get(name)
+            true = true_complexity.get(name)
             rows.append({
                 "platform": name, "complexity": m, "complexity_sigma": profile.get("complexity_sigma", math.nan),
                 "simulated_reads_per_cell": r,
                 "expected_unique_fragments": m * (1 - math.exp(-r / m)),
                 "measured_median_unique_fragments": medians.get(name, math.nan),
-                "fragments_saturation_depth": m * math.log(20),
-                "fitted_complexity": fitted.get(name, math.nan),
-                "fitted_fragments_saturation_depth": fitted.get(name, math.nan) * math.log(20),
+                "true_median_complexity": true.median() if true is not None else math.nan,
+                "measured_median_complexity": measured.median() if measured is not None else math.nan,
+                "fragments_saturation_depth": saturation_depth(true.to_numpy()) if true is not None else math.nan,
+                "measured_fragments_saturation_depth": (saturation_depth(measured.to_numpy())
+                                                        if measured is not None else math.nan),
                 "fitted_accuracy_saturation_depth": fit.saturation_depth if fit is not None else math.nan,
                 "accuracy_vs_truth": accuracy.get(name, math.nan),
                 "expected_rank": by_complexity.index(profile) + 1,
@@ -978,14 +996,16 @@ class _Report:
                         f"accuracy against the true accessibility over the whole grid, ranks "
                         f"{_b(found[0])} first: {'as expected' if agree else 'NOT as expected'}")
         for _, r in table.iterrows():
-            if math.isfinite(r["fitted_fragments_saturation_depth"]):
-                said.append(f"{_b(r['platform'])} libraries saturate (95%) at {r['fitted_fragments_saturation_depth']:,.0f} "
-                            f"reads per cell as measured, {r['fragments_saturation_depth']:,.0f} as simulated")
+            if math.isfinite(r["measured_fragments_saturation_depth"]) and math.isfinite(r["fragments_saturation_depth"]):
+                said.append(f"{_b(r['platform'])} libraries saturate (95%) at "
+                            f"{r['measured_fragments_saturation_depth']:,.0f} reads per cell as measured, "
+                            f"{r['fragments_saturation_depth']:,.0f} as simulated")
         sentences = [
-            f"{_b(r['platform'])}: unique fragments saturate at about {r['fragments_saturation_depth']:,.0f} reads "
-            f"per cell as simulated (complexity &times; ln 20), {r['fitted_fragments_saturation_depth']:,.0f} as "
-            f"fitted to the measured depth levels"
-            + (f"; the models' accuracy saturates far earlier, at {r['fitted_accuracy_saturation_depth']:,.0f}"
+            f"{_b(r['platform'])}: unique fragments reach 95% of the libraries at "
+            f"{r['fragments_saturation_depth']:,.0f} reads per cell as simulated, "
+            f"{r['measured_fragments_saturation_depth']:,.0f} as measured from each cell's reads and unique fragments "
+            f"({(r['measured_fragments_saturation_depth'] / r['fragments_saturation_depth'] - 1) * 100:+.1f}%)"
+            + (f"; the models' accuracy saturates at {r['fitted_accuracy_saturation_depth']:,.0f}"
                if math.isfinite(r["fitted_accuracy_saturation_depth"]) else "")
             for _, r in table.iterrows()]
         shown = table.rename(columns={
@@ -993,28 +1013,32 @@ class _Report:
             "simulated_reads_per_cell": "reads per cell R",
             "expected_unique_fragments": "expected unique fragments",
             "measured_median_unique_fragments": "measured unique fragments (median)",
-            "fragments_saturation_depth": "fragments: 95% at (reads)",
-            "fitted_complexity": "M fitted to measured levels",
-            "fitted_fragments_saturation_depth": "fragments: 95% at (reads, fitted)",
+            "true_median_complexity": "M of the cells (median, true)",
+            "measured_median_complexity": "M of the cells (median, measured)",
+            "fragments_saturation_depth": "fragments: 95% at (reads, true)",
+            "measured_fragments_saturation_depth": "fragments: 95% at (reads, measured)",
             "fitted_accuracy_saturation_depth": "accuracy: 95% at (reads, fitted)",
             "accuracy_vs_truth": "Pearson vs truth (grid mean)", "expected_rank": "rank by complexity",
             "benchmark_rank": "rank found"})
         body = ("<h3>Library complexity, saturation and ranking</h3>"
-                "<p>Each simulated cell holds a library of M distinct molecules (log-normal over cells; M here is "
-                "the median), each read a Poisson number of times, so unique fragments saturate as "
-                "M(1 &minus; e<sup>&minus;R/M</sup>) (the <i>expected unique fragments</i>) with R reads per cell "
-                "and reach 95% of M at R = M ln 20. The platform with the more complex libraries should rank "
-                "first.</p>"
+                "<p>Each simulated cell holds a library of M distinct molecules (log-normal over cells; the first "
+                "column gives the median), each read a Poisson number of times, so a cell's unique fragments grow as "
+                "M(1 &minus; e<sup>&minus;R/M</sup>) with R reads (the <i>expected unique fragments</i>). The "
+                "platform saturates (95%) where its cells' mean unique fragments reach 95% of their mean M: computed "
+                "from the true M of every annotated barcode (doublets and collisions included, as the platform "
+                "delivers them) and, as measured, from each cell's reads and unique fragments. The platform with "
+                "the more complex libraries should rank first.</p>"
                 + _html_table(shown, text_columns={"platform"}, colours=self.colours)
                 + "<ul>" + "".join(f"<li>{s}.</li>" for s in sentences) + "</ul>")
         levels_path = self.tables.get("qc_levels")
         if levels_path is not None:
             body += self._figure(self._truth_saturation_figure(pd.read_csv(levels_path, dtype={"cells": str}),
-                                                               profiles),
+                                                               true_complexity),
                                  "truth_saturation",
                                  "<b>Unique fragments per cell against depth</b>: measured at each depth level "
-                                 "(points, mean over all cells) and the simulator's law for a library of the median "
-                                 "complexity (line); dotted: M ln 20, where 95% of M is reached.")
+                                 "(points, mean over all cells), the simulator's law over the cells' true "
+                                 "complexities (solid) and over their complexities as measured (dashed); dotted: the "
+                                 "true 95% saturation depth.")
         return body, said
 
     def _accuracy_against_truth(self) -> dict[str, float]:
@@ -1025,49 +1049,41 @@ class _Report:
         rows = table[(table["against"] == "truth") & (table["metric"] == METRIC) & (table["cell_type"] == "all")]
         return {str(p): float(v) for p, v in rows.groupby("platform")["value"].mean().items()}
 
-    def _fitted_complexity(self) -> dict[str, float]:
-        """Per platform, the library complexity M fitted to the mean unique fragments per cell
-        measured at each depth level (all cells): u(R) = M (1 - exp(-R / M))."""
-        from scipy.optimize import curve_fit
-
-        path = self.tables.get("qc_levels")
-        if path is None:
-            return {}
-        levels = pd.read_csv(path, dtype={"cells": str})
-        fitted = {}
-        for platform, group in levels.groupby("platform"):
-            group = group[group["cells"] == "all"] if (group["cells"] == "all").any() else group
-            reads = group["mean_reads_per_cell"].to_numpy(float)
-            unique = group["mean_fragments_per_cell"].to_numpy(float)
-            if len(reads) < 2:
+    def _true_complexity(self, folder: Path, platforms: Sequence[str]) -> dict[str, pd.Series]:
+        """Per platform, the simulated complexity of each annotated barcode the QC measured
+        (``truth/<platform>_barcodes.tsv``)."""
+        out = {}
+        for name in platforms:
+            path = folder / f"{name}_barcodes.tsv"
+            measured = self.complexity.get(name)
+            if not path.is_file() or measured is None:
                 continue
-            try:
-                (m,), _ = curve_fit(lambda r, m: m * (1 - np.exp(-r / m)), reads, unique, p0=[unique.max() * 2],
-                                    bounds=(unique.max(), unique.max() * 1e3))
-            except (RuntimeError, ValueError):
-                continue
-            fitted[str(platform)] = float(m)
-        return fitted
+            truth = pd.read_csv(path, sep="\t", usecols=["barcode", "complexity"]).set_index("barcode")["complexity"]
+            out[name] = truth.reindex(measured.index).dropna()
+        return out
 
-    def _truth_saturation_figure(self, levels: pd.DataFrame, profiles: Sequence[Mapping[str, Any]]) -> Any:
+    def _truth_saturation_figure(self, levels: pd.DataFrame, true_complexity: Mapping[str, pd.Series]) -> Any:
         from matplotlib.figure import Figure
 
         fig = Figure(figsize=(5.6, 3.8), layout="constrained")
         ax = fig.subplots()
+        depths = {name: saturation_depth(m.to_numpy()) for name, m in true_complexity.items()}
         top = max([float(levels["mean_reads_per_cell"].max()) if len(levels) else 0.0]
-                  + [float(p["complexity"]) * math.log(20) * 1.1 for p in profiles])
+                  + [d * 1.1 for d in depths.values() if math.isfinite(d)])
         r = np.linspace(0, top, 200)
-        for profile in profiles:
-            name = str(profile["name"])
+        for name, m in true_complexity.items():
             colour = self.colours.get(name, "0.3")
-            m = float(profile["complexity"])
-            ax.plot(r, m * (1 - np.exp(-r / m)), "-", color=colour, lw=1.4, label=f"{name} simulated (M = {m:,.0f})")
-            ax.axvline(m * math.log(20), color=colour, ls=":", lw=1)
+            ax.plot(r, saturation_curve(m.to_numpy(), r), "-", color=colour, lw=1.4,
+                    label=f"{name} simulated (median M = {m.median():,.0f})")
+            if name in self.complexity:
+                ax.plot(r, saturation_curve(self.complexity[name].to_numpy(), r), "--", color=colour, lw=1,
+                        label=f"{name} measured M")
+            ax.axvline(depths[name], color=colour, ls=":", lw=1)
             mine = levels[levels["platform"].astype(str) == name]
             if len(mine):
                 mine = mine[mine["cells"] == "all"] if (mine["cells"] == "all").any() else mine
                 ax.plot(mine["mean_reads_per_cell"], mine["mean_fragments_per_cell"], "o", color=colour, ms=5,
-                        mec="white", label=f"{name} measured")
+                        mec="white", label=f"{name} measured levels")
         ax.set_xlabel("reads per cell (mean)")
         ax.set_ylabel("unique fragments per cell")
         ax.set_xlim(0, top)
