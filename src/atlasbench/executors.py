@@ -37,6 +37,12 @@ class Outcome:
     message: str = ""
 
 
+def blocked(job: Job, outcomes: dict[str, Outcome]) -> Outcome | None:
+    """The ``blocked`` outcome of a job when a job it needs ended without finishing, else None."""
+    broken = [d for d in job.deps if d in outcomes and outcomes[d].state != "done"]
+    return Outcome(job.key, "blocked", f"needs {broken[0]}, which did not finish") if broken else None
+
+
 def execute_job(study: Study, key: str, threads: int | None = None, *_dependencies: object) -> str:
     """Run one job, keeping its record and log.
 
@@ -118,9 +124,9 @@ def run_local(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
     bar = tqdm(jobs, desc="jobs", unit="job", disable=not progress or None)
     for job in bar:
         bar.set_postfix_str(job.key, refresh=True)
-        broken = [d for d in job.deps if d in outcomes and outcomes[d].state != "done"]
-        if broken:
-            outcomes[job.key] = Outcome(job.key, "blocked", f"needs {broken[0]}, which did not finish")
+        stopped = blocked(job, outcomes)
+        if stopped is not None:
+            outcomes[job.key] = stopped
             continue
         try:
             execute_job(study, job.key)
@@ -205,14 +211,10 @@ def run_dask(study: Study, jobs: Sequence[Job], client, progress: bool = True) -
                 outcomes[key] = Outcome(key, "failed", f"{type(exc).__name__}: {exc}")
             bar.update()
     # A task whose dependency failed fails with that dependency's error: report it as blocked.
-    deps = {job.key: job.deps for job in jobs}
-    order = [job.key for job in jobs]
-    for key in order:
-        if outcomes[key].state == "failed" and any(d in outcomes and outcomes[d].state != "done" for d in deps[key]):
-            from atlasbench.job_records import read_record
+    from atlasbench.job_records import read_record
 
-            record = read_record(study, key)
-            if record is None or record.get("state") != "failed":
-                broken = next(d for d in deps[key] if outcomes[d].state != "done")
-                outcomes[key] = Outcome(key, "blocked", f"needs {broken}, which did not finish")
-    return [outcomes[key] for key in order]
+    for job in jobs:
+        stopped = blocked(job, outcomes) if outcomes[job.key].state == "failed" else None
+        if stopped is not None and (read_record(study, job.key) or {}).get("state") != "failed":
+            outcomes[job.key] = stopped
+    return [outcomes[job.key] for job in jobs]

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from atlasbench.config import Study
 from atlasbench.errors import AtlasbenchError
-from atlasbench.executors import Outcome, execute_job
+from atlasbench.executors import Outcome, blocked, execute_job
 from atlasbench.job_records import log_path, read_record, write_record
 from atlasbench.jobs import Job
 
@@ -151,11 +151,10 @@ def _submit_ready(study: Study, waiting: list[Job], outcomes: dict[str, Outcome]
     those with one that did not finish. Returns the jobs still waiting."""
     still = []
     for job in waiting:
-        deps = [d for d in job.deps if d in batch]
-        broken = [d for d in deps if d in outcomes and outcomes[d].state != "done"]
-        if broken:
-            outcomes[job.key] = Outcome(job.key, "blocked", f"needs {broken[0]}, which did not finish")
-        elif all(d in outcomes for d in deps):
+        stopped = blocked(job, outcomes)
+        if stopped is not None:
+            outcomes[job.key] = stopped
+        elif all(d in outcomes for d in job.deps if d in batch):
             if (read_record(study, job.key) or {}).get("state") == "done":  # an earlier run's job ended meanwhile
                 outcomes[job.key] = Outcome(job.key, "done")
             else:
