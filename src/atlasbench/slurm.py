@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 1.0
 #: Most seconds between two ``sacct`` calls (submitit calls it more often just after a submission).
 SACCT_SECONDS = 30.0
+#: Most seconds to wait for ``sacct`` to know a job an earlier run submitted.
+ACCOUNTING_LAG_SECONDS = 20.0
 #: Lines of a job's log shown when it fails.
 TAIL_LINES = 20
 
@@ -229,9 +231,22 @@ def _slurm_job(study: Study, key: str, record: dict | None) -> SlurmJob | None:
 
 
 def _still_queued(study: Study, jobs: Sequence[Job]) -> dict[str, SlurmJob]:
-    """Jobs a stopped run submitted that are still queued or running in SLURM, by key."""
+    """Jobs a stopped run submitted that are still queued or running in SLURM, by key.
+
+    ``sacct`` may not know a job submitted a moment ago (slurmdbd records it a little
+    later): such jobs are asked about again for up to :data:`ACCOUNTING_LAG_SECONDS`
+    before they are taken as gone and submitted anew.
+    """
+    import submitit
+
     handles = {job.key: _slurm_job(study, job.key, read_record(study, job.key)) for job in jobs}
-    states = {key: slurm_state(h) for key, h in handles.items() if h is not None}  # one sacct call
+    handles = {key: handle for key, handle in handles.items() if handle is not None}
+    states = {key: slurm_state(handle) for key, handle in handles.items()}  # one sacct call
+    deadline = time.monotonic() + ACCOUNTING_LAG_SECONDS
+    while "UNKNOWN" in states.values() and time.monotonic() < deadline:
+        time.sleep(POLL_SECONDS)
+        submitit.SlurmJob.watcher.update()
+        states = {key: slurm_state(handle) for key, handle in handles.items()}
     active = {key: handles[key] for key, state in states.items() if state in ACTIVE_STATES}
     for key, handle in active.items():
         log.info("job %s: SLURM job %s from an earlier run is still %s; waiting for it", key, handle.job_id,
