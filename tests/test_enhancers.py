@@ -94,7 +94,11 @@ def test_ensemble_scores_are_the_mean_of_its_models_and_the_cli_writes_the_repor
     models = [load_trained(_model(tmp_path / f"m{i}", i)) for i in range(2)]
     ensemble = score_enhancers(models, table, None)
     single = [score_enhancers(m, table, None) for m in models]
-    np.testing.assert_allclose(ensemble.to_numpy(), (single[0].to_numpy() + single[1].to_numpy()) / 2, rtol=1e-6)
+    mean = (single[0].to_numpy() + single[1].to_numpy()) / 2
+    short = [0, 1, 3]  # one window each: the ensemble is the mean of its models
+    np.testing.assert_allclose(ensemble.to_numpy()[short], mean[short], rtol=1e-6)
+    # the 150 bp one: the ensemble's best window, at most the mean of each model's best
+    assert (ensemble.to_numpy()[2] <= mean[2] + 1e-6).all()
 
     paths = write_enhancer_report(ensemble, table, tmp_path / "report")
     assert all(p.is_file() for p in paths.values())
@@ -113,3 +117,27 @@ def test_coordinates_need_a_genome(tmp_path: Path) -> None:
     model = load_trained(_model(tmp_path / "m", 0))
     with pytest.raises(AtlasbenchError, match="genome FASTA is needed"):
         score_enhancers(model, read_enhancers(path), None)
+
+
+def test_ensemble_metrics_score_each_fold_model_and_their_mean(tmp_path: Path) -> None:
+    """One row per fold model, one for the ensemble, each the published read-out of its scores."""
+    from atlasbench.enhancers import _headline, ensemble_metrics
+
+    rng = np.random.default_rng(1)
+    seqs = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(6)]
+    path = _table(tmp_path, "name\tsequence\ttarget_cell_type\tlabel\n" + "".join(
+        f"s{i}\t{s}\t{t}\t{lab}\n" for i, (s, t, lab) in
+        enumerate(zip(seqs, ["a", "b", "c", "a", "", ""], [1, 1, 1, 1, 0, 0]))))
+    table = read_enhancers(path)
+    models = [load_trained(_model(tmp_path / f"m{i}", i)) for i in range(3)]
+    for fold, model in enumerate(models):
+        model.spec.update(test_fold=fold, seed=7)
+    metrics, ensemble = ensemble_metrics(models, table, None)
+    assert metrics["fold"].tolist() == ["0", "1", "2", "ensemble"]
+    np.testing.assert_allclose(ensemble.to_numpy(), score_enhancers(models, table, None).to_numpy(), rtol=1e-6)
+    for row, scores in zip(metrics.itertuples(), [score_enhancers(m, table, None) for m in models] + [ensemble]):
+        expected = _headline(scores, table)
+        per_type, per_enhancer = enhancer_metrics(scores, table)
+        assert expected["accuracy"] == per_enhancer["correct"].mean() and expected["n_enhancers"] == 4
+        assert (row.accuracy, row.macro_auroc, row.macro_auprc) == pytest.approx(
+            (expected["accuracy"], expected["macro_auroc"], expected["macro_auprc"]))

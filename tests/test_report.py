@@ -214,8 +214,24 @@ def full_report(study, tmp_path_factory):
         motifs=_motifs(root / "motifs"),
         enhancers={p: _enhancers(root / "enhancers" / p, p) for p in TRUTH},
         truth=truth,
+        enhancer_summary=_enhancer_summary(root / "enhancers" / "summary.tsv"),
+        scenario_labels=SCENARIOS, scenario_pairs=[(LIMITED, FULL), (("10x", FULL[1]), FULL)],
     )
     return write_report(study, inputs, root / "report")
+
+
+LIMITED, FULL = ("hydrop", "reads-all_cells-200"), ("hydrop", "reads-all_cells-all")
+SCENARIOS = {LIMITED: "hydrop-limited", FULL: "hydrop-all", ("10x", FULL[1]): "10x-all"}
+
+
+def _enhancer_summary(path: Path) -> Path:
+    """The enhancers job's summary: two fold models and their ensemble per scenario."""
+    rows = [{"platform": p, "level": level, "scenario": SCENARIOS[(p, level)], "fold": fold, "seed": seed,
+             "accuracy": acc, "macro_auroc": 0.9, "macro_auprc": 0.7, "n_enhancers": 8}
+            for p, level in SCENARIOS
+            for fold, seed, acc in (("0", "7", 0.5), ("1", "7", 0.75), ("ensemble", "", 0.875))]
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return path
 
 
 # figures: QC, accuracy, grid, transfer, frontier, Tn5 logos, 1 motif logo, 2 ROC, truth saturation, truth Tn5
@@ -241,7 +257,8 @@ def test_report_has_every_section_figure_and_table(full_report) -> None:
     assert not re.search(r'(src|href)="(?!data:|#)', text)
     tables = path.parent / "tables"
     for name in ("qc", "qc_levels", "accuracy", "ranking", "saturation", "cheapest", "transfer", "tn5_similarity",
-                 "motifs", "motif_overlap", "enhancers", "truth_tn5", "truth_motifs", "truth_platforms"):
+                 "motifs", "motif_overlap", "enhancers", "truth_tn5", "truth_motifs", "truth_platforms",
+                 "comparisons", "truth_comparisons", "enhancers_by_scenario"):
         assert (tables / f"{name}.csv").stat().st_size > 0, name
     for name in ("qc", "accuracy", "accuracy_grid", "transfer", "cost_frontier", "truth_tn5", "truth_saturation"):
         assert (path.parent / "figures" / f"{name}.png").is_file() and (path.parent / "figures" / f"{name}.pdf").is_file()
@@ -301,6 +318,41 @@ def test_report_numbers_match_the_inputs(full_report) -> None:
     macro = enhancers[enhancers["cell_type"] == "macro"].set_index("platform")["auroc"]
     assert macro["10x"] >= macro["hydrop"]
     assert "Validated enhancers: <b>10x</b> macro auROC" in summary
+
+
+def _paired(report: Path, against: str, b: str, a: str) -> np.ndarray:
+    """Per (grid point, fold) differences b - a of the evaluation the report was given."""
+    rows = pd.read_parquet(report.parent.parent / "evaluation.parquet")
+    rows = rows[(rows["against"] == against) & (rows["metric"] == "pearson_mean") & (rows["cell_type"] == "all")]
+    wide = rows.pivot_table(index=["level", "fold"], columns="platform", values="value")
+    return (wide[b] - wide[a]).to_numpy()
+
+
+def test_differences_are_tested_paired_and_said_in_words(full_report) -> None:
+    """Platforms paired over the grid, named scenarios over folds; the verdicts follow the planted surface."""
+    from scipy import stats
+
+    tables = full_report.parent / "tables"
+    comparisons = pd.read_csv(tables / "comparisons.csv")
+    platforms = comparisons[comparisons["kind"] == "platforms over the grid"].iloc[0]
+    differences = _paired(full_report, "full", "hydrop", "10x")
+    assert (platforms["a"], platforms["b"], platforms["n"]) == ("10x", "hydrop", 12)
+    assert len(differences) == 12  # 6 grid points x 2 folds
+    assert platforms["mean_difference"] == pytest.approx(differences.mean(), rel=1e-5)
+    assert platforms["p_value"] == pytest.approx(stats.ttest_1samp(differences, 0).pvalue, rel=1e-4)
+    assert platforms["verdict"] == "holds" and platforms["ci_high"] < 0
+    named = comparisons[comparisons["kind"] == "named scenarios"].set_index("a")
+    # hydrop-limited (200 cells) trails hydrop-all (1200) on the planted surface by far more than the noise
+    assert named.loc["hydrop-limited", "b"] == "hydrop-all" and named.loc["hydrop-limited", "n_folds"] == 2
+    assert named.loc["hydrop-limited", "mean_difference"] > 0.05
+    text = full_report.read_text()
+    assert "hydrop vs 10x: test Pearson (against full data)" in _summary(text)
+    assert "Named scenarios: " in _summary(text) and "one-step differences hold" in _summary(text)
+    truth = pd.read_csv(tables / "truth_comparisons.csv").iloc[0]
+    assert truth["mean_difference"] == pytest.approx(_paired(full_report, "truth", "hydrop", "10x").mean(), rel=1e-5)
+    assert re.search(r"ranks <b>10x</b> first: as expected \(hydrop &minus; 10x: -0\.\d{3}, 95% CI", text)
+    by_scenario = text.split("<h3>Per scenario</h3>", 1)[1]
+    assert "0.875" in by_scenario and "0.625 ± 0.177" in by_scenario
 
 
 def test_missing_inputs_give_notes_not_errors(study, tmp_path: Path) -> None:

@@ -136,3 +136,21 @@ def test_platform_levels_sorted_with_all_last():
 def test_level_key_names_files():
     assert level_key(12_000, "all") == "reads-12000_cells-all"
     assert Scenario("grid", "a", "all", 60).level == "reads-all_cells-60"
+
+
+def test_named_levels_keep_every_name_and_labels_join_names_of_one_grid_point():
+    """Two names may resolve to one grid point (matched cells = all cells of the smaller
+    platform): it is trained once, both names are known, and the report label says both."""
+    from atlasbench.scenarios import named_levels, scenario_labels
+
+    data = {"small": PlatformData(500, 20_000.0), "big": PlatformData(800, 20_000.0)}
+    scenarios = [named("small-all", "small", "all"), named("small-limited", "small", "matched"),
+                 named("big-limited-plus50", "big", "matched+50%", 10_000)]
+    resolved = resolve_scenarios(["small", "big"], [5_000], ["all"], True, scenarios, data)
+    levels = named_levels(scenarios, data)
+    assert levels["small-limited"].level == levels["small-all"].level == level_key("all", "all")
+    assert levels["big-limited-plus50"].level == level_key(10_000, 750)
+    labels = scenario_labels(resolved, levels)
+    assert labels[("small", level_key("all", "all"))] == "small-all = small-limited"
+    assert labels[("big", level_key(10_000, 750))] == "big-limited-plus50"
+    assert labels[("big", level_key(5_000, "all"))] == "big, 5,000 reads/cell, all cells"

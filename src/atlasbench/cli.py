@@ -10,6 +10,7 @@ import click
 
 from atlasbench import __version__
 from atlasbench.errors import AtlasbenchError
+from atlasbench.presets import PRESETS
 
 log = logging.getLogger("atlasbench")
 
@@ -38,6 +39,30 @@ def main(verbose: int, quiet: bool) -> None:
     """
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     log.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
+
+
+@main.command(epilog="\b\nPresets:\n" + "\n".join(f"  {name:<16} {what}" for name, what in PRESETS.items()))
+@click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--preset", required=True, type=click.Choice(list(PRESETS)), help="The protocol to start from (below).")
+@click.option("--force", is_flag=True, help="Replace STUDY_FILE if it exists.")
+def init(study_file: Path, preset: str, force: bool) -> None:
+    """Write a commented study file carrying a published protocol, to fill in and run.
+
+    Every setting is chosen, with a comment saying where it comes from (targets,
+    folds, model, training recipe, scenarios, costs, executor); your own files are left
+    as "FILL_IN: ..." values whose text says what to give. Then `atlasbench validate
+    STUDY_FILE` lists every field still to fill in, and `atlasbench run STUDY_FILE`.
+    """
+    from atlasbench.presets import unfilled_fields, write_preset
+
+    write_preset(preset, study_file, overwrite=force)
+    fields = unfilled_fields(study_file)
+    click.echo(f"wrote {study_file} (preset {preset}; the comments at its top say what comes next)")
+    if fields:
+        click.echo(f"{len(fields)} field(s) to fill in:")
+        for field, hint in fields.items():
+            click.echo(f"  {field}: {hint}" if hint else f"  {field}")
+    click.echo(f"then: atlasbench validate {study_file}")
 
 
 @main.command()
@@ -311,24 +336,26 @@ def train(source: Path, out: Path | None, genome: Path | None, input_length: int
               help="Genome FASTA for a BED input.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output TSV (default: stdout).")
 def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None) -> None:
-    """Predict per-cell-type accessibility with a trained MODEL folder.
+    """Predict per-cell-type accessibility with a trained MODEL folder or a bundle file.
 
-    SEQUENCES is a FASTA file (sequences shorter than the model input are padded with N,
-    longer ones scored by their best window) or a BED file of regions (with --genome;
-    the input-length window centred on each region). Every prediction averages the
-    sequence and its reverse complement.
+    MODEL is a model folder of a study, or a bundle written by `atlasbench export`
+    (a fold ensemble predicts the mean of its models). SEQUENCES is a FASTA file
+    (sequences shorter than the model input are padded with N, longer ones scored by
+    their best window) or a BED file of regions (with --genome; the input-length window
+    centred on each region; a bundle refuses a genome whose chromosomes differ from its
+    training genome's). Every prediction averages the sequence and its reverse complement.
     """
-    from atlasbench.predict import predict_bed, predict_fasta
+    from atlasbench.bundle import is_bundle, load_bundle, predict_bundle
+    from atlasbench.predict import is_bed, predict_bed, predict_fasta
     from atlasbench.trained import load_trained
 
-    trained = load_trained(model)
-    name = sequences.name.lower().removesuffix(".gz")
-    if name.endswith((".bed", ".narrowpeak")):
-        if genome is None:
-            raise click.UsageError("a BED input needs --genome")
-        table = predict_bed(trained, sequences, genome)
+    if is_bed(sequences) and genome is None:
+        raise click.UsageError("a BED input needs --genome")
+    if is_bundle(model):
+        table = predict_bundle(load_bundle(model), sequences, genome=genome)
     else:
-        table = predict_fasta(trained, sequences)
+        trained = load_trained(model)
+        table = predict_bed(trained, sequences, genome) if is_bed(sequences) else predict_fasta(trained, sequences)
     if out is None:
         click.echo(table.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
     else:
@@ -337,6 +364,43 @@ def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None)
         with atomic_path(out) as tmp:
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
         click.echo(f"{len(table)} predictions: {out}")
+
+
+@main.command("export")
+@click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--platform", help="Platform of the models (required with --level; a --scenario names its own).")
+@click.option("--level", help="Grid level key, e.g. reads-all_cells-all (the full data) or reads-5000_cells-1000; "
+                              "`atlasbench status STUDY.yaml --all` lists the trained ones.")
+@click.option("--scenario", help="Named scenario of the study's grid.scenarios, instead of --level.")
+@click.option("--fold", type=click.IntRange(min=0),
+              help="Export this test fold's model only (default: the ensemble of every test fold and seed).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Bundle file to write, e.g. 10x-full.zip.")
+def export(study_file: Path, platform: str | None, level: str | None, scenario: str | None, fold: int | None,
+           out: Path) -> None:
+    """Write the trained models of one grid point of a study as one shareable bundle file.
+
+    The bundle holds the weights (safetensors) of one model (--fold) or of the fold
+    ensemble, and what is needed to use them elsewhere: architecture and parameters,
+    input length, cell types, target normalisation, genome name and chromosome sizes,
+    each model's fold, seed and test-fold metrics (from the study's evaluation). Use
+    it with `atlasbench predict BUNDLE FASTA|BED` or atlasbench.bundle.predict_bundle.
+    """
+    from atlasbench.bundle import export_study, scenario_level
+    from atlasbench.config import load_study
+
+    if (level is None) == (scenario is None):
+        raise click.UsageError("give --level or --scenario (one of them)")
+    study = load_study(study_file)
+    if scenario is not None:
+        named_platform, level = scenario_level(study, scenario)
+        if platform is not None and platform != named_platform:
+            raise click.UsageError(f"scenario {scenario!r} is of platform {named_platform!r}, not {platform!r}")
+        platform = named_platform
+    elif platform is None:
+        raise click.UsageError("--level needs --platform")
+    export_study(study, out, platform, level, fold)
+    click.echo(f"{out}: {platform} {level}" + (f", test fold {fold}" if fold is not None else ", every test fold"))
 
 
 @main.command()

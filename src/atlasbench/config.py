@@ -22,9 +22,10 @@ A minimal study (every other section has defaults)::
 :func:`load_study` reads such a file; :func:`parse_study` validates a mapping already in
 memory. Both report every mistake at once, in one :class:`StudyError` whose message starts
 with the file and lists each problem as ``field.path[index].name: what was expected (got
-...)``. A value written as ``FILL_IN`` (preset files leave the user's paths so) is not a
-type error: the error then starts with ``fields still to fill in:`` and names every such
-field in one list. :func:`example_study_yaml` returns a commented example of every section.
+...)``. A value written as ``FILL_IN``, or as ``"FILL_IN: what to give"`` (preset files leave
+the user's paths so, see :mod:`atlasbench.presets`), is not a type error: the error then
+starts with ``fields still to fill in:``, names every such field in one list and repeats
+each hint. :func:`example_study_yaml` returns a commented example of every section.
 
 Numbers follow YAML 1.2: ``1e-3`` is a float, ``010`` is ten and ``12:00:00`` is text
 (PyYAML's YAML 1.1 rules would read a float written without a dot as text, and a SLURM
@@ -89,12 +90,14 @@ __all__ = [
     "Targets",
     "Training",
     "example_study_yaml",
+    "fill_in_fields",
     "load_study",
     "parse_study",
 ]
 
 FILL_IN = "FILL_IN"
-"""Placeholder a preset leaves where the user must give a value (usually a path)."""
+"""Placeholder a preset leaves where the user must give a value (usually a path); written
+alone or followed by a colon and a hint, ``"FILL_IN: genome FASTA"``."""
 
 JOB_KINDS: tuple[str, ...] = ("ingest", "targets", "train", "evaluate", "explain", "report")
 """Kinds of grid jobs that may get their own SLURM resources (``executor.slurm.jobs``)."""
@@ -137,15 +140,25 @@ class StudyError(AtlasbenchError):
         Each problem with its field path; ``str(problem)`` is one line of the message.
     fill_in
         Field paths whose value is still the ``FILL_IN`` placeholder.
+    hints
+        The hint written after ``FILL_IN:`` for those fields that have one, by field path.
     """
 
-    def __init__(self, source: str, problems: list[Problem], fill_in: list[str] | None = None):
+    def __init__(
+        self,
+        source: str,
+        problems: list[Problem],
+        fill_in: list[str] | None = None,
+        hints: Mapping[str, str] | None = None,
+    ):
         self.source = source
         self.problems = list(problems)
         self.fill_in = list(fill_in or [])
+        self.hints = {path: hint for path, hint in (hints or {}).items() if hint}
         lines: list[str] = []
         if self.fill_in:
             lines.append(f"fields still to fill in: {', '.join(self.fill_in)}")
+            lines.extend(f"  {path}: {self.hints[path]}" for path in self.fill_in if path in self.hints)
             lines.append(f"  (in {source}: replace each {FILL_IN} with a value)")
             if self.problems:
                 n = len(self.problems)
@@ -400,6 +413,18 @@ def _check_name(value: str) -> str:
 
 Name = Annotated[str, AfterValidator(_check_name)]
 """A name used in file names: letters, digits, ``-`` and ``_``."""
+
+_SCENARIO_NAME = re.compile(r"^[A-Za-z0-9_+%.-]+$")
+
+
+def _check_scenario_name(value: str) -> str:
+    if not _SCENARIO_NAME.match(value):
+        raise _custom("must use only letters, digits and '-', '_', '+', '%', '.'", _show(value))
+    return value
+
+
+ScenarioName = Annotated[str, AfterValidator(_check_scenario_name)]
+"""A scenario's name, read in reports and never a file name: ``limited+50%`` is one."""
 
 
 def _nonempty_path(value: Any) -> Any:
@@ -755,8 +780,8 @@ class Scenario(_Section):
     """A named grid point: one platform at one cell number and read depth, trained on
     every fold. Used for comparisons such as cells matched across platforms."""
 
-    name: Name
-    """Scenario name, unique in the study (e.g. "limited-36k")."""
+    name: ScenarioName
+    """Scenario name, unique in the study (e.g. "limited-36k", "limited+50%")."""
     platform: str
     """Name of the platform (sourced or combined) the scenario uses."""
     cells: ScenarioCells
@@ -1294,16 +1319,35 @@ _StudyLoader.add_implicit_resolver(
 _StudyLoader.add_constructor(_INT_TAG, _StudyLoader.construct_yaml_int)
 
 
-def _placeholders(data: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[str | int, ...]]:
+def _placeholders(data: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each ``FILL_IN`` value's location and hint ("" for a bare ``FILL_IN``)."""
     if isinstance(data, str):
-        if data == FILL_IN:
-            yield loc
+        head, _, hint = data.partition(":")
+        if head.strip() == FILL_IN:
+            yield loc, hint.strip()
     elif isinstance(data, Mapping):
         for key, value in data.items():
             yield from _placeholders(value, loc + (key,))
     elif isinstance(data, list):
         for i, value in enumerate(data):
             yield from _placeholders(value, loc + (i,))
+
+
+def fill_in_fields(data: Any) -> dict[str, str]:
+    """The fields of a study, as parsed from YAML, still holding the ``FILL_IN`` placeholder.
+
+    Parameters
+    ----------
+    data
+        The study as nested dicts and lists.
+
+    Returns
+    -------
+    dict
+        Field path (``platforms[0].fragments[0]``) -> the hint written after
+        ``FILL_IN:`` ("" for none), in the order the fields appear.
+    """
+    return {_format_loc(loc): hint for loc, hint in _placeholders(data)}
 
 
 def _document_order(data: Mapping[str, Any]) -> Any:
@@ -1345,8 +1389,8 @@ def parse_study(
     Every mistake is collected before anything is raised: field types and ranges,
     unknown keys (listed with the allowed ones), missing files, and references across
     sections (platform names in union, scenarios and evaluation; fold groups against the
-    genome's chromosomes). Values equal to ``FILL_IN`` are reported together as fields
-    still to fill in, without type errors of their own.
+    genome's chromosomes). ``FILL_IN`` values (alone or with a hint, ``"FILL_IN: ..."``)
+    are reported together as fields still to fill in, without type errors of their own.
 
     Parameters
     ----------
@@ -1371,7 +1415,7 @@ def parse_study(
     """
     if not isinstance(data, Mapping):
         raise StudyError(source, [Problem((), f"the study must be a mapping of sections (got {_show(data)})")])
-    fill_in = list(_placeholders(data))
+    fill_in = [loc for loc, _ in _placeholders(data)]
     context = {"base_dir": Path(base_dir).expanduser().resolve(), "check_files": check_files}
     try:
         study = Study.model_validate(data, context=context)
@@ -1389,7 +1433,7 @@ def parse_study(
         problems = [p for p in problems if not _under(p.loc, fill_in) or p.message.startswith("unknown key")]
     problems.sort(key=_document_order(data))
     if problems or fill_in:
-        raise StudyError(source, problems, [_format_loc(loc) for loc in fill_in])
+        raise StudyError(source, problems, [_format_loc(loc) for loc in fill_in], fill_in_fields(data))
     assert study is not None
     return study
 

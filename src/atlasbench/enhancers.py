@@ -30,7 +30,7 @@ import pandas as pd
 
 from atlasbench.errors import AtlasbenchError, input_error
 from atlasbench.genome import match_chromosomes, open_genome
-from atlasbench.predict import predict_sequences
+from atlasbench.predict import as_ensemble, predict_sequences
 from atlasbench.trained import TrainedModel
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,8 @@ def enhancer_sequences(enhancers: pd.DataFrame, genome: str | os.PathLike[str] |
 def score_enhancers(
     models: TrainedModel | Sequence[TrainedModel], enhancers: pd.DataFrame, genome: str | os.PathLike[str] | None
 ) -> pd.DataFrame:
-    """Predictions of a model, or the mean of a fold ensemble, for every enhancer.
+    """Predictions of a model, or of a fold ensemble (its members' mean; a long enhancer
+    scored by the ensemble's best window), for every enhancer.
 
     Returns
     -------
@@ -122,12 +123,66 @@ def score_enhancers(
         Indexed by enhancer name, one column per cell type (raw predictions).
     """
     models = [models] if isinstance(models, TrainedModel) else list(models)
-    cell_types = models[0].cell_types
-    if any(m.cell_types != cell_types for m in models):
-        raise AtlasbenchError("the models of an ensemble must predict the same cell types, in the same order")
+    return pd.DataFrame(predict_sequences(models, enhancer_sequences(enhancers, genome)),
+                        index=pd.Index(enhancers["name"], name="name"), columns=models[0].cell_types)
+
+
+def model_scores(
+    models: TrainedModel | Sequence[TrainedModel], enhancers: pd.DataFrame, genome: str | os.PathLike[str] | None
+) -> list[pd.DataFrame]:
+    """Each model's predictions for every enhancer (sequences read once for them all).
+
+    Returns
+    -------
+    list of pandas.DataFrame
+        One per model, as :func:`score_enhancers` returns for one model.
+    """
+    models = as_ensemble(models)
     seqs = enhancer_sequences(enhancers, genome)
-    pred = np.mean([predict_sequences(m, seqs) for m in models], axis=0)
-    return pd.DataFrame(pred, index=pd.Index(enhancers["name"], name="name"), columns=cell_types)
+    index = pd.Index(enhancers["name"], name="name")
+    return [pd.DataFrame(predict_sequences(m, seqs), index=index, columns=m.cell_types) for m in models]
+
+
+def ensemble_metrics(
+    models: Sequence[TrainedModel], enhancers: pd.DataFrame, genome: str | os.PathLike[str] | None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published read-out for each fold model and for their ensemble.
+
+    The paper scores validated enhancers with the ensemble of a scenario's fold models;
+    the fold models alone show how much that score varies with the model.
+
+    Parameters
+    ----------
+    models
+        The fold (and seed) models of one scenario.
+    enhancers
+        From :func:`read_enhancers`.
+    genome
+        Genome FASTA, for enhancers given as coordinates.
+
+    Returns
+    -------
+    metrics : pandas.DataFrame
+        One row per model (``fold``, ``seed``) and one for the ensemble (``fold`` =
+        ``"ensemble"``): ``accuracy`` (target cell type on top), ``macro_auroc``,
+        ``macro_auprc``, ``n_enhancers`` (labelled enhancers with a known target).
+    ensemble : pandas.DataFrame
+        The ensemble's scores, as :func:`score_enhancers` returns them.
+    """
+    scores = model_scores(models, enhancers, genome)
+    ensemble = score_enhancers(models, enhancers, genome)
+    rows = [{"fold": str(m.spec.get("test_fold", "")), "seed": str(m.spec.get("seed", "")), **_headline(s, enhancers)}
+            for m, s in zip(models, scores)]
+    rows.append({"fold": "ensemble", "seed": "", **_headline(ensemble, enhancers)})
+    return pd.DataFrame(rows), ensemble
+
+
+def _headline(scores: pd.DataFrame, enhancers: pd.DataFrame) -> dict[str, float]:
+    per_type, per_enhancer = enhancer_metrics(scores, enhancers)
+    macro = per_type[per_type["cell_type"] == "macro"].iloc[0]
+    return {"accuracy": float(per_enhancer["correct"].mean()) if len(per_enhancer) else float("nan"),
+            "macro_auroc": float(macro["auroc"]), "macro_auprc": float(macro["auprc"]),
+            "n_enhancers": len(per_enhancer)}
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:

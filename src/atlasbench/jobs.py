@@ -103,7 +103,7 @@ def model_jobs(study: Study, data) -> list[Job]:
         jobs.append(Job("motifs", "explain", tuple(keys[0] for keys in full.values())))
         readouts.append("motifs")
     if study.evaluation.enhancers is not None and full:
-        jobs.append(Job("enhancers", "explain", tuple(k for keys in full.values() for k in keys)))
+        jobs.append(Job("enhancers", "explain", tuple(j.key for j in train)))
         readouts.append("enhancers")
     jobs.append(Job("report", "report", tuple(readouts)))
     return jobs
@@ -151,7 +151,7 @@ def _run_data_job(study: Study, key: str) -> list[Path]:
         return [path, path.with_suffix(".names.txt")]
     if kind == "targets":
         stores = _stores(study, genome, with_combined=True)
-        files = targets_stage(study, name, stores[name], regions, scenarios_of(study, stores), genome)
+        files = targets_stage(study, name, stores[name], regions, scenarios_of(study, stores)[0], genome)
         return [next(iter(files.values())).parent]
     raise AtlasbenchError(f"unknown job {key!r}")
 
@@ -284,25 +284,42 @@ def _motifs(study: Study, data, model_dirs: list[Path]) -> Path:
 
 
 def _enhancers(study: Study, data, model_dirs: list[Path]) -> Path:
-    from atlasbench.atomic import write_text_atomic
-    from atlasbench.enhancers import read_enhancers, score_enhancers, write_enhancer_report
+    """Validated enhancers scored by every scenario's fold models and their ensemble
+    (``summary.tsv``), with the full report of each platform's full-data ensemble."""
+    from atlasbench.atomic import atomic_path, write_text_atomic
+    from atlasbench.enhancers import ensemble_metrics, read_enhancers, write_enhancer_report
+    from atlasbench.scenarios import scenario_labels
     from atlasbench.trained import load_trained
 
     out = readout_folder(study, "enhancers", str(study.evaluation.enhancers), [str(m) for m in model_dirs])
     if (out / "done").exists():
         return out
     validated = read_enhancers(study.evaluation.enhancers)
-    models = [load_trained(m) for m in model_dirs]
-    for platform in dict.fromkeys(m.spec["platform"] for m in models):
-        ensemble = [m for m in models if m.spec["platform"] == platform]
-        write_enhancer_report(score_enhancers(ensemble, validated, data.genome.fasta), validated, out / platform)
+    groups: dict[tuple[str, str], list] = {}
+    for model_dir in model_dirs:
+        model = load_trained(model_dir)
+        groups.setdefault((model.spec["platform"], model.spec["level"]), []).append(model)
+    labels = scenario_labels(data.scenarios, data.named)
+    tables = []
+    for (platform, level), models in groups.items():
+        metrics, ensemble = ensemble_metrics(models, validated, data.genome.fasta)
+        tables.append(metrics.assign(platform=platform, level=level, scenario=labels[(platform, level)]))
+        if level == FULL_LEVEL:
+            write_enhancer_report(ensemble, validated, out / platform)
+    summary = pd.concat(tables, ignore_index=True)
+    columns = ["platform", "level", "scenario", "fold", "seed"]
+    with atomic_path(out / "summary.tsv") as tmp:
+        summary[columns + [c for c in summary.columns if c not in columns]].to_csv(tmp, sep="\t", index=False,
+                                                                                  float_format="%.6g")
     write_text_atomic(out / "done", "")
     return out
 
 
 def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
+    from atlasbench.comparisons import one_factor_pairs
     from atlasbench.job_records import read_record
     from atlasbench.report import ReportInputs, write_report
+    from atlasbench.scenarios import scenario_labels
 
     found = {}
     for key in deps:
@@ -311,12 +328,17 @@ def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
             raise AtlasbenchError(f"the report needs job {key!r} done first")
         found[key] = study.output / record["outputs"][0]
     enhancers = found.get("enhancers")
+    grid_point = {name: (sc.platform, sc.level) for name, sc in data.named.items()}
+    pairs = dict.fromkeys((grid_point[a], grid_point[b]) for a, b in one_factor_pairs(study.grid.scenarios)
+                          if grid_point[a] != grid_point[b])
     inputs = ReportInputs(
         evaluation=found["evaluate"],
         qc={platform: next(iter(levels.values())).parent for platform, levels in data.targets.items()},
         tn5=found.get("tn5"), motifs=found.get("motifs"),
         enhancers=None if enhancers is None else {p: enhancers / p for p in data.targets if (enhancers / p).is_dir()},
         truth=study.truth,
+        enhancer_summary=None if enhancers is None else enhancers / "summary.tsv",
+        scenario_labels=scenario_labels(data.scenarios, data.named), scenario_pairs=list(pairs),
     )
     return write_report(study, inputs, study.output / "report").parent
 

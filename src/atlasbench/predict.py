@@ -7,6 +7,10 @@ do): a sequence and its reverse complement get the same prediction.
 Sequences shorter than the model input are padded with N on both sides (the published
 protocol for validated enhancers); longer ones are scored by sliding windows of the
 input length, keeping for each output its best window.
+
+Where a model is expected, a fold ensemble (a list of models taking the same input and
+predicting the same cell types) may be given: it acts as one model whose output is the
+mean of its members' outputs.
 """
 
 from __future__ import annotations
@@ -32,6 +36,9 @@ log = logging.getLogger(__name__)
 
 WINDOW_STRIDE = 10
 """bp between the sliding windows that score a sequence longer than the model input."""
+
+Models = TrainedModel | Sequence[TrainedModel]
+"""One trained model, or a fold ensemble of them."""
 
 
 def predict(
@@ -81,6 +88,59 @@ def predict(
     return np.concatenate(out)
 
 
+def as_ensemble(models: Models) -> list[TrainedModel]:
+    """The models of an ensemble as a list, checked to share input length and cell types.
+
+    Parameters
+    ----------
+    models
+        One model or several.
+
+    Returns
+    -------
+    list of TrainedModel
+        At least one model.
+
+    Raises
+    ------
+    AtlasbenchError
+        For no model, or models whose input lengths or cell types (in order) differ.
+    """
+    models = [models] if isinstance(models, TrainedModel) else list(models)
+    if not models:
+        raise AtlasbenchError("no model to predict with")
+    first = models[0]
+    for model in models[1:]:
+        if model.input_length != first.input_length:
+            raise AtlasbenchError(f"the models of an ensemble take inputs of different lengths: {first.path} "
+                                  f"{first.input_length} bp, {model.path} {model.input_length} bp")
+        if model.cell_types != first.cell_types:
+            raise AtlasbenchError(f"the models of an ensemble must predict the same cell types in the same order: "
+                                  f"{first.path} {first.cell_types}, {model.path} {model.cell_types}")
+    return models
+
+
+def predict_ensemble(models: Models, codes: np.ndarray, **kwargs) -> np.ndarray:
+    """Mean prediction of the models of an ensemble (see :func:`predict`) from base codes.
+
+    Parameters
+    ----------
+    models
+        One model or a fold ensemble (:func:`as_ensemble`).
+    codes
+        uint8 ``(n, L)`` base codes, ``L`` the models' input length.
+    **kwargs
+        ``batch_size``, ``device``, ``reverse_complement`` of :func:`predict`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 ``(n, n_outputs)``.
+    """
+    models = as_ensemble(models)
+    return np.mean([predict(m.module, codes, **kwargs) for m in models], axis=0, dtype=np.float32)
+
+
 def pad_codes(codes: np.ndarray, length: int) -> np.ndarray:
     """Pad base codes ``(L,)`` with N (code 4) to ``length``, equally on both sides (odd N on the right)."""
     missing = length - len(codes)
@@ -89,19 +149,19 @@ def pad_codes(codes: np.ndarray, length: int) -> np.ndarray:
 
 
 def predict_sequences(
-    trained: TrainedModel, sequences: Sequence[str], *, stride: int = WINDOW_STRIDE, batch_size: int = 256,
+    trained: Models, sequences: Sequence[str], *, stride: int = WINDOW_STRIDE, batch_size: int = 256,
     device: str = "auto",
 ) -> np.ndarray:
     """Predict DNA sequences of any length.
 
     Sequences shorter than the input are N-padded; longer ones are cut into windows of the
     input length every ``stride`` bp (the last window ending at the sequence end) and each
-    output keeps its highest window.
+    output keeps its highest window. An ensemble scores each window by its members' mean.
 
     Parameters
     ----------
     trained
-        The model.
+        The model, or a fold ensemble.
     sequences
         DNA strings (ACGTN, any case).
     stride
@@ -114,7 +174,8 @@ def predict_sequences(
     numpy.ndarray
         float32 ``(n, n_outputs)``.
     """
-    length = trained.input_length
+    models = as_ensemble(trained)
+    length = models[0].input_length
     windows, owner = [], []
     for i, seq in enumerate(sequences):
         codes = base_codes(seq)
@@ -125,10 +186,10 @@ def predict_sequences(
             starts = sorted({*range(0, len(codes) - length + 1, stride), len(codes) - length})
             windows.extend(codes[s : s + length] for s in starts)
             owner.extend([i] * len(starts))
-    n_outputs = len(trained.cell_types)
+    n_outputs = len(models[0].cell_types)
     if not windows:
         return np.zeros((0, n_outputs), dtype=np.float32)
-    pred = predict(trained.module, np.stack(windows), batch_size=batch_size, device=device)
+    pred = predict_ensemble(models, np.stack(windows), batch_size=batch_size, device=device)
     best = np.full((len(sequences), n_outputs), -np.inf, dtype=np.float32)
     np.maximum.at(best, np.asarray(owner), pred)
     return best
@@ -163,8 +224,17 @@ def read_fasta_records(path: str | os.PathLike[str]) -> tuple[list[str], list[st
     return names, ["".join(c) for c in chunks]
 
 
-def predict_fasta(trained: TrainedModel, path: str | os.PathLike[str], **kwargs) -> pd.DataFrame:
+def predict_fasta(trained: Models, path: str | os.PathLike[str], **kwargs) -> pd.DataFrame:
     """Predict every record of a FASTA file (see :func:`predict_sequences`).
+
+    Parameters
+    ----------
+    trained
+        The model, or a fold ensemble.
+    path
+        FASTA file (plain or gzip) of sequences of any length.
+    **kwargs
+        Passed to :func:`predict_sequences`.
 
     Returns
     -------
@@ -172,29 +242,42 @@ def predict_fasta(trained: TrainedModel, path: str | os.PathLike[str], **kwargs)
         ``name``, ``length`` and one column per cell type.
     """
     names, seqs = read_fasta_records(path)
-    pred = predict_sequences(trained, seqs, **kwargs)
-    table = pd.DataFrame(pred, columns=trained.cell_types)
+    models = as_ensemble(trained)
+    pred = predict_sequences(models, seqs, **kwargs)
+    table = pd.DataFrame(pred, columns=models[0].cell_types)
     table.insert(0, "length", [len(s) for s in seqs])
     table.insert(0, "name", names)
     return table
 
 
 def predict_bed(
-    trained: TrainedModel, bed: str | os.PathLike[str], genome: str | os.PathLike[str], **kwargs
+    trained: Models, bed: str | os.PathLike[str], genome: str | os.PathLike[str], **kwargs
 ) -> pd.DataFrame:
     """Predict regions of a BED file: the input-length window centred on each region.
 
     Chromosome names are matched to the genome's (``chr2L`` and ``2L`` agree); windows
     running off a chromosome end are padded with N.
 
+    Parameters
+    ----------
+    trained
+        The model, or a fold ensemble.
+    bed
+        BED (or narrowPeak) file of regions.
+    genome
+        Genome FASTA the regions refer to.
+    **kwargs
+        ``batch_size``, ``device``, ``reverse_complement`` of :func:`predict`.
+
     Returns
     -------
     pandas.DataFrame
         ``name``, ``chrom``, ``start``, ``end`` and one column per cell type.
     """
-    table, codes = bed_windows(bed, genome, trained.input_length)
-    pred = predict(trained.module, codes, **kwargs)
-    return pd.concat([table, pd.DataFrame(pred, columns=trained.cell_types)], axis=1)
+    models = as_ensemble(trained)
+    table, codes = bed_windows(bed, genome, models[0].input_length)
+    pred = predict_ensemble(models, codes, **kwargs)
+    return pd.concat([table, pd.DataFrame(pred, columns=models[0].cell_types)], axis=1)
 
 
 def bed_windows(
@@ -227,6 +310,11 @@ def bed_windows(
     return table.reset_index(drop=True), codes
 
 
+def is_bed(path: str | os.PathLike[str]) -> bool:
+    """Whether a file of inputs is a BED of regions (``.bed``, ``.narrowPeak``, gzipped or not), not a FASTA."""
+    return Path(path).name.lower().removesuffix(".gz").endswith((".bed", ".narrowpeak"))
+
+
 def input_windows(
     path: str | os.PathLike[str], genome: str | os.PathLike[str] | None, length: int
 ) -> tuple[list[str], np.ndarray]:
@@ -257,8 +345,7 @@ def input_windows(
     AtlasbenchError
         For a BED without a genome, or FASTA sequences longer than ``length``.
     """
-    suffix = Path(path).name.lower().removesuffix(".gz")
-    if suffix.endswith((".bed", ".narrowpeak")):
+    if is_bed(path):
         if genome is None:
             raise AtlasbenchError(f"{path}: a BED of regions needs a genome FASTA (--genome)")
         table, codes = bed_windows(path, genome, length)

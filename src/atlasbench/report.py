@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from atlasbench import cost
+from atlasbench import comparisons, cost
 from atlasbench.atomic import atomic_path, write_text_atomic
 from atlasbench.complexity import library_complexity, saturation_curve, saturation_depth
 from atlasbench.config import Study
@@ -65,6 +65,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
     ("qc", "Quality control per platform"),
     ("accuracy", "Accuracy against reads per cell and cells"),
+    ("comparisons", "Which differences hold"),
     ("grid", "Accuracy over the reads x cells grid"),
     ("transfer", "Cross-platform transfer"),
     ("cost", "Cost and accuracy"),
@@ -113,6 +114,15 @@ class ReportInputs:
     truth
         The ``truth/`` folder of a simulated atlas (``simulation.json``,
         ``tn5_log_odds.tsv``), when the study is a simulation.
+    enhancer_summary
+        Validated-enhancer read-out of every scenario's fold models and ensemble
+        (``summary.tsv`` of the enhancers job).
+    scenario_labels
+        (platform, level key) -> how the report names the grid point
+        (:func:`atlasbench.scenarios.scenario_labels`).
+    scenario_pairs
+        Grid points (platform, level key) to compare, ``(a, b)``
+        (:func:`atlasbench.comparisons.one_factor_pairs` of the named scenarios).
     """
 
     evaluation: Path | None
@@ -121,6 +131,9 @@ class ReportInputs:
     motifs: Path | None = None
     enhancers: dict[str, Path] | None = None
     truth: Path | None = None
+    enhancer_summary: Path | None = None
+    scenario_labels: dict[tuple[str, str], str] = field(default_factory=dict)
+    scenario_pairs: list[tuple[tuple[str, str], tuple[str, str]]] = field(default_factory=list)
 
 
 def platform_colours(platforms: Iterable[str]) -> dict[str, str]:
@@ -217,7 +230,7 @@ class _Report:
     # -- assembling ------------------------------------------------------------------
 
     def build(self) -> None:
-        steps = (("qc", self._qc), ("accuracy", self._accuracy), ("grid", self._grid),
+        steps = (("qc", self._qc), ("accuracy", self._accuracy), ("comparisons", self._comparisons), ("grid", self._grid),
                  ("transfer", self._transfer), ("cost", self._cost), ("tn5", self._tn5),
                  ("motifs", self._motifs), ("enhancers", self._enhancers), ("truth", self._truth))
         summary: dict[str, list[str]] = {}
@@ -230,7 +243,7 @@ class _Report:
                 self.bodies[key] = _note(f"This section could not be drawn: {html.escape(str(exc))}")
                 self.summary = []
             summary[key] = self.summary
-        order = ("accuracy", "cost", "tn5", "motifs", "enhancers", "truth", "qc", "grid", "transfer")
+        order = ("accuracy", "comparisons", "cost", "tn5", "motifs", "enhancers", "truth", "qc", "grid", "transfer")
         self.summary = [s for key in order for s in summary.get(key, [])]
 
     def html(self) -> str:
@@ -492,6 +505,60 @@ class _Report:
                                "vertical lines: the depth reaching 95% of the plateau, where measured (legend: "
                                "every platform's). Left: against reads per cell, "
                                "one line per cell level; right: against cells, one line per depth level."))
+
+    # -- 2b. comparisons -------------------------------------------------------------
+
+    def _platform_comparison(self, against: str) -> pd.DataFrame:
+        """The platforms against the reference (or first), paired over the grid points they share."""
+        acc = self._load_accuracy()
+        reference = self.study.evaluation.reference_platform
+        order = sorted(self.platforms, key=lambda p: p != reference)
+        return comparisons.compare_platforms(acc.evaluation, order, metric=METRIC, against=against, model=acc.model)
+
+    def _comparisons(self) -> str:
+        acc = self._load_accuracy()
+        if acc is None:
+            return _note(self.evaluation_note)
+        tables, parts = [], []
+        platforms = None
+        if acc.evaluation["platform"].nunique() > 1:
+            try:
+                platforms = self._platform_comparison("full")
+            except AtlasbenchError as exc:  # one grid point of one fold: nothing to pair
+                parts.append(_note(f"Platforms not compared: {html.escape(str(exc))}"))
+        if platforms is not None:
+            tables.append(platforms.assign(kind="platforms over the grid"))
+            sentences = [comparisons.describe(r) for _, r in platforms.iterrows()]
+            self.summary += sentences
+            parts.append("<h3>Platforms</h3><p>Each platform against the reference, paired at every grid point "
+                         "(same reads per cell and cells level, test fold and seed), so the comparison has power "
+                         "even with one test fold.</p><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in sentences)
+                         + "</ul>")
+        labels = self.inputs.scenario_labels
+        pairs = [(labels[a], labels[b]) for a, b in self.inputs.scenario_pairs]
+        if pairs:
+            names = {f"{p}/{level}": label for (p, level), label in labels.items()}
+            named = comparisons.compare_scenarios(acc.evaluation, pairs, names=names, metric=METRIC,
+                                                  against="full", model=acc.model)
+            tables.append(named.assign(kind="named scenarios"))
+            held = named[named["verdict"] == comparisons.HOLDS]
+            self.summary.append(f"Named scenarios: {len(held)} of {len(named)} one-step differences hold "
+                                "(paired t-test over folds, Holm-adjusted, and a bootstrap interval excluding 0)"
+                                + (": " + "; ".join(f"{_b(r['b'])} vs {_b(r['a'])} {r['mean_difference']:+.3f}"
+                                                    for _, r in held.iterrows()) if len(held) else ""))
+            parts.append("<h3>Named scenarios</h3><p>Every two named scenarios that differ in one factor (platform, "
+                         "cells or reads per cell), paired by test fold.</p><ul>"
+                         + "".join(f"<li>{html.escape(comparisons.describe(r))}</li>" for _, r in named.iterrows())
+                         + "</ul>")
+        if not tables:
+            return _note("One platform and no named scenarios: nothing to compare.")
+        self._table("comparisons", pd.concat(tables, ignore_index=True))
+        return ("<p>Accuracy differences with their uncertainty: mean &plusmn; SD of each side, the mean paired "
+                "difference with its 95% bootstrap interval, and the paired t-test, Holm-adjusted over the "
+                "comparisons of each list. A difference <i>holds</i> when the adjusted p is below 0.05 and the "
+                "interval excludes 0; otherwise it is <i>within noise</i>. The paper reports means and SDs "
+                "only; pairing removes the differences between folds, which are often larger than those between "
+                "scenarios.</p>" + "".join(parts))
 
     def _saturation_sentence(self, fits: Mapping[str, cost.SaturationFit]) -> str:
         parts, beyond = [], []
@@ -914,7 +981,32 @@ class _Report:
                 "curves separating its enhancers from every other sequence; <i>macro</i>: their mean.</p>"
                 + _html_table(wide, text_columns={"cell type"}, highlight=bold)
                 + (f'<div class="grid2">{"".join(rocs)}</div>' if rocs else "")
+                + self._enhancers_by_scenario()
                 + "".join(_note(n) for n in notes))
+
+    def _enhancers_by_scenario(self) -> str:
+        """The published read-out of every scenario: its fold ensemble, and its fold models' mean and SD."""
+        path = self.inputs.enhancer_summary
+        if path is None or not Path(path).is_file():
+            return ""
+        summary = pd.read_csv(path, sep="\t", dtype={"fold": str, "seed": str})
+        self._table("enhancers_by_scenario", summary)
+        rows = []
+        for (platform, scenario), group in summary.groupby(["platform", "scenario"], sort=False):
+            ensemble = group[group["fold"] == "ensemble"].iloc[0]
+            folds = group[group["fold"] != "ensemble"]
+            rows.append({"scenario": scenario, "platform": platform, "ensemble accuracy": ensemble["accuracy"],
+                         "ensemble macro auROC": ensemble["macro_auroc"],
+                         "ensemble macro auPRC": ensemble["macro_auprc"],
+                         "fold models' accuracy": f"{folds['accuracy'].mean():.3f} ± "
+                                                  f"{folds['accuracy'].std(ddof=1):.3f}" if len(folds) > 1
+                         else f"{folds['accuracy'].mean():.3f}",
+                         "models": len(folds)})
+        return ("<h3>Per scenario</h3><p>As published: each scenario's fold models averaged into one ensemble; "
+                "<i>accuracy</i> is the share of enhancers whose target cell type scores highest after "
+                "specificity normalisation. The fold models alone show how much that varies with the model.</p>"
+                + _html_table(pd.DataFrame(rows), text_columns={"scenario", "platform", "fold models' accuracy"},
+                              colours=self.colours))
 
     # -- 10. truth ----------------------------------------------------------------
 
@@ -994,7 +1086,8 @@ class _Report:
             said.append(f"{_b(str(first['platform']))} was simulated with the most complex libraries "
                         f"({first['complexity']:,.0f} molecules per cell) and the benchmark, by its models' "
                         f"accuracy against the true accessibility over the whole grid, ranks "
-                        f"{_b(found[0])} first: {'as expected' if agree else 'NOT as expected'}")
+                        f"{_b(found[0])} first: {'as expected' if agree else 'NOT as expected'}"
+                        + self._truth_difference())
         for _, r in table.iterrows():
             if math.isfinite(r["measured_fragments_saturation_depth"]) and math.isfinite(r["fragments_saturation_depth"]):
                 said.append(f"{_b(r['platform'])} libraries saturate (95%) at "
@@ -1040,6 +1133,17 @@ class _Report:
                                  "complexities (solid) and over their complexities as measured (dashed); dotted: the "
                                  "true 95% saturation depth.")
         return body, said
+
+    def _truth_difference(self) -> str:
+        """', a paired difference of ... that holds' for the platforms against the truth, or ''."""
+        try:
+            table = self._platform_comparison("truth")
+        except AtlasbenchError:
+            return ""
+        self._table("truth_comparisons", table)
+        return "".join(f" ({r['b']} &minus; {r['a']}: {r['mean_difference']:+.3f}, 95% CI {r['ci_low']:+.3f} to "
+                       f"{r['ci_high']:+.3f} over {int(r['n'])} paired {r['unit']}s: {r['verdict']})"
+                       for _, r in table.iterrows())
 
     def _accuracy_against_truth(self) -> dict[str, float]:
         """Per platform, the mean test Pearson against the simulated truth over every model of the grid."""

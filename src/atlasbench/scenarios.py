@@ -104,23 +104,8 @@ def resolve_scenarios(
     """
     out: dict[tuple[str, str, str], Scenario] = {}
     for sc in named:
-        info = data[sc.platform]
-        n_cells = _named_cells(sc, data)
-        if n_cells != ALL and n_cells > info.n_cells:
-            raise AtlasbenchError(
-                f"scenario {sc.name!r}: {n_cells} cells asked of platform {sc.platform!r}, which has {info.n_cells}"
-            )
-        if n_cells != ALL and n_cells == info.n_cells:
-            n_cells = ALL
-        reads = sc.reads_per_cell
-        if reads != ALL and reads > info.mean_reads_per_cell:
-            raise AtlasbenchError(
-                f"scenario {sc.name!r}: {reads} reads per cell asked of platform {sc.platform!r}, "
-                f"sequenced to {info.mean_reads_per_cell:,.0f}"
-            )
-        if reads != ALL and reads == info.mean_reads_per_cell:
-            reads = ALL
-        out[(sc.platform, str(reads), str(n_cells))] = Scenario(sc.name, sc.platform, reads, n_cells)
+        resolved = _resolve_named(sc, data)
+        out[(sc.platform, str(resolved.reads_per_cell), str(resolved.cells))] = resolved
     if full_grid:
         for platform in platforms:
             info = data[platform]
@@ -138,6 +123,75 @@ def resolve_scenarios(
                         n = ALL  # every cell, as in a named scenario
                     out.setdefault((platform, str(reads), str(n)), Scenario("grid", platform, reads, n))
     return sorted(out.values(), key=lambda s: (list(platforms).index(s.platform), _sort_key(s.reads_per_cell), _sort_key(s.cells)))
+
+
+def _resolve_named(sc: config.Scenario, data: Mapping[str, PlatformData]) -> Scenario:
+    """A named scenario's concrete grid point; a level equal to all the platform has is ``"all"``."""
+    info = data[sc.platform]
+    n_cells = _named_cells(sc, data)
+    if n_cells != ALL and n_cells > info.n_cells:
+        raise AtlasbenchError(
+            f"scenario {sc.name!r}: {n_cells} cells asked of platform {sc.platform!r}, which has {info.n_cells}"
+        )
+    if n_cells != ALL and n_cells == info.n_cells:
+        n_cells = ALL
+    reads = sc.reads_per_cell
+    if reads != ALL and reads > info.mean_reads_per_cell:
+        raise AtlasbenchError(
+            f"scenario {sc.name!r}: {reads} reads per cell asked of platform {sc.platform!r}, "
+            f"sequenced to {info.mean_reads_per_cell:,.0f}"
+        )
+    if reads != ALL and reads == info.mean_reads_per_cell:
+        reads = ALL
+    return Scenario(sc.name, sc.platform, reads, n_cells)
+
+
+def named_levels(named: Sequence[config.Scenario], data: Mapping[str, PlatformData]) -> dict[str, Scenario]:
+    """Every named scenario's grid point, by name (two names may share one grid point,
+    which :func:`resolve_scenarios` then trains once).
+
+    Parameters
+    ----------
+    named
+        Named scenarios of the study.
+    data
+        Per platform, its cell count and mean reads per cell.
+
+    Returns
+    -------
+    dict of str to Scenario
+        Scenario name -> its resolved grid point.
+    """
+    return {sc.name: _resolve_named(sc, data) for sc in named}
+
+
+def scenario_labels(scenarios: Sequence[Scenario], named: Mapping[str, Scenario]) -> dict[tuple[str, str], str]:
+    """How a report names each grid point: its scenario names (joined by " = " when
+    several name one grid point), else its platform and levels (``10x, 12,000
+    reads/cell, all cells``).
+
+    Parameters
+    ----------
+    scenarios
+        The study's grid points (:func:`resolve_scenarios`).
+    named
+        Named scenarios' grid points (:func:`named_levels`).
+
+    Returns
+    -------
+    dict
+        (platform, level key) -> label.
+    """
+    names: dict[tuple[str, str], list[str]] = {}
+    for name, sc in named.items():
+        names.setdefault((sc.platform, sc.level), []).append(name)
+    return {(sc.platform, sc.level): " = ".join(names.get((sc.platform, sc.level), []))
+            or f"{sc.platform}, {_level_words(sc.reads_per_cell, 'reads/cell')}, {_level_words(sc.cells, 'cells')}"
+            for sc in scenarios}
+
+
+def _level_words(level: int | str, unit: str) -> str:
+    return f"all {unit.split('/')[0]}" if level == ALL else f"{int(level):,} {unit}"
 
 
 def _named_cells(sc: config.Scenario, data: Mapping[str, PlatformData]) -> int | str:

@@ -37,7 +37,8 @@ from atlasbench.ingest import Store, ingest, open_store, read_cell_table
 from atlasbench.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.qc import write_table
 from atlasbench.regions import consensus_regions, overlapping, peaks_per_cell_type, read_bed, region_names
-from atlasbench.scenarios import FULL_LEVEL, PlatformData, Scenario, platform_levels, resolve_scenarios
+from atlasbench.scenarios import (FULL_LEVEL, PlatformData, Scenario, named_levels, platform_levels,
+                                  resolve_scenarios)
 from atlasbench.targets import build_targets, normalize_peak_heights, specific_regions, write_targets
 
 log = logging.getLogger(__name__)
@@ -223,15 +224,17 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     return regions
 
 
-def scenarios_of(study: Study, stores: dict[str, Store]) -> list[Scenario]:
-    """Resolve the study's grid and named scenarios against the ingested platforms."""
+def scenarios_of(study: Study, stores: dict[str, Store]) -> tuple[list[Scenario], dict[str, Scenario]]:
+    """Resolve the study's grid and named scenarios against the ingested platforms:
+    the grid points to train, and each named scenario's grid point by name."""
     data = {}
     for name, store in stores.items():
         has = store.cells["n_fragments"] > 0
         data[name] = PlatformData(int(has.sum()), float(store.cells.loc[has, "n_reads"].mean()),
                                   study.platform(name).kind == "sourced")
     grid = study.grid
-    return resolve_scenarios(list(stores), grid.reads_per_cell, grid.cells, grid.full_grid, grid.scenarios, data)
+    return (resolve_scenarios(list(stores), grid.reads_per_cell, grid.cells, grid.full_grid, grid.scenarios, data),
+            named_levels(grid.scenarios, data))
 
 
 def targets_stage(
@@ -311,12 +314,15 @@ class StudyData:
     targets
         Platform -> level key -> targets ``.h5ad`` path (every scenario's level and each
         platform's full data).
+    named
+        Each named scenario's grid point, by scenario name.
     """
 
     genome: GenomeInfo
     regions: pd.DataFrame
     scenarios: list[Scenario]
     targets: dict[str, dict[str, Path]]
+    named: dict[str, Scenario]
 
 
 def study_data(study: Study) -> StudyData:
@@ -336,9 +342,9 @@ def study_data(study: Study) -> StudyData:
     stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
     regions = regions_stage(study, stores, genome)
     stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
-    scenarios = scenarios_of(study, stores)
+    scenarios, named = scenarios_of(study, stores)
     targets = {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
-    return StudyData(genome, regions, scenarios, targets)
+    return StudyData(genome, regions, scenarios, targets, named)
 
 
 def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
