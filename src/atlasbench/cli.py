@@ -153,9 +153,12 @@ def targets(study_file: Path) -> None:
 
 @main.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("--preset", type=click.Choice(["small", "demo", "large"]), default="demo", show_default=True,
-              help="Size: small (tests), demo (the demo study), large (100,000 cells at 20,000 reads per cell).")
-@click.option("--cells", type=click.IntRange(min=10), help="Cells per platform, overriding the preset.")
+@click.option("--preset", type=click.Choice(["small", "demo", "paper", "large"]), default="demo", show_default=True,
+              help="small (tests), demo (the demo study), paper (the published mouse study's shape at CPU size: "
+                   "16 cell types, the mouse scenarios, 10 chromosome-block folds), large (100,000 cells at "
+                   "20,000 reads per cell).")
+@click.option("--cells", type=click.IntRange(min=10),
+              help="Cells of the first platform, overriding the preset (the others keep their ratio to it).")
 @click.option("--seed", default=0, show_default=True, help="Seed: same seed, byte-identical files.")
 @click.option("--genome", type=click.Path(dir_okay=False, path_type=Path),
               help="FASTA for the sequence background (default: the bundled real dm6 slice).")

@@ -20,6 +20,21 @@
     study.yaml                            a study over all of it (``atlasbench validate``)
 
 Same preset and seed, byte-identical files.
+
+**Presets** (:data:`PRESETS`): ``small`` (tests), ``demo`` (minutes on a laptop), ``large``
+(the published platforms' depth at atlas scale) and ``paper``, the published mouse
+study's shape at CPU size: the 16 cortex-like cell types of
+:data:`~atlasbench.simulate.grammar.CORTEX_CELL_TYPES`; a 10x-like platform with 1,000
+cells and a HyDrop-like one with 2,000 and half the library complexity; a study of 10
+chromosome-block folds and the published scenarios (PROTOCOL.md: all cells and reads,
+reads capped at the saturation depth, cells matched to the 10x-like count, and on HyDrop
+matched +25/+50/+75%). Its sequencing depth is scaled down about 230-fold and every QC
+ratio kept: ~103 vs ~54 unique fragments per cell at full depth (published 22.7k vs
+11.2k), ~84 vs ~51 at the scaled saturation depth of 156 reads per cell (16.6k vs 10.2k
+at 36k reads), FRiP ~0.51 on both, a TSS enrichment ~0.55x as high on the HyDrop-like
+platform. Scaled so, a cell type's pseudobulk holds about as few insertions per region
+as in the published atlas, and the number of cells limits how well targets follow the
+truth: at matched cells the HyDrop-like targets trail, and more cells close the gap.
 """
 
 from __future__ import annotations
@@ -37,7 +52,15 @@ import pysam
 
 from atlasbench.atomic import atomic_path, write_text_atomic
 from atlasbench.genome import prepare_fasta
-from atlasbench.simulate.grammar import DEFAULT_CELL_TYPES, Design, design_atlas
+from atlasbench.simulate.grammar import (
+    CORTEX_CELL_TYPES,
+    CORTEX_GRAMMAR,
+    DEFAULT_CELL_TYPES,
+    CellType,
+    Design,
+    GrammarParams,
+    design_atlas,
+)
 from atlasbench.simulate.platforms import HYDROP, TENX, PlatformProfile
 from atlasbench.simulate.sequencing import plan_barcodes, sequence_platform
 
@@ -46,41 +69,150 @@ log = logging.getLogger(__name__)
 #: Share of each default cell type among the cells (twi, tin, srp, GATAe, vnd, grh, repo, fkh).
 DEFAULT_PROPORTIONS = np.array([0.22, 0.06, 0.10, 0.16, 0.16, 0.14, 0.08, 0.08])
 
+#: Share of each cortex cell type (:data:`CORTEX_CELL_TYPES`, in order): about the make-up of
+#: a mouse motor cortex atlas, abundant IT neurons and oligodendrocytes, 2% rare types.
+CORTEX_PROPORTIONS = np.array(
+    [0.14, 0.12, 0.04, 0.06, 0.10, 0.02, 0.05, 0.04, 0.03, 0.03, 0.10, 0.12, 0.04, 0.05, 0.04, 0.02]
+)
+
+
+@dataclass(frozen=True)
+class NamedScenario:
+    """A named scenario of a preset's study (:class:`atlasbench.config.Scenario`).
+
+    Attributes
+    ----------
+    name
+        Scenario name (letters, digits, ``-`` and ``_``).
+    platform
+        Platform name.
+    cells
+        A number of cells, ``"all"``, ``"matched"`` or ``"matched+N%"``.
+    reads_per_cell
+        Mean reads per cell, or ``"all"``.
+    """
+
+    name: str
+    platform: str
+    cells: int | str = "all"
+    reads_per_cell: int | str = "all"
+
 
 @dataclass(frozen=True)
 class Preset:
-    """Size and platforms of a simulated study.
+    """Size, cell types and platforms of a simulated study, and the shape of its study file.
 
     Attributes
     ----------
     n_cells
-        Annotated cells per platform.
+        Annotated cells: one number for every platform, or one per platform (in the
+        order of ``platforms``).
     n_regions
         Designed regions (enhancers, promoters and closed background).
     platforms
         Platform profiles.
     reads_per_cell, cells
-        The study's grid levels.
+        The study's grid levels (unused when ``scenarios`` are given).
     fold_k
         Chromosome-block folds of the study.
     test_folds
         Folds trained as test folds (None: all).
+    cell_types
+        The cell types and their activators.
+    proportions
+        Expected share of each cell type among the cells (normalised to sum 1).
+    grammar
+        Grammar constants, with the pioneer, repressor and promoter motifs.
+    scenarios
+        Named scenarios; when given, the study trains these instead of the full grid.
+    max_epochs
+        Training epoch limit of the study.
+    motif_cell_types
+        Cell types of the study's motif read-out; None switches it off.
+    jaspar_group
+        JASPAR taxonomic group the discovered motifs are matched against.
     """
 
-    n_cells: int
+    n_cells: int | tuple[int, ...]
     n_regions: int
     platforms: tuple[PlatformProfile, ...]
     reads_per_cell: tuple[int | str, ...]
     cells: tuple[int | str, ...]
     fold_k: int = 5
     test_folds: tuple[int, ...] | None = None
+    cell_types: tuple[CellType, ...] = DEFAULT_CELL_TYPES
+    proportions: tuple[float, ...] = tuple(DEFAULT_PROPORTIONS)
+    grammar: GrammarParams = GrammarParams()
+    scenarios: tuple[NamedScenario, ...] = ()
+    max_epochs: int = 20
+    motif_cell_types: tuple[str, ...] | None = ("twi", "grh")
+    jaspar_group: str = "insects"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_cells, int) and len(self.n_cells) != len(self.platforms):
+            raise ValueError(f"n_cells gives {len(self.n_cells)} counts for {len(self.platforms)} platforms")
+        if len(self.proportions) != len(self.cell_types):
+            raise ValueError(f"{len(self.proportions)} proportions for {len(self.cell_types)} cell types")
+
+    def cell_counts(self, n_cells: int | None = None) -> tuple[int, ...]:
+        """Annotated cells of each platform.
+
+        Parameters
+        ----------
+        n_cells
+            Cells of the first platform, overriding the preset; every other platform
+            keeps its ratio to the first (the same number, in a preset with one).
+
+        Returns
+        -------
+        tuple of int
+            One count per platform, in the order of ``platforms``.
+        """
+        counts = (self.n_cells,) * len(self.platforms) if isinstance(self.n_cells, int) else self.n_cells
+        if n_cells is None:
+            return counts
+        return tuple(int(round(n_cells * c / counts[0])) for c in counts)
 
 
-def _scaled(profile: PlatformProfile, complexity: float, reads: float) -> PlatformProfile:
-    return dataclasses.replace(profile, complexity=complexity, reads_per_cell=reads)
+def _scaled(profile: PlatformProfile, complexity: float, reads: float, **changes: float) -> PlatformProfile:
+    return dataclasses.replace(profile, complexity=complexity, reads_per_cell=reads, **changes)
 
 
 _REGION_WIDTH = 500
+
+# The paper preset at CPU size (see :data:`PRESETS`). Sequencing depth is scaled down
+# ~230-fold from the published mouse cortex atlas, keeping its ratios (PROTOCOL.md, QC for
+# mouse) and keeping the pseudobulks thin enough for cell numbers to matter: median
+# library complexity 100 (10x-like) and 45 (HyDrop-like) molecules per cell for 23,000
+# and 11,500, 260 reads per cell on both, so unique fragments per cell come out ~103 vs
+# ~54 (published 22.7k vs 11.2k, ratio ~2). The published saturation depth, 36k reads per
+# cell, becomes 156 reads per cell: 0.6 of full depth, where the model M(1 - exp(-R/M))
+# gives the published ratio (~84 vs ~51 unique fragments; published 16.6k vs 10.2k). FRiP
+# over the study's consensus peaks ~0.51 on both (the profiles' frip is the share of
+# molecules drawn at regions; background molecules add to it). TSS enrichment of the
+# HyDrop-like platform ~0.55x the 10x-like one (~14 vs ~25; published 11.7 vs 18.6): its
+# library has fewer nucleosome-free fragments, whose insertions gather on the TSS. The
+# HyDrop-like platform has twice the cells, so "matched" (the 10x-like count) plus 25,
+# 50 and 75% all stay below its total.
+_PAPER_DEPTH = 260
+_PAPER_CAP = 156
+_PAPER_PLATFORMS = (
+    _scaled(TENX, 100, _PAPER_DEPTH, frip=0.47, nucleosome_free=0.6),
+    _scaled(HYDROP, 45, _PAPER_DEPTH, frip=0.49, nucleosome_free=0.3, ambient=0.08),
+)
+
+
+def _paper_scenarios() -> tuple[NamedScenario, ...]:
+    """The published mouse scenarios (PROTOCOL.md), named ``<platform>-<scenario>``."""
+    named = []
+    for platform in ("10x", "hydrop"):
+        for cells, cells_name in (("all", "all"), ("matched", "limited")):
+            named.append(NamedScenario(f"{platform}-{cells_name}", platform, cells))
+            capped = "depth-cap" if cells == "all" else "limited-cap"
+            named.append(NamedScenario(f"{platform}-{capped}", platform, cells, _PAPER_CAP))
+    named += [NamedScenario(f"hydrop-limited-plus{n}", "hydrop", f"matched+{n}%") for n in (25, 50, 75)]
+    return tuple(named)
+
 
 PRESETS = {
     # tests: seconds
@@ -92,6 +224,11 @@ PRESETS = {
     # the published platforms' complexity at 20k reads per cell, at atlas scale
     "large": Preset(100_000, 800, (_scaled(TENX, 23_000, 20_000), _scaled(HYDROP, 11_500, 20_000)),
                     (4_000, 12_000, "all"), (20_000, 50_000, "all")),
+    # the published mouse study's shape at CPU size (see above): 16 cortex cell types, the
+    # scenarios of PROTOCOL.md, 10 chromosome-block folds
+    "paper": Preset((1_000, 2_000), 800, _PAPER_PLATFORMS, ("all",), ("all",), fold_k=10,
+                    cell_types=CORTEX_CELL_TYPES, proportions=tuple(CORTEX_PROPORTIONS), grammar=CORTEX_GRAMMAR,
+                    scenarios=_paper_scenarios(), max_epochs=12, motif_cell_types=None, jaspar_group="vertebrates"),
 }
 
 
@@ -134,9 +271,10 @@ def simulate_atlas(
     out
         Output folder (created).
     preset
-        ``small``, ``demo`` or ``large`` (:data:`PRESETS`).
+        ``small``, ``demo``, ``large`` or ``paper`` (:data:`PRESETS`).
     n_cells
-        Cells per platform, overriding the preset.
+        Cells of the first platform, overriding the preset; the other platforms keep
+        their ratio to it (:meth:`Preset.cell_counts`).
     seed
         Seed of everything random.
     genome
@@ -160,7 +298,7 @@ def simulate_atlas(
 
         raise AtlasbenchError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     chosen = PRESETS[preset]
-    n_cells = n_cells or chosen.n_cells
+    counts = chosen.cell_counts(n_cells or None)
     keep = _keep_platforms(chosen, platforms)
     out = Path(out)
     root = np.random.SeedSequence(seed)
@@ -171,8 +309,8 @@ def simulate_atlas(
         genome_bp = sum(len(seq) for seq in background.values())
         spacing = int(np.clip(genome_bp / (2 * n_regions) - _REGION_WIDTH, 100, 1000))
     n_regions = n_regions or chosen.n_regions
-    design = design_atlas(background, n_regions, DEFAULT_CELL_TYPES, rng=np.random.default_rng(design_seed),
-                          width=_REGION_WIDTH, spacing=spacing)
+    design = design_atlas(background, n_regions, chosen.cell_types, rng=np.random.default_rng(design_seed),
+                          width=_REGION_WIDTH, spacing=spacing, params=chosen.grammar)
     log.info("designed %d regions on %d chromosomes", len(design.regions), len(design.genome))
     _write_genome(design, out / "genome")
     _write_truth(design, out / "truth")
@@ -184,13 +322,13 @@ def simulate_atlas(
     ])[["platform", "position", "A", "C", "G", "T"]]
     with atomic_path(out / "truth" / "tn5_log_odds.tsv") as tmp:
         tn5.to_csv(tmp, sep="\t", index=False)
-    proportions = DEFAULT_PROPORTIONS / DEFAULT_PROPORTIONS.sum()
+    proportions = np.asarray(chosen.proportions) / np.sum(chosen.proportions)
     truth = design.truth[design.cell_types].to_numpy()
-    for profile, platform_seed in zip(chosen.platforms, platform_seeds):
+    for profile, platform_cells, platform_seed in zip(chosen.platforms, counts, platform_seeds):
         if profile.name not in keep:
             continue
         rng = np.random.default_rng(platform_seed)
-        plan = plan_barcodes(profile, n_cells, design.cell_types, proportions, rng)
+        plan = plan_barcodes(profile, platform_cells, design.cell_types, proportions, rng)
         folder = out / profile.name
         fragments = folder / "fragments.tsv.gz"
         with atomic_path(fragments) as tmp:
@@ -203,7 +341,8 @@ def simulate_atlas(
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
         log.info("%s: %d barcodes, %d fragments", profile.name, len(table), int(table["n_fragments"].sum()))
     write_text_atomic(out / "truth" / "simulation.json", json.dumps({
-        "preset": preset, "seed": seed, "n_cells": n_cells,
+        "preset": preset, "seed": seed,
+        "n_cells": counts[0] if len(set(counts)) == 1 else {p.name: n for p, n in zip(chosen.platforms, counts)},
         "genome": str(genome) if genome else "bundled dm6 slice",
         "platforms": [dataclasses.asdict(p) for p in chosen.platforms],
         "simulated_platforms": [p.name for p in chosen.platforms if p.name in keep],
@@ -308,6 +447,26 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
     )
     levels = lambda xs: "[" + ", ".join(str(x) for x in xs) + "]"  # noqa: E731
     test_folds = "" if chosen.test_folds is None else f"  test_folds: {levels(chosen.test_folds)}\n"
+    if chosen.scenarios:
+        # with some platforms left out, "matched" would mean another count: those scenarios go too
+        every = len(chosen.platforms) == len({p.name for p in chosen.platforms} | {sc.platform for sc in chosen.scenarios})
+        kept = [sc for sc in chosen.scenarios if sc.platform in {p.name for p in chosen.platforms}
+                and (every or not str(sc.cells).startswith("matched"))]
+        quoted = lambda x: f'"{x}"' if isinstance(x, str) else str(x)  # noqa: E731
+        grid = "grid:\n  full_grid: false\n  scenarios:\n" + "".join(
+            f"    - {{name: {sc.name}, platform: {sc.platform}, cells: {quoted(sc.cells)}, "
+            f"reads_per_cell: {sc.reads_per_cell}}}\n"
+            for sc in kept
+        )
+        folds_note = "  # validation: next (the paper validated on the test fold: same)\n"
+    else:
+        grid = f"grid:\n  reads_per_cell: {levels(chosen.reads_per_cell)}\n  cells: {levels(chosen.cells)}\n"
+        folds_note = ""
+    if chosen.motif_cell_types is None:
+        motifs = "null"
+    else:
+        motifs = (f"{{cell_types: {levels(chosen.motif_cell_types)}, top_regions: 300, steps: 8, max_seqlets: 1000, "
+                  f"leiden_runs: 4, jaspar_group: {chosen.jaspar_group}}}")
     return f"""\
 # A simulated atlas (atlasbench simulate --preset {preset} --seed {seed}): the truth is in truth/.
 name: simulated-{preset}
@@ -323,13 +482,10 @@ platforms:
 targets:
   window: 1000
   normalization: mean_cpm
-grid:
-  reads_per_cell: {levels(chosen.reads_per_cell)}
-  cells: {levels(chosen.cells)}
-folds:
+{grid}folds:
   scheme: chromosome_block
   k: {chosen.fold_k}
-{test_folds}model:                  # sized for a laptop CPU; the published size is preset: paper, input_length: 2114
+{test_folds}{folds_note}model:                  # sized for a laptop CPU; the published size is preset: paper, input_length: 2114
   architecture: dilated_cnn
   preset: tiny
   input_length: 500
@@ -337,10 +493,10 @@ training:
   loss: cosine_mse_log
   learning_rate: 0.003
   batch_size: 32
-  max_epochs: 20
+  max_epochs: {chosen.max_epochs}
   early_stopping_patience: 4
 evaluation:
-  motifs: {{cell_types: [twi, grh], top_regions: 300, steps: 8, max_seqlets: 1000, leiden_runs: 4, jaspar_group: insects}}
+  motifs: {motifs}
   enhancers: enhancers.tsv
   reference_platform: {chosen.platforms[0].name}
 truth: truth

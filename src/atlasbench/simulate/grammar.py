@@ -17,6 +17,20 @@ that an activator already opens; it cannot open a region alone. The repressor ``
 (Snail) is expressed in the mesoderm (twi, tin) and damps enhancers there. The GAGA
 factor ``Trl`` marks promoters.
 
+**The cortex set** (:data:`CORTEX_CELL_TYPES`, the ``paper`` preset) has the sixteen
+types of the published mouse motor cortex atlas (PROTOCOL.md), named as there with
+file-name-safe spelling: the excitatory ``L2-3_IT``, ``L4-5_IT``, ``L5_ET``, ``L6_IT``,
+``L6_CT``, ``L6b``; the inhibitory ``Pvalb``, ``Sst``, ``Vip``, ``Lamp5``; and the
+non-neuronal ``Astro``, ``Oligo``, ``OPC``, ``Micro``, ``Endo``, ``VLMC``. Each activator is
+a vertebrate JASPAR CORE matrix of a marker-like factor (Cux2, Rorb, Fezf2, Tbr1, Foxp2,
+Npas4, Mef2c, Lhx6, Sp8, Prox1, Nfia, Sox10, Olig2, Spi1 (PU.1), Gata2, Ebf1), one per
+DNA-binding family, so that no two activators look alike: their best-aligned column
+correlation (:func:`motif_similarity`) stays below 0.75, where two members of one family
+(Sox10 and Sox6, Spi1 and Erg, Lhx6 and Arx) score 0.8 to 1. The helpers are mammalian
+(:data:`CORTEX_GRAMMAR`): AP-1 (``Jun``) as the pioneer, active in the ten neuronal
+types; ``REST`` as the repressor, expressed in the six non-neuronal types; ``Nrf1`` at
+promoters. The rules and constants are the same as for the fly set.
+
 **Regions.** ``n_regions`` windows of ``width`` bp (500) are laid on the genome at random,
 at least ``spacing`` bp (1,000) apart edge to edge, never where more than 10% of the
 window is N, each chromosome getting windows in proportion to its length. Each window is
@@ -123,6 +137,27 @@ DEFAULT_CELL_TYPES: tuple[CellType, ...] = (
 )
 
 
+#: Sixteen mouse motor cortex-like types (the ``paper`` preset); see the module docstring.
+CORTEX_CELL_TYPES: tuple[CellType, ...] = (
+    CellType("L2-3_IT", "CUX2", "layer 2/3 intratelencephalic neurons", pioneer=True),
+    CellType("L4-5_IT", "RORB", "layer 4/5 intratelencephalic neurons", pioneer=True),
+    CellType("L5_ET", "FEZF2", "layer 5 extratelencephalic neurons", pioneer=True),
+    CellType("L6_IT", "TBR1", "layer 6 intratelencephalic neurons", pioneer=True),
+    CellType("L6_CT", "FOXP2", "layer 6 corticothalamic neurons", pioneer=True),
+    CellType("L6b", "Npas4", "layer 6b neurons", pioneer=True),
+    CellType("Pvalb", "MEF2C", "parvalbumin interneurons", pioneer=True),
+    CellType("Sst", "LHX6", "somatostatin interneurons", pioneer=True),
+    CellType("Vip", "SP8", "VIP interneurons", pioneer=True),
+    CellType("Lamp5", "PROX1", "LAMP5 interneurons", pioneer=True),
+    CellType("Astro", "NFIA", "astrocytes", pioneer=False, repressor=True),
+    CellType("Oligo", "SOX10", "oligodendrocytes", pioneer=False, repressor=True),
+    CellType("OPC", "Olig2", "oligodendrocyte precursors", pioneer=False, repressor=True),
+    CellType("Micro", "Spi1", "microglia", pioneer=False, repressor=True),
+    CellType("Endo", "GATA2", "endothelial cells", pioneer=False, repressor=True),
+    CellType("VLMC", "EBF1", "vascular leptomeningeal cells", pioneer=False, repressor=True),
+)
+
+
 @dataclass(frozen=True)
 class GrammarParams:
     """Constants of the grammar: the accessibility formula and how sites are laid out.
@@ -194,6 +229,42 @@ class GrammarParams:
     pioneer_motif: str = "vfl"
     repressor_motif: str = "sna"
     promoter_motif: str = "Trl"
+
+
+#: The grammar of :data:`CORTEX_CELL_TYPES`: mammalian pioneer, repressor and promoter motifs.
+CORTEX_GRAMMAR = GrammarParams(pioneer_motif="Jun", repressor_motif="REST", promoter_motif="Nrf1")
+
+
+def motif_similarity(a: np.ndarray, b: np.ndarray, min_overlap: int = 6) -> float:
+    """How alike two motifs look: the best column correlation over alignments.
+
+    Both probability matrices are centred (0.25 subtracted) and compared as one
+    Pearson-like correlation over the overlapping columns, at every offset with at least
+    ``min_overlap`` columns in common and on both strands of ``b``; the best value is
+    returned. 1 means one motif is (part of) the other; unrelated motifs score about
+    0.4 to 0.7, members of one DNA-binding family 0.8 to 1.
+
+    Parameters
+    ----------
+    a, b
+        Position probability matrices, shape ``(length, 4)`` (A, C, G, T).
+    min_overlap
+        Fewest columns two alignments must share (capped at the shorter motif's length).
+
+    Returns
+    -------
+    float
+        The best correlation, in [-1, 1].
+    """
+    overlap = min(min_overlap, len(a), len(b))
+    best = -1.0
+    for other in (b, b[::-1, ::-1]):
+        for offset in range(overlap - len(other), len(a) - overlap + 1):
+            lo, hi = max(0, offset), min(len(a), offset + len(other))
+            x = a[lo:hi] - 0.25
+            y = other[lo - offset : hi - offset] - 0.25
+            best = max(best, float((x * y).sum() / np.sqrt((x * x).sum() * (y * y).sum())))
+    return best
 
 
 @dataclass(frozen=True, eq=False)
