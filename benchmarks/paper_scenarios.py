@@ -83,6 +83,20 @@ def scenario_summary(study, data) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scenario_comparisons(study, data, against: str) -> pd.DataFrame:
+    """The report's comparisons of named scenarios differing in one factor, paired over folds."""
+    from atlasbench.comparisons import compare_scenarios, one_factor_pairs
+    from atlasbench.run import evaluation_table
+    from atlasbench.scenarios import scenario_labels
+
+    labels = scenario_labels(data.scenarios, data.named)
+    point = {name: (sc.platform, sc.level) for name, sc in data.named.items()}
+    pairs = list(dict.fromkeys((labels[point[a]], labels[point[b]]) for a, b in one_factor_pairs(study.grid.scenarios)
+                               if point[a] != point[b]))
+    names = {f"{platform}/{level}": label for (platform, level), label in labels.items()}
+    return compare_scenarios(evaluation_table(study), pairs, names=names, against=against)
+
+
 def training_seconds(study) -> pd.Series:
     """Wall seconds of every finished training job, by job key."""
     from atlasbench.job_records import read_record
@@ -103,6 +117,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0, help="simulation seed")
     parser.add_argument("--until", help="stop after this job (e.g. 'sequences' or a train job's key)")
     parser.add_argument("--executor", choices=["local", "dask"], default="local")
+    parser.add_argument("--test-folds", type=int, help="train only the first N of the 10 test folds")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -112,7 +127,14 @@ def main() -> None:
     from atlasbench.stages import study_data
 
     t0 = time.perf_counter()
-    study = load_study(simulated_study(args.out, preset="paper", seed=args.seed))
+    study_file = simulated_study(args.out, preset="paper", seed=args.seed)
+    if args.test_folds is not None:
+        text = study_file.read_text()
+        if "  test_folds:" not in text:
+            folds = ", ".join(str(f) for f in range(args.test_folds))
+            study_file.write_text(text.replace("  scheme: chromosome_block\n",
+                                               f"  scheme: chromosome_block\n  test_folds: [{folds}]\n"))
+    study = load_study(study_file)
     t_sim = time.perf_counter() - t0
     t0 = time.perf_counter()
     for key in [f"targets/{p.name}" for p in study.platforms] + ["sequences"]:
@@ -141,6 +163,14 @@ def main() -> None:
     for row in summary.itertuples():
         print(f"  {row.scenario:24s} {row.level:24s} truth {row.truth_mean:.3f} +- {row.truth_sd:.3f}   "
               f"own {row.own_mean:.3f} +- {row.own_sd:.3f}   ({row.folds} folds)")
+    from atlasbench.comparisons import describe
+
+    for against in ("truth", "full"):
+        table = scenario_comparisons(study, data, against)
+        table.to_csv(args.out / f"paper_comparisons_{against}.csv", index=False)
+        print(f"\nscenarios differing in one factor, against {against}:")
+        for _, row in table.iterrows():
+            print("  " + describe(row))
 
 
 if __name__ == "__main__":

@@ -408,3 +408,36 @@ def test_describe_reads_compare_scenarios_rows() -> None:
     sentence = describe(table.iloc[0])
     assert sentence.startswith("hydrop/" + MATCHED_50 + " vs hydrop/" + MATCHED + ": test Pearson (against full data)")
     assert "difference +0.024" in sentence and sentence.endswith("the difference holds.")
+
+
+# --- which comparisons a study makes ------------------------------------------------------
+
+
+def test_one_factor_pairs_are_the_published_questions() -> None:
+    """Platforms at matched cells, cells steps on one platform, a depth cap: never two factors at once."""
+    from atlasbench.comparisons import one_factor_pairs
+    from atlasbench.config import Scenario as Named
+
+    named = [Named(name=n, platform=p, cells=c, reads_per_cell=r) for n, p, c, r in (
+        ("10x-limited", "10x", "matched", "all"), ("hydrop-limited", "hydrop", "matched", "all"),
+        ("hydrop-limited+50%", "hydrop", "matched+50%", "all"), ("hydrop-cap", "hydrop", "matched", 36000),
+        ("10x-all-cap", "10x", "all", 36000))]
+    assert one_factor_pairs(named) == [("10x-limited", "hydrop-limited"), ("hydrop-limited", "hydrop-limited+50%"),
+                                       ("hydrop-limited", "hydrop-cap")]
+
+
+def test_platforms_are_paired_over_the_grid_points_they_share() -> None:
+    """hydrop trails 10x at every grid point by 0.03 (+ noise): one fold, yet 3 pairs, and the test sees it."""
+    from atlasbench.comparisons import compare_platforms
+
+    levels = (MATCHED, MATCHED_50, LOW_DEPTH)
+    tenx = {("10x", level): np.array([0.60 + 0.05 * i]) for i, level in enumerate(levels)}
+    hydrop = {("hydrop", level): tenx[("10x", level)] - 0.03 + NOISE[i] / 10 for i, level in enumerate(levels)}
+    extra = {("hydrop", "reads-500_cells-all"): np.array([0.2])}  # 10x has no such grid point: left out
+    table = compare_platforms(_evaluation({**tenx, **hydrop, **extra}), ["10x", "hydrop"])
+    row = table.iloc[0]
+    differences = np.array([hydrop[("hydrop", lv)][0] - tenx[("10x", lv)][0] for lv in levels])
+    assert (row["a"], row["b"], row["n"], row["unit"]) == ("10x", "hydrop", 3, "grid point")
+    assert row["mean_difference"] == pytest.approx(differences.mean())
+    assert row["p_value"] == pytest.approx(stats.ttest_1samp(differences, 0).pvalue)
+    assert describe(row).startswith("hydrop vs 10x:") and "over 3 grid points" in describe(row)
