@@ -402,28 +402,22 @@ def _unique_names(items: list[Any]) -> list[Any]:
     return items
 
 
-_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+def _matching(pattern: str, allowed: str) -> Any:
+    """A validator accepting only strings that match ``pattern`` (``allowed`` says what it takes)."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.match(value):
+            raise _custom(f"must use only {allowed}", _show(value))
+        return value
+
+    return AfterValidator(check)
 
 
-def _check_name(value: str) -> str:
-    if not _NAME.match(value):
-        raise _custom("must use only letters, digits, '-' and '_'", _show(value))
-    return value
-
-
-Name = Annotated[str, AfterValidator(_check_name)]
+Name = Annotated[str, _matching(r"^[A-Za-z0-9_-]+$", "letters, digits, '-' and '_'")]
 """A name used in file names: letters, digits, ``-`` and ``_``."""
 
-_SCENARIO_NAME = re.compile(r"^[A-Za-z0-9_+%.-]+$")
-
-
-def _check_scenario_name(value: str) -> str:
-    if not _SCENARIO_NAME.match(value):
-        raise _custom("must use only letters, digits and '-', '_', '+', '%', '.'", _show(value))
-    return value
-
-
-ScenarioName = Annotated[str, AfterValidator(_check_scenario_name)]
+ScenarioName = Annotated[str, _matching(r"^[A-Za-z0-9_+%.-]+$", "letters, digits and '-', '_', '+', '%', '.'")]
 """A scenario's name, read in reports and never a file name: ``limited+50%`` is one."""
 
 
