@@ -1409,7 +1409,8 @@ def parse_study(
     """
     if not isinstance(data, Mapping):
         raise StudyError(source, [Problem((), f"the study must be a mapping of sections (got {_show(data)})")])
-    fill_in = [loc for loc, _ in _placeholders(data)]
+    placeholders = list(_placeholders(data))
+    fill_in = [loc for loc, _ in placeholders]
     context = {"base_dir": Path(base_dir).expanduser().resolve(), "check_files": check_files}
     try:
         study = Study.model_validate(data, context=context)
@@ -1427,7 +1428,8 @@ def parse_study(
         problems = [p for p in problems if not _under(p.loc, fill_in) or p.message.startswith("unknown key")]
     problems.sort(key=_document_order(data))
     if problems or fill_in:
-        raise StudyError(source, problems, [_format_loc(loc) for loc in fill_in], fill_in_fields(data))
+        hints = {_format_loc(loc): hint for loc, hint in placeholders}
+        raise StudyError(source, problems, list(hints), hints)
     assert study is not None
     return study
 
