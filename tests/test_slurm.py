@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -178,6 +179,15 @@ def _killed_once_resubmitted(study_file: Path, study, keys: list[str]) -> dict[s
     return {key: _job_id(study, key) for key in keys}
 
 
+def _entry(report: str, key: str) -> list[str]:
+    """The lines of one job's entry in a run's failure report (the jobs are listed in the
+    order they ended): its own line, then its logs' tails, up to the next job's line."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  {key}: "))
+    end = next((i for i in range(start + 1, len(lines)) if re.match(r"  [^\s:]+: ", lines[i])), len(lines))
+    return [lines[start].strip(), *lines[start + 1:end]]
+
+
 def test_slurm_and_local_executors_give_the_same_tables(runs) -> None:
     local, on_slurm = _tables(runs["local"]), _tables(runs["slurm"])
     assert len(local["evaluation"]) > 0
@@ -194,9 +204,10 @@ def test_a_cancelled_and_a_timed_out_job_are_reported_shown_and_rerun_alone(runs
     assert code != 0
     report = stderr[stderr.index("did not finish"):]
     for key, why in ((cancelled, "CANCELLED"), (timed_out, "ran out of its SLURM time limit, 00:05:00")):
-        entry = report[report.index(f"{key}: failed"):].splitlines()
-        assert why in entry[0] and entry[1] == f"  last lines of {log_path(study, key)}:", entry
-    assert "training dilated_cnn" in report[report.index(f"{cancelled}: failed"):report.index(f"{timed_out}: failed")]
+        entry = _entry(report, key)
+        assert entry[0].startswith(f"{key}: failed") and why in entry[0], entry
+        assert entry[1] == f"  last lines of {log_path(study, key)}:", entry
+    assert any("training dilated_cnn" in line for line in _entry(report, cancelled))
     assert "evaluate: blocked" in report
     status = runs["status"]
     assert status.loc[cancelled, "state"] == "cancelled" and "CANCELLED" in status.loc[cancelled, "slurm"]
