@@ -56,6 +56,9 @@ HERE = Path(__file__).resolve().parent
 CONTENDERS = ("atlasbench", "crested")
 # atlasbench epochs per CREsted epoch: CREsted's epoch holds both strands of every region
 SAMPLES_RATIO = 2
+#: The published mouse study (../shared/PROTOCOL.md): consensus regions, regions of the
+#: Gini-filtered fine-tuning set, models in all, and the epoch cap of each phase.
+PAPER_REGIONS, PAPER_FINETUNE_REGIONS, PAPER_MODELS, PAPER_MAX_EPOCHS = 808_845, 130_000, 220, 60
 
 
 # --------------------------------------------------------------------------------------
@@ -400,6 +403,26 @@ def _f(x: Any, fmt: str = ".1f") -> str:
     return format(x, fmt)
 
 
+def projection(result: dict) -> str:
+    """The paper's grid at this speed: hours per epoch and for all its models, as a sentence.
+
+    An epoch trains on 8 of 10 folds' regions and validates on one, at the measured
+    'with validation' rate (this run's own train:validation ratio); fine-tuning runs
+    on the Gini-filtered set. The total is an upper bound: every model runs every epoch
+    of both phases (early stopping after 6 stalled epochs ends most runs well before).
+    """
+    rate = result["train_samples_per_s_with_val"]
+    epoch_hours = 0.8 * PAPER_REGIONS / rate / 3600
+    finetune_hours = 0.8 * PAPER_FINETUNE_REGIONS / rate / 3600
+    total = PAPER_MODELS * PAPER_MAX_EPOCHS * (epoch_hours + finetune_hours)
+    where = "GPU" if result["device"].startswith("cuda") else "CPU"
+    return (f"Projected to the paper's mouse study at {rate:,.1f} samples/s ({where}): one epoch over 80% of "
+            f"{PAPER_REGIONS:,} regions takes {epoch_hours:,.2f} h, one fine-tuning epoch over 80% of "
+            f"{PAPER_FINETUNE_REGIONS:,} {finetune_hours:,.2f} h; {PAPER_MODELS} models of at most "
+            f"{PAPER_MAX_EPOCHS} epochs of each phase: at most **{total:,.0f} {where}-hours** "
+            f"({total / PAPER_MAX_EPOCHS:,.0f} per epoch of the whole grid).")
+
+
 def report(results: dict, meta: dict) -> str:
     cfg, data = meta["config"], meta["data"]
     lines = [
@@ -437,6 +460,8 @@ def report(results: dict, meta: dict) -> str:
             f"| {_f(gpu, ',.0f') if gpu is not None else '-'} |"
         )
     a, c = results.get("atlasbench"), results.get("crested")
+    if a and "error" not in a:
+        lines += ["", projection(a)]
     if a and c and "error" not in a and "error" not in c:
         speed = a["train_samples_per_s"] / c["train_samples_per_s"]
         dr = a["test_pearson_mean_rc"] - c["test_pearson_mean_rc"]

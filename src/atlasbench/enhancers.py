@@ -30,7 +30,7 @@ import pandas as pd
 
 from atlasbench.errors import AtlasbenchError, input_error
 from atlasbench.genome import match_chromosomes, open_genome
-from atlasbench.predict import as_ensemble, predict_sequences
+from atlasbench.predict import predict_sequences, predict_sequences_by_member
 from atlasbench.trained import TrainedModel
 
 log = logging.getLogger(__name__)
@@ -127,22 +127,6 @@ def score_enhancers(
                         index=pd.Index(enhancers["name"], name="name"), columns=models[0].cell_types)
 
 
-def model_scores(
-    models: TrainedModel | Sequence[TrainedModel], enhancers: pd.DataFrame, genome: str | os.PathLike[str] | None
-) -> list[pd.DataFrame]:
-    """Each model's predictions for every enhancer (sequences read once for them all).
-
-    Returns
-    -------
-    list of pandas.DataFrame
-        One per model, as :func:`score_enhancers` returns for one model.
-    """
-    models = as_ensemble(models)
-    seqs = enhancer_sequences(enhancers, genome)
-    index = pd.Index(enhancers["name"], name="name")
-    return [pd.DataFrame(predict_sequences(m, seqs), index=index, columns=m.cell_types) for m in models]
-
-
 def ensemble_metrics(
     models: Sequence[TrainedModel], enhancers: pd.DataFrame, genome: str | os.PathLike[str] | None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -169,8 +153,10 @@ def ensemble_metrics(
     ensemble : pandas.DataFrame
         The ensemble's scores, as :func:`score_enhancers` returns them.
     """
-    scores = model_scores(models, enhancers, genome)
-    ensemble = score_enhancers(models, enhancers, genome)
+    members, mean = predict_sequences_by_member(models, enhancer_sequences(enhancers, genome))
+    index = pd.Index(enhancers["name"], name="name")
+    scores = [pd.DataFrame(p, index=index, columns=m.cell_types) for m, p in zip(models, members)]
+    ensemble = pd.DataFrame(mean, index=index, columns=models[0].cell_types)
     rows = [{"fold": str(m.spec.get("test_fold", "")), "seed": str(m.spec.get("seed", "")), **_headline(s, enhancers)}
             for m, s in zip(models, scores)]
     rows.append({"fold": "ensemble", "seed": "", **_headline(ensemble, enhancers)})

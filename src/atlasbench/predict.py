@@ -174,6 +174,28 @@ def predict_sequences(
     numpy.ndarray
         float32 ``(n, n_outputs)``.
     """
+    _, ensemble = predict_sequences_by_member(trained, sequences, stride=stride, batch_size=batch_size,
+                                              device=device)
+    return ensemble
+
+
+def predict_sequences_by_member(
+    trained: Models, sequences: Sequence[str], *, stride: int = WINDOW_STRIDE, batch_size: int = 256,
+    device: str = "auto",
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """:func:`predict_sequences` for each member of an ensemble and for the ensemble, from
+    one prediction of every window by each member.
+
+    A member keeps its own best window of a long sequence; the ensemble the best window
+    of the members' mean.
+
+    Returns
+    -------
+    members : list of numpy.ndarray
+        float32 ``(n, n_outputs)`` per member, in the ensemble's order.
+    ensemble : numpy.ndarray
+        float32 ``(n, n_outputs)``.
+    """
     models = as_ensemble(trained)
     length = models[0].input_length
     windows, owner = [], []
@@ -186,13 +208,19 @@ def predict_sequences(
             starts = sorted({*range(0, len(codes) - length + 1, stride), len(codes) - length})
             windows.extend(codes[s : s + length] for s in starts)
             owner.extend([i] * len(starts))
-    n_outputs = len(models[0].cell_types)
+    shape = (len(sequences), len(models[0].cell_types))
     if not windows:
-        return np.zeros((0, n_outputs), dtype=np.float32)
-    pred = predict_ensemble(models, np.stack(windows), batch_size=batch_size, device=device)
-    best = np.full((len(sequences), n_outputs), -np.inf, dtype=np.float32)
-    np.maximum.at(best, np.asarray(owner), pred)
-    return best
+        return [np.zeros(shape, dtype=np.float32) for _ in models], np.zeros(shape, dtype=np.float32)
+    codes = np.stack(windows)
+    by_member = [predict(m.module, codes, batch_size=batch_size, device=device) for m in models]
+    owners = np.asarray(owner)
+
+    def best(pred: np.ndarray) -> np.ndarray:
+        out = np.full(shape, -np.inf, dtype=np.float32)
+        np.maximum.at(out, owners, pred)
+        return out
+
+    return [best(p) for p in by_member], best(np.mean(by_member, axis=0, dtype=np.float32))
 
 
 def read_fasta_records(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:
