@@ -1434,6 +1434,36 @@ def parse_study(
     return study
 
 
+def read_study_yaml(path: str | os.PathLike[str]) -> Any:
+    """A study file parsed as YAML, not yet validated (see :func:`load_study`).
+
+    Raises
+    ------
+    AtlasbenchError
+        For a missing, unreadable or empty file, or a YAML syntax error (with its line).
+    """
+    path = Path(path).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise input_error(path, "study file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise input_error(path, f"cannot read the study file: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_StudyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        context = getattr(exc, "context", None)
+        detail = f"{problem} ({context})" if context else str(problem)
+        if mark is not None:
+            detail += f", column {mark.column + 1}"
+        raise input_error(path, f"invalid YAML: {detail}", mark.line + 1 if mark is not None else None) from None
+    if data is None:
+        raise input_error(path, "the study file is empty")
+    return data
+
+
 def load_study(path: str | os.PathLike[str], check_files: bool = True) -> Study:
     """Read and validate a study YAML file.
 
@@ -1458,24 +1488,7 @@ def load_study(path: str | os.PathLike[str], check_files: bool = True) -> Study:
         :class:`StudyError` listing every mistake in the study.
     """
     path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise input_error(path, "study file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise input_error(path, f"cannot read the study file: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_StudyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = f"{problem} ({context})" if context else str(problem)
-        if mark is not None:
-            detail += f", column {mark.column + 1}"
-        raise input_error(path, f"invalid YAML: {detail}", mark.line + 1 if mark is not None else None) from None
-    if data is None:
-        raise input_error(path, "the study file is empty")
+    data = read_study_yaml(path)
     return parse_study(data, path.resolve().parent, check_files=check_files, source=str(path))
 
 

@@ -28,8 +28,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from atlasbench.atomic import write_text_atomic
 from atlasbench.errors import AtlasbenchError, input_error
 
@@ -114,13 +112,6 @@ def unfilled_fields(study: str | os.PathLike[str] | Mapping[str, Any]) -> dict[s
         (the hint after ``FILL_IN:``; "" when none), in the order the fields appear.
     """
     # imported here: config loads pydantic, and the CLI imports this module for its help
-    from atlasbench.config import fill_in_fields
+    from atlasbench.config import fill_in_fields, read_study_yaml
 
-    if isinstance(study, Mapping):
-        return fill_in_fields(study)
-    path = Path(study).expanduser()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise input_error(path, f"cannot read the study file: {exc}") from None
-    return fill_in_fields(data)
+    return fill_in_fields(study if isinstance(study, Mapping) else read_study_yaml(study))
