@@ -40,7 +40,6 @@ import json
 import logging
 import math
 import re
-import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +54,15 @@ from atlasbench.complexity import library_complexity, saturation_curve, saturati
 from atlasbench.config import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.figures import save_figure
+from atlasbench.report_html import (
+    CHECK_SCRIPT,
+    CSS,
+    bold_text,
+    html_table,
+    join_words,
+    note_html,
+    png_size,
+)
 from atlasbench.scenarios import FULL_LEVEL
 
 log = logging.getLogger(__name__)
@@ -240,7 +248,7 @@ class _Report:
                 self.bodies[key] = step()
             except Exception as exc:  # noqa: BLE001 - one bad input must not cost the whole report
                 log.warning("report section %s skipped: %s", key, exc, exc_info=not isinstance(exc, AtlasbenchError))
-                self.bodies[key] = _note(f"This section could not be drawn: {html.escape(str(exc))}")
+                self.bodies[key] = note_html(f"This section could not be drawn: {html.escape(str(exc))}")
                 self.summary = []
             summary[key] = self.summary
         order = ("accuracy", "comparisons", "cost", "tn5", "motifs", "enhancers", "truth", "qc", "grid", "transfer")
@@ -257,12 +265,12 @@ class _Report:
         description = (f'<p class="description">{html.escape(self.study.description)}</p>'
                        if self.study.description else "")
         summary = ("<ul>" + "".join(f"<li>{s}</li>" for s in self.summary) + "</ul>" if self.summary
-                   else _note("No result to summarise yet."))
+                   else note_html("No result to summarise yet."))
         parts = [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body><main>",
+            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>",
             f"<header><h1>{html.escape(title)}</h1>{description}",
             f'<p class="meta">Platforms: {swatches} &middot; accuracy: {METRIC_LABEL} '
             f"(mean &plusmn; SD over folds and seeds) &middot; written {stamp}</p></header>",
@@ -274,7 +282,7 @@ class _Report:
         parts += [
             '<footer><p>Tables: <code>tables/*.csv</code>; figures as PNG and PDF: <code>figures/</code>.</p>',
             '<p id="report-check">images: not checked</p></footer>',
-            f"</main><script>{_CHECK_SCRIPT}</script></body></html>",
+            f"</main><script>{CHECK_SCRIPT}</script></body></html>",
         ]
         return "\n".join(parts) + "\n"
 
@@ -292,7 +300,7 @@ class _Report:
 
     def _embed(self, png: Path, caption: str, alt: str | None = None) -> str:
         data = Path(png).read_bytes()
-        width, height, dpi = _png_size(data)
+        width, height, dpi = png_size(data)
         shown = round(width * CSS_DPI / dpi) if dpi else width
         self.n_images += 1
         encoded = base64.b64encode(data).decode("ascii")
@@ -358,7 +366,7 @@ class _Report:
 
     def _qc(self) -> str:
         if not self.inputs.qc:
-            return _note("No QC tables were given (the targets stage writes them).")
+            return note_html("No QC tables were given (the targets stage writes them).")
         notes, medians, cells, levels = [], [], {}, []
         for platform, folder in self.inputs.qc.items():
             path = Path(folder) / "qc.tsv"
@@ -392,7 +400,7 @@ class _Report:
                                     "mean_fragments_per_cell") if c in lv.columns]
                 levels.append(lv[keep].assign(platform=platform)[["platform", *keep]])
         if not medians:
-            return _note(" ".join(notes) or "No QC table could be read.")
+            return note_html(" ".join(notes) or "No QC table could be read.")
         table = pd.DataFrame(medians)
         self.qc_medians = table
         self._table("qc", table)
@@ -405,7 +413,7 @@ class _Report:
             "median_frip": "median FRiP", "median_tss_enrichment": "median TSS enrichment",
             "median_complexity": "median library complexity (fragments)",
             "saturation_depth": "95% saturation depth (reads per cell)"})
-        parts = [_html_table(shown, text_columns={"platform"}, colours=self.colours)]
+        parts = [html_table(shown, text_columns={"platform"}, colours=self.colours)]
         parts.append(self._figure(self._qc_figure(cells, level_table), "qc",
                                   "<b>Per-cell quality.</b> Distributions over the annotated cells with at least one "
                                   "fragment (median marked); FRiP: share of Tn5 insertions inside the study's regions; "
@@ -415,7 +423,7 @@ class _Report:
                                      "fragments by the Lander-Waterman law U = M(1 &minus; e<sup>&minus;R/M</sup>); "
                                      "saturation depth: reads per cell at which the cells' mean unique fragments reach "
                                      "95% of their mean complexity." if self.complexity else "")))
-        parts.extend(_note(n) for n in notes)
+        parts.extend(note_html(n) for n in notes)
         return "".join(parts)
 
     def _qc_figure(self, cells: Mapping[str, pd.DataFrame], levels: pd.DataFrame | None) -> Any:
@@ -467,7 +475,7 @@ class _Report:
     def _accuracy(self) -> str:
         acc = self._load_accuracy()
         if acc is None:
-            return _note(self.evaluation_note)
+            return note_html(self.evaluation_note)
         designs, fits = acc.designs, acc.fits
         self._table("accuracy", designs.assign(metric=METRIC, against="full", model=acc.model))
         ranking = acc.full.sort_values("accuracy_mean", ascending=False, kind="stable").reset_index(drop=True)
@@ -497,7 +505,7 @@ class _Report:
         model = f" Model: <code>{html.escape(acc.model)}</code>." if acc.model else ""
         return (f"<p>Accuracy of each platform's model on its held-out test folds against its full data, at "
                 f"full data (all reads of all cells), ranked.{model}</p>"
-                + _html_table(pd.DataFrame(rows), text_columns={"platform"}, colours=self.colours)
+                + html_table(pd.DataFrame(rows), text_columns={"platform"}, colours=self.colours)
                 + self._figure(fig, "accuracy",
                                "<b>Accuracy saturates with depth and with cells.</b> Points: mean over folds and "
                                "seeds, bars: SD; lines: the saturation surface fitted per platform "
@@ -518,14 +526,14 @@ class _Report:
     def _comparisons(self) -> str:
         acc = self._load_accuracy()
         if acc is None:
-            return _note(self.evaluation_note)
+            return note_html(self.evaluation_note)
         tables, parts = [], []
         platforms = None
         if acc.evaluation["platform"].nunique() > 1:
             try:
                 platforms = self._platform_comparison("full")
             except AtlasbenchError as exc:  # one grid point of one fold: nothing to pair
-                parts.append(_note(f"Platforms not compared: {html.escape(str(exc))}"))
+                parts.append(note_html(f"Platforms not compared: {html.escape(str(exc))}"))
         if platforms is not None:
             tables.append(platforms.assign(kind="platforms over the grid"))
             sentences = [comparisons.describe(r) for _, r in platforms.iterrows()]
@@ -544,14 +552,14 @@ class _Report:
             held = named[named["verdict"] == comparisons.HOLDS]
             self.summary.append(f"Named scenarios: {len(held)} of {len(named)} one-step differences hold "
                                 "(paired t-test over folds, Holm-adjusted, and a bootstrap interval excluding 0)"
-                                + (": " + "; ".join(f"{_b(r['b'])} vs {_b(r['a'])} {r['mean_difference']:+.3f}"
+                                + (": " + "; ".join(f"{bold_text(r['b'])} vs {bold_text(r['a'])} {r['mean_difference']:+.3f}"
                                                     for _, r in held.iterrows()) if len(held) else ""))
             parts.append("<h3>Named scenarios</h3><p>Every two named scenarios that differ in one factor (platform, "
                          "cells or reads per cell), paired by test fold.</p><ul>"
                          + "".join(f"<li>{html.escape(comparisons.describe(r))}</li>" for _, r in named.iterrows())
                          + "</ul>")
         if not tables:
-            return _note("One platform and no named scenarios: nothing to compare.")
+            return note_html("One platform and no named scenarios: nothing to compare.")
         self._table("comparisons", pd.concat(tables, ignore_index=True))
         return ("<p>Accuracy differences with their uncertainty: mean &plusmn; SD of each side, the mean paired "
                 "difference with its 95% bootstrap interval, and the paired t-test, Holm-adjusted over the "
@@ -566,14 +574,14 @@ class _Report:
             if "reads" not in fit.axes or not math.isfinite(fit.saturation_depth):
                 continue
             unit = " reads per cell" if not parts else ""
-            parts.append(f"{fit.saturation_depth:,.0f}{unit} on {_b(platform)}")
+            parts.append(f"{fit.saturation_depth:,.0f}{unit} on {bold_text(platform)}")
             if fit.saturation_depth > fit.reads_range[1]:
-                beyond.append(_b(platform))
+                beyond.append(bold_text(platform))
         if not parts:
             return ""
-        text = "Accuracy reaches 95% of its fitted plateau at about " + _join(parts)
+        text = "Accuracy reaches 95% of its fitted plateau at about " + join_words(parts)
         if beyond:
-            text += (f" (beyond the deepest level measured on {_join(beyond)}: an extrapolation, "
+            text += (f" (beyond the deepest level measured on {join_words(beyond)}: an extrapolation, "
                      "sequence deeper to confirm it)")
         return text + "."
 
@@ -647,7 +655,7 @@ class _Report:
     def _grid(self) -> str:
         acc = self._load_accuracy()
         if acc is None:
-            return _note(self.evaluation_note)
+            return note_html(self.evaluation_note)
         from matplotlib.figure import Figure
 
         designs = acc.designs
@@ -709,13 +717,13 @@ class _Report:
     def _transfer(self) -> str:
         acc = self._load_accuracy()
         if acc is None:
-            return _note(self.evaluation_note)
+            return note_html(self.evaluation_note)
         ev = acc.evaluation
         rows = ev[(ev["metric"] == METRIC) & (ev["level"].isin(set(acc.full["level"])))]
         if "cell_type" in rows.columns:
             rows = rows[rows["cell_type"] == "all"]
         if not rows["against"].astype(str).str.startswith("platform:").any():
-            return _note("The evaluation table holds no cross-platform rows (<code>against = platform:&lt;name&gt;"
+            return note_html("The evaluation table holds no cross-platform rows (<code>against = platform:&lt;name&gt;"
                          "</code>): models were evaluated against their own platform only.")
         full_level = dict(zip(acc.full["platform"].astype(str), acc.full["level"]))
         records = []
@@ -775,7 +783,7 @@ class _Report:
                    "Mean &plusmn; SD over folds and seeds.")
         shown = table.rename(columns={"trained_on": "trained on", "evaluated_on": "evaluated against",
                                       "pearson_mean": "Pearson (mean)", "pearson_sd": "SD", "n_models": "models"})
-        return self._figure(fig, "transfer", caption) + _html_table(
+        return self._figure(fig, "transfer", caption) + html_table(
             shown[["trained on", "evaluated against", "Pearson (mean)", "SD", "models"]],
             text_columns={"trained on", "evaluated against"}, colours=self.colours)
 
@@ -784,19 +792,19 @@ class _Report:
     def _cost(self) -> str:
         acc = self._load_accuracy()
         if acc is None:
-            return _note(self.evaluation_note)
+            return note_html(self.evaluation_note)
         prices = cost.unit_costs(self.study)
         designs = acc.designs
         evaluated = list(designs["platform"].astype(str).unique())
         priced = [p for p in evaluated if p in prices]
         if not priced:
-            return _note("No evaluated platform has cost figures in the study.")
+            return note_html("No evaluated platform has cost figures in the study.")
         reference = self.study.evaluation.reference_platform
         if reference not in evaluated:
             reference = priced[0]
         target = cost.default_target(designs, acc.fits)
         if not target > 0:
-            return _note(f"The lowest accuracy every platform attains is not positive (target {target:.3f}): the "
+            return note_html(f"The lowest accuracy every platform attains is not positive (target {target:.3f}): the "
                          "models have not learned enough for a cost comparison.")
         table = designs.rename(columns={"accuracy_mean": "accuracy"})
         cheapest = cost.cheapest_designs(table, target, acc.fits, costs=prices)
@@ -818,9 +826,9 @@ class _Report:
         return (f"<p>Cost of a data set = library (cells &times; cost per cell) + sequencing (cells &times; reads "
                 f"per cell / 10<sup>6</sup> &times; cost per million reads), in {html.escape(self.currency)} "
                 f"({html.escape(figures)}). Target: {label} {target:.3f} (95% of the lowest accuracy every platform "
-                f"attains), compared with the reference platform {_b(reference)}.</p>"
+                f"attains), compared with the reference platform {bold_text(reference)}.</p>"
                 + "<ul>" + "".join(f"<li>{html.escape(s)}</li>" for s in lines) + "</ul>"
-                + _html_table(shown, text_columns={"platform", "source", "reached"}, colours=self.colours)
+                + html_table(shown, text_columns={"platform", "source", "reached"}, colours=self.colours)
                 + self._embed(frontier["cost_frontier_png"],
                               "<b>Cost-accuracy frontier.</b> Every measured design (mean &plusmn; SD over folds), "
                               "the Pareto frontier of each platform (steps), the target (dotted) and the cheapest "
@@ -832,11 +840,11 @@ class _Report:
     def _tn5(self) -> str:
         folder = self.inputs.tn5
         if folder is None:
-            return _note("No Tn5 bias was given (<code>atlasbench tn5</code> writes it).")
+            return note_html("No Tn5 bias was given (<code>atlasbench tn5</code> writes it).")
         folder = Path(folder)
         similarity_path, logos = folder / "tn5_similarity.tsv", folder / "tn5_logos.png"
         if not similarity_path.is_file() and not logos.is_file():
-            return _note(f"No Tn5 bias tables in <code>{html.escape(str(folder))}</code>.")
+            return note_html(f"No Tn5 bias tables in <code>{html.escape(str(folder))}</code>.")
         parts = []
         if similarity_path.is_file():
             similarity = pd.read_csv(similarity_path, sep="\t")
@@ -845,13 +853,13 @@ class _Report:
                 said = []
                 for _, r in similarity.iterrows():
                     same = str(r["same"]).lower() in ("true", "1")
-                    said.append(f"{_b(r['platform_a'])} and {_b(r['platform_b'])}: "
+                    said.append(f"{bold_text(r['platform_a'])} and {bold_text(r['platform_b'])}: "
                                 f"{'the same' if same else 'different'} (Pearson of log-odds {r['pearson']:.3f}, "
                                 f"JSD {r['jsd']:.2g} bits)")
                 self.summary.append("Tn5 insertion bias: " + "; ".join(said) + ".")
             else:
-                parts.append(_note("One platform only: no pair of biases to compare."))
-            parts.append(_html_table(similarity.rename(columns={
+                parts.append(note_html("One platform only: no pair of biases to compare."))
+            parts.append(html_table(similarity.rename(columns={
                 "platform_a": "platform A", "platform_b": "platform B", "pearson": "Pearson of log-odds",
                 "jsd": "mean JSD (bits)", "max_jsd": "max JSD (bits)", "same": "same bias"}),
                 text_columns={"platform A", "platform B", "same bias"}, colours=self.colours))
@@ -869,11 +877,11 @@ class _Report:
     def _motifs(self) -> str:
         folder = self.inputs.motifs
         if folder is None:
-            return _note("No motifs were given (<code>atlasbench motifs</code> writes them).")
+            return note_html("No motifs were given (<code>atlasbench motifs</code> writes them).")
         folder = Path(folder)
         path = folder / "motifs.tsv"
         if not path.is_file():
-            return _note(f"No <code>motifs.tsv</code> in <code>{html.escape(str(folder))}</code>.")
+            return note_html(f"No <code>motifs.tsv</code> in <code>{html.escape(str(folder))}</code>.")
         motifs = pd.read_csv(path, sep="\t")
         if "model" not in motifs.columns:
             motifs.insert(0, "model", "model")
@@ -881,7 +889,7 @@ class _Report:
         self._table("motifs", motifs)
         parts = []
         if motifs.empty:
-            parts.append(_note("TF-MoDISco found no pattern."))
+            parts.append(note_html("TF-MoDISco found no pattern."))
         else:
             shown = motifs.sort_values(["model", "cell_type", "pattern"], kind="stable")
             hit = (shown["q_value"].astype(float) <= Q_THRESHOLD).to_numpy()
@@ -893,7 +901,7 @@ class _Report:
             parts.append(f"<p>Best JASPAR CORE match of every TF-MoDISco pattern (TOMTOM, Benjamini-Hochberg q); "
                          f"matches with q &le; {Q_THRESHOLD} are highlighted ({n_hit} of {len(hit)} patterns). "
                          "<code>pos_</code> patterns raise the prediction, <code>neg_</code> lower it.</p>")
-            parts.append('<div class="scroll">' + _html_table(
+            parts.append('<div class="scroll">' + html_table(
                 shown, text_columns={"model", "cell type", "pattern", "consensus", "best JASPAR match", "JASPAR id"},
                 highlight=hit, colours=self.colours) + "</div>")
         overlap_path = folder / "overlap.tsv"
@@ -909,12 +917,12 @@ class _Report:
             either = sum(len({m for col in names for m in str(r[col]).split(",") if m})
                          for _, r in overlap.iterrows())
             self.summary.append(
-                f"Motifs: the models of {_b(names[0])} and {_b(names[1])} share {shared} of the {either} JASPAR "
+                f"Motifs: the models of {bold_text(names[0])} and {bold_text(names[1])} share {shared} of the {either} JASPAR "
                 f"motifs either matches (q &le; {Q_THRESHOLD}, positive patterns, per cell type); mean Jaccard "
                 f"{jaccard.mean():.2f} over {int(jaccard.notna().sum())} cell type(s) with a match.")
             parts.append(f"<p>Matched JASPAR motifs (q &le; {Q_THRESHOLD}, positive patterns) per cell type for the "
                          "two models, those they share and their Jaccard index.</p>")
-            parts.append(_html_table(overlap.rename(columns={"cell_type": "cell type", "jaccard": "Jaccard"}),
+            parts.append(html_table(overlap.rename(columns={"cell_type": "cell type", "jaccard": "Jaccard"}),
                                      text_columns={"cell type", *names, "shared"}))
         elif len(motifs):
             matched = motifs[(motifs["q_value"].astype(float) <= Q_THRESHOLD)
@@ -934,7 +942,7 @@ class _Report:
     def _enhancers(self) -> str:
         folders = self.inputs.enhancers
         if not folders:
-            return _note("No validated-enhancer scores were given (<code>atlasbench enhancers</code> writes them).")
+            return note_html("No validated-enhancer scores were given (<code>atlasbench enhancers</code> writes them).")
         tables, rocs, notes, headline = [], [], [], []
         for platform, folder in folders.items():
             folder = Path(folder)
@@ -953,7 +961,7 @@ class _Report:
                     top1 = float(ranks["correct"].astype(str).str.lower().isin(("true", "1")).mean())
             macro = per_type[per_type["cell_type"] == "macro"]
             if len(macro):
-                text = f"{_b(platform)} macro auROC {macro['auroc'].iloc[0]:.2f}, auPRC {macro['auprc'].iloc[0]:.2f}"
+                text = f"{bold_text(platform)} macro auROC {macro['auroc'].iloc[0]:.2f}, auPRC {macro['auprc'].iloc[0]:.2f}"
                 if math.isfinite(top1):
                     text += f", target cell type on top for {top1:.0%} of the enhancers"
                 headline.append(text)
@@ -961,7 +969,7 @@ class _Report:
                 rocs.append(self._embed(folder / "roc.png", f"<b>{html.escape(platform)}</b>: ROC curve per cell type "
                                                           "on specificity-normalised predictions."))
         if not tables:
-            return _note(" ".join(notes))
+            return note_html(" ".join(notes))
         table = pd.concat(tables, ignore_index=True)
         table = table[["platform", *[c for c in table.columns if c != "platform"]]]
         self._table("enhancers", table)
@@ -979,10 +987,10 @@ class _Report:
         return ("<p>Enhancers tested in vivo, scored by each platform's model (fold ensemble) on "
                 "specificity-normalised predictions: per cell type, the areas under the ROC and precision-recall "
                 "curves separating its enhancers from every other sequence; <i>macro</i>: their mean.</p>"
-                + _html_table(wide, text_columns={"cell type"}, highlight=bold)
+                + html_table(wide, text_columns={"cell type"}, highlight=bold)
                 + (f'<div class="grid2">{"".join(rocs)}</div>' if rocs else "")
                 + self._enhancers_by_scenario()
-                + "".join(_note(n) for n in notes))
+                + "".join(note_html(n) for n in notes))
 
     def _enhancers_by_scenario(self) -> str:
         """The published read-out of every scenario: its fold ensemble, and its fold models' mean and SD."""
@@ -1005,7 +1013,7 @@ class _Report:
         return ("<h3>Per scenario</h3><p>As published: each scenario's fold models averaged into one ensemble; "
                 "<i>accuracy</i> is the share of enhancers whose target cell type scores highest after "
                 "specificity normalisation. The fold models alone show how much that varies with the model.</p>"
-                + _html_table(pd.DataFrame(rows), text_columns={"scenario", "platform", "fold models' accuracy"},
+                + html_table(pd.DataFrame(rows), text_columns={"scenario", "platform", "fold models' accuracy"},
                               colours=self.colours))
 
     # -- 10. truth ----------------------------------------------------------------
@@ -1013,11 +1021,11 @@ class _Report:
     def _truth(self) -> str:
         folder = self.inputs.truth
         if folder is None:
-            return _note("Not a simulated study: there is no truth to compare with.")
+            return note_html("Not a simulated study: there is no truth to compare with.")
         folder = Path(folder)
         record_path = folder / "simulation.json"
         if not record_path.is_file():
-            return _note(f"No <code>simulation.json</code> in <code>{html.escape(str(folder))}</code>.")
+            return note_html(f"No <code>simulation.json</code> in <code>{html.escape(str(folder))}</code>.")
         record = json.loads(record_path.read_text())
         parts, summary = [], []
         platforms_html, said = self._truth_platforms(record, folder)
@@ -1040,7 +1048,7 @@ class _Report:
         simulated = set(record.get("simulated_platforms") or [p["name"] for p in record.get("platforms", [])])
         profiles = [p for p in record.get("platforms", []) if p.get("name") in simulated]
         if not profiles:
-            return _note("simulation.json lists no simulated platform."), []
+            return note_html("simulation.json lists no simulated platform."), []
         try:
             acc = self._load_accuracy()
         except AtlasbenchError:
@@ -1083,18 +1091,18 @@ class _Report:
             found = ranked.sort_values("benchmark_rank")["platform"].tolist()
             first = ranked.sort_values("expected_rank").iloc[0]
             agree = expected[0] == found[0]
-            said.append(f"{_b(str(first['platform']))} was simulated with the most complex libraries "
+            said.append(f"{bold_text(str(first['platform']))} was simulated with the most complex libraries "
                         f"({first['complexity']:,.0f} molecules per cell) and the benchmark, by its models' "
                         f"accuracy against the true accessibility over the whole grid, ranks "
-                        f"{_b(found[0])} first: {'as expected' if agree else 'NOT as expected'}"
+                        f"{bold_text(found[0])} first: {'as expected' if agree else 'NOT as expected'}"
                         + self._truth_difference())
         for _, r in table.iterrows():
             if math.isfinite(r["measured_fragments_saturation_depth"]) and math.isfinite(r["fragments_saturation_depth"]):
-                said.append(f"{_b(r['platform'])} libraries saturate (95%) at "
+                said.append(f"{bold_text(r['platform'])} libraries saturate (95%) at "
                             f"{r['measured_fragments_saturation_depth']:,.0f} reads per cell as measured, "
                             f"{r['fragments_saturation_depth']:,.0f} as simulated")
         sentences = [
-            f"{_b(r['platform'])}: unique fragments reach 95% of the libraries at "
+            f"{bold_text(r['platform'])}: unique fragments reach 95% of the libraries at "
             f"{r['fragments_saturation_depth']:,.0f} reads per cell as simulated, "
             f"{r['measured_fragments_saturation_depth']:,.0f} as measured from each cell's reads and unique fragments "
             f"({(r['measured_fragments_saturation_depth'] / r['fragments_saturation_depth'] - 1) * 100:+.1f}%)"
@@ -1121,7 +1129,7 @@ class _Report:
                 "from the true M of every annotated barcode (doublets and collisions included, as the platform "
                 "delivers them) and, as measured, from each cell's reads and unique fragments. The platform with "
                 "the more complex libraries should rank first.</p>"
-                + _html_table(shown, text_columns={"platform"}, colours=self.colours)
+                + html_table(shown, text_columns={"platform"}, colours=self.colours)
                 + "<ul>" + "".join(f"<li>{s}.</li>" for s in sentences) + "</ul>")
         levels_path = self.tables.get("qc_levels")
         if levels_path is not None:
@@ -1200,16 +1208,16 @@ class _Report:
         simulated_path = folder / "tn5_log_odds.tsv"
         recovered_path = Path(self.inputs.tn5) / "tn5_pfm.tsv" if self.inputs.tn5 is not None else None
         if not simulated_path.is_file():
-            return _note("No simulated Tn5 log-odds (<code>tn5_log_odds.tsv</code>) in the truth folder."), []
+            return note_html("No simulated Tn5 log-odds (<code>tn5_log_odds.tsv</code>) in the truth folder."), []
         if recovered_path is None or not recovered_path.is_file():
-            return _note("No recovered Tn5 bias to compare with the simulated one."), []
+            return note_html("No recovered Tn5 bias to compare with the simulated one."), []
         simulated = pd.read_csv(simulated_path, sep="\t").melt(id_vars=["platform", "position"], var_name="base",
                                                               value_name="simulated")
         recovered = pd.read_csv(recovered_path, sep="\t")[["platform", "position", "base", "log_odds"]]
         both = simulated.merge(recovered.rename(columns={"log_odds": "recovered"}),
                                on=["platform", "position", "base"])
         if both.empty:
-            return _note("The simulated and recovered Tn5 biases share no platform and position."), []
+            return note_html("The simulated and recovered Tn5 biases share no platform and position."), []
         rows = []
         for platform, group in both.groupby("platform", sort=False):
             x, y = group["simulated"].to_numpy(float), group["recovered"].to_numpy(float)
@@ -1237,7 +1245,7 @@ class _Report:
             f"{r['pearson']:.2f} ({html.escape(str(r['platform']))})" for _, r in table.iterrows())]
         body = ("<h3>Tn5 insertion bias</h3><p>The log-odds the simulator used at each position and base against "
                 "those read off its fragments (every position around the cut and base).</p>"
-                + _html_table(table.rename(columns={"pearson": "Pearson", "n_values": "values compared"}),
+                + html_table(table.rename(columns={"pearson": "Pearson", "n_values": "values compared"}),
                               text_columns={"platform"}, colours=self.colours)
                 + self._figure(fig, "truth_tn5", "<b>Simulated against recovered Tn5 bias</b>: one point per "
                                                  "position and base; dashed: identity."))
@@ -1246,12 +1254,12 @@ class _Report:
     def _truth_motifs(self, record: Mapping[str, Any]) -> tuple[str, list[str]]:
         cell_types = record.get("cell_types") or []
         if not cell_types:
-            return _note("simulation.json lists no cell type."), []
+            return note_html("simulation.json lists no cell type."), []
         motifs = self.motif_table
         if motifs is None:
-            return _note("No motifs to compare with the planted activators."), []
+            return note_html("No motifs to compare with the planted activators."), []
         if motifs.empty:
-            return _note("TF-MoDISco found no pattern: nothing to compare with the planted activators."), []
+            return note_html("TF-MoDISco found no pattern: nothing to compare with the planted activators."), []
         rows = []
         for spec in cell_types:
             name, activator = str(spec.get("name")), str(spec.get("activator"))
@@ -1279,7 +1287,7 @@ class _Report:
         for model, group in analysed.groupby("model", sort=False):
             found = group[group["found"]]["cell_type"].tolist()
             said.append(f"the planted activator found in {len(found)} of {len(group)} cell types explained by "
-                        f"{_b(str(model))}" + (f" ({', '.join(html.escape(c) for c in found)})" if found else ""))
+                        f"{bold_text(str(model))}" + (f" ({', '.join(html.escape(c) for c in found)})" if found else ""))
         shown = analysed.drop(columns="analysed").rename(columns={
             "cell_type": "cell type", "planted_activator": "planted activator", "q_value": "q",
             "matched_motifs": f"all JASPAR matches (q ≤ {Q_THRESHOLD})"})
@@ -1287,10 +1295,10 @@ class _Report:
         body = ("<h3>Planted activator motifs</h3><p>Per cell type, the JASPAR motif the simulator planted to open "
                 f"its enhancers, and whether a positive TF-MoDISco pattern of the model matched it (q &le; "
                 f"{Q_THRESHOLD}).</p>"
-                + (_html_table(shown, text_columns={"cell type", "planted activator", "model", "found", "pattern",
+                + (html_table(shown, text_columns={"cell type", "planted activator", "model", "found", "pattern",
                                                     f"all JASPAR matches (q ≤ {Q_THRESHOLD})"},
                                highlight=shown["found"].to_numpy(bool)) if len(shown) else "")
-                + (_note("Cell types not explained by any model: " + html.escape(", ".join(skipped)) + ".")
+                + (note_html("Cell types not explained by any model: " + html.escape(", ".join(skipped)) + ".")
                    if skipped else ""))
         return body, said
 
@@ -1304,19 +1312,6 @@ def _heading(section_id: str) -> str:
     return html.escape(dict(SECTIONS)[section_id])
 
 
-def _note(text: str) -> str:
-    """A one-line note in place of (part of) a section; ``text`` is HTML."""
-    return f'<p class="note">{text}</p>'
-
-
-def _b(text: Any) -> str:
-    return f"<b>{html.escape(str(text))}</b>"
-
-
-def _join(parts: Sequence[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-
-
 def _ranking_sentence(ranking: pd.DataFrame) -> str:
     """'At full data, X ranks first: ... ahead of Y ...'."""
 
@@ -1328,10 +1323,10 @@ def _ranking_sentence(ranking: pd.DataFrame) -> str:
     first = ranking.iloc[0]
     n = int(first["n_models"])
     over = f"mean &plusmn; SD over {n} models" if n > 1 else "one model, so no SD"
-    text = f"At full data, {_b(first['platform'])} ranks first: {METRIC_LABEL} {value(first)} ({over})"
+    text = f"At full data, {bold_text(first['platform'])} ranks first: {METRIC_LABEL} {value(first)} ({over})"
     if len(ranking) > 1:
-        others = [f"{_b(r['platform'])} {value(r)}" for _, r in ranking.iloc[1:].iterrows()]
-        text += ", ahead of " + _join(others)
+        others = [f"{bold_text(r['platform'])} {value(r)}" for _, r in ranking.iloc[1:].iterrows()]
+        text += ", ahead of " + join_words(others)
         second = ranking.iloc[1]
         gap = float(first["accuracy_mean"] - second["accuracy_mean"])
         spread = np.nanmax([float(first["accuracy_sd"]), float(second["accuracy_sd"]), 0.0])
@@ -1398,102 +1393,3 @@ def _violins(ax: Any, data: Sequence[np.ndarray], positions: Sequence[int], colo
             ax.hlines(median, where - 0.18, where + 0.18, color="white", lw=1.6, zorder=3)
         else:
             ax.plot(np.full(len(values), where), values, "o", color=colour, ms=4)
-
-
-def _png_size(data: bytes) -> tuple[int, int, float | None]:
-    """Width, height and dots per inch (None when not recorded) of a PNG."""
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG file")
-    width, height = struct.unpack(">II", data[16:24])
-    at = 8
-    while at + 8 <= len(data):  # walk the chunks before the image data
-        length, kind = struct.unpack(">I4s", data[at:at + 8])
-        if kind == b"pHYs" and length >= 9:
-            x, _y, unit = struct.unpack(">IIB", data[at + 8:at + 17])
-            return width, height, (x * 0.0254 if unit == 1 and x > 0 else None)
-        if kind in (b"IDAT", b"IEND"):
-            break
-        at += 12 + length
-    return width, height, None
-
-
-def _format(value: Any, column: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "&ndash;"
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    if isinstance(value, (int, np.integer)):
-        return f"{int(value):,}"
-    if isinstance(value, (float, np.floating)):
-        value = float(value)
-        lower = column.lower()
-        if lower in ("q", "p", "q_value", "p_value") or "jsd" in lower:
-            return f"{value:.2g}"
-        if not math.isfinite(value):
-            return html.escape(str(value))
-        if abs(value) >= 100 or (value == round(value) and abs(value) >= 10):
-            return f"{value:,.0f}"
-        return f"{value:.3f}"
-    return html.escape(str(value))
-
-
-def _html_table(frame: pd.DataFrame, text_columns: Iterable[str] = (), highlight: Sequence[bool] | None = None,
-                colours: Mapping[str, str] | None = None) -> str:
-    """A plain HTML table: numbers right-aligned and rounded, highlighted rows, platform swatches."""
-    text_columns = set(text_columns)
-    head = "".join(f'<th class="{"text" if c in text_columns else "num"}">{html.escape(str(c))}</th>'
-                   for c in frame.columns)
-    rows = []
-    for i, (_, row) in enumerate(frame.iterrows()):
-        cells = []
-        for column in frame.columns:
-            value = row[column]
-            text = _format(value, str(column))
-            if colours and isinstance(value, str) and value in colours and column in text_columns:
-                text = f'<span class="swatch" style="background:{colours[value]}"></span>{text}'
-            cells.append(f'<td class="{"text" if column in text_columns else "num"}">{text}</td>')
-        mark = ' class="hit"' if highlight is not None and bool(highlight[i]) else ""
-        rows.append(f"<tr{mark}>{''.join(cells)}</tr>")
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-
-
-_CSS = """
-:root{color-scheme:light}
-body{margin:0;background:#fff;color:#1d1d1f;font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
-"Helvetica Neue",Arial,sans-serif}
-main{max-width:1200px;margin:0 auto;padding:1.2rem 2rem 3rem}
-h1{font-size:1.65rem;margin:.4rem 0 .2rem}
-h2{font-size:1.3rem;border-bottom:1px solid #d9d9d9;padding-bottom:.2rem;margin:2.2rem 0 .8rem}
-h3{font-size:1.05rem;margin:1.4rem 0 .4rem}
-.meta{color:#555;font-size:.9rem}
-.description{margin:.2rem 0}
-.summary{background:#f3f7fb;border-left:4px solid #0072B2;padding:.1rem 1.2rem .4rem;margin-top:1rem}
-.summary h2{border:none;margin-top:.8rem}
-.summary li{margin:.25rem 0}
-nav.toc ol{columns:2;margin:.2rem 0}
-nav.toc h2{font-size:1.05rem;border:none;margin:1.2rem 0 .2rem}
-table{border-collapse:collapse;font-size:.86rem;margin:.6rem 0 1rem;font-variant-numeric:tabular-nums}
-th,td{padding:.22rem .6rem;border-bottom:1px solid #e6e6e6}
-th{background:#f4f4f4;font-weight:600;vertical-align:bottom}
-.num{text-align:right}.text{text-align:left}
-tr.hit td{background:#e7f4ea;font-weight:600}
-figure{margin:1rem 0 1.4rem}
-figure img{max-width:100%;height:auto;display:block}
-figcaption{color:#444;font-size:.88rem;max-width:60rem;margin-top:.3rem}
-.note{color:#6b5316;background:#fbf5e2;border-left:3px solid #e0b341;padding:.35rem .8rem}
-.scroll{max-height:30rem;overflow:auto;border:1px solid #eee}
-.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:.5rem 1.5rem}
-.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.3em;vertical-align:-.05em}
-.platform{margin-right:.6em;white-space:nowrap}
-footer{margin-top:2.5rem;color:#666;font-size:.85rem;border-top:1px solid #e6e6e6}
-code{font-size:.9em;background:#f4f4f4;padding:0 .2em;border-radius:2px}
-"""
-
-_CHECK_SCRIPT = """
-window.addEventListener("load", function () {
-  var images = Array.prototype.slice.call(document.images);
-  var broken = images.filter(function (img) { return !img.complete || img.naturalWidth === 0; }).length;
-  document.getElementById("report-check").textContent =
-    "images: " + (images.length - broken) + " loaded, " + broken + " broken";
-});
-"""
