@@ -552,7 +552,8 @@ class _Report:
             held = named[named["verdict"] == comparisons.HOLDS]
             self.summary.append(f"Named scenarios: {len(held)} of {len(named)} one-step differences hold "
                                 "(paired t-test over folds, Holm-adjusted, and a bootstrap interval excluding 0)"
-                                + (": " + "; ".join(f"{bold_text(r['b'])} vs {bold_text(r['a'])} {r['mean_difference']:+.3f}"
+                                + (": " + "; ".join(f"{bold_text(r['b'])} vs {bold_text(r['a'])} "
+                                                    f"{r['mean_difference']:+.3f}"
                                                     for _, r in held.iterrows()) if len(held) else ""))
             parts.append("<h3>Named scenarios</h3><p>Every two named scenarios that differ in one factor (platform, "
                          "cells or reads per cell), paired by test fold.</p><ul>"
@@ -724,7 +725,7 @@ class _Report:
             rows = rows[rows["cell_type"] == "all"]
         if not rows["against"].astype(str).str.startswith("platform:").any():
             return note_html("The evaluation table holds no cross-platform rows (<code>against = platform:&lt;name&gt;"
-                         "</code>): models were evaluated against their own platform only.")
+                             "</code>): models were evaluated against their own platform only.")
         full_level = dict(zip(acc.full["platform"].astype(str), acc.full["level"]))
         records = []
         for platform, level in full_level.items():
@@ -805,7 +806,7 @@ class _Report:
         target = cost.default_target(designs, acc.fits)
         if not target > 0:
             return note_html(f"The lowest accuracy every platform attains is not positive (target {target:.3f}): the "
-                         "models have not learned enough for a cost comparison.")
+                             "models have not learned enough for a cost comparison.")
         table = designs.rename(columns={"accuracy_mean": "accuracy"})
         cheapest = cost.cheapest_designs(table, target, acc.fits, costs=prices)
         label = "Pearson"
@@ -917,13 +918,13 @@ class _Report:
             either = sum(len({m for col in names for m in str(r[col]).split(",") if m})
                          for _, r in overlap.iterrows())
             self.summary.append(
-                f"Motifs: the models of {bold_text(names[0])} and {bold_text(names[1])} share {shared} of the {either} JASPAR "
-                f"motifs either matches (q &le; {Q_THRESHOLD}, positive patterns, per cell type); mean Jaccard "
-                f"{jaccard.mean():.2f} over {int(jaccard.notna().sum())} cell type(s) with a match.")
+                f"Motifs: the models of {bold_text(names[0])} and {bold_text(names[1])} share {shared} of the "
+                f"{either} JASPAR motifs either matches (q &le; {Q_THRESHOLD}, positive patterns, per cell type); "
+                f"mean Jaccard {jaccard.mean():.2f} over {int(jaccard.notna().sum())} cell type(s) with a match.")
             parts.append(f"<p>Matched JASPAR motifs (q &le; {Q_THRESHOLD}, positive patterns) per cell type for the "
                          "two models, those they share and their Jaccard index.</p>")
             parts.append(html_table(overlap.rename(columns={"cell_type": "cell type", "jaccard": "Jaccard"}),
-                                     text_columns={"cell type", *names, "shared"}))
+                                    text_columns={"cell type", *names, "shared"}))
         elif len(motifs):
             matched = motifs[(motifs["q_value"].astype(float) <= Q_THRESHOLD)
                              & motifs["pattern"].astype(str).str.startswith("pos_")]
@@ -961,7 +962,8 @@ class _Report:
                     top1 = float(ranks["correct"].astype(str).str.lower().isin(("true", "1")).mean())
             macro = per_type[per_type["cell_type"] == "macro"]
             if len(macro):
-                text = f"{bold_text(platform)} macro auROC {macro['auroc'].iloc[0]:.2f}, auPRC {macro['auprc'].iloc[0]:.2f}"
+                text = (f"{bold_text(platform)} macro auROC {macro['auroc'].iloc[0]:.2f}, "
+                        f"auPRC {macro['auprc'].iloc[0]:.2f}")
                 if math.isfinite(top1):
                     text += f", target cell type on top for {top1:.0%} of the enhancers"
                 headline.append(text)
@@ -1014,7 +1016,7 @@ class _Report:
                 "<i>accuracy</i> is the share of enhancers whose target cell type scores highest after "
                 "specificity normalisation. The fold models alone show how much that varies with the model.</p>"
                 + html_table(pd.DataFrame(rows), text_columns={"scenario", "platform", "fold models' accuracy"},
-                              colours=self.colours))
+                             colours=self.colours))
 
     # -- 10. truth ----------------------------------------------------------------
 
@@ -1246,7 +1248,7 @@ class _Report:
         body = ("<h3>Tn5 insertion bias</h3><p>The log-odds the simulator used at each position and base against "
                 "those read off its fragments (every position around the cut and base).</p>"
                 + html_table(table.rename(columns={"pearson": "Pearson", "n_values": "values compared"}),
-                              text_columns={"platform"}, colours=self.colours)
+                             text_columns={"platform"}, colours=self.colours)
                 + self._figure(fig, "truth_tn5", "<b>Simulated against recovered Tn5 bias</b>: one point per "
                                                  "position and base; dashed: identity."))
         return body, said
@@ -1287,7 +1289,8 @@ class _Report:
         for model, group in analysed.groupby("model", sort=False):
             found = group[group["found"]]["cell_type"].tolist()
             said.append(f"the planted activator found in {len(found)} of {len(group)} cell types explained by "
-                        f"{bold_text(str(model))}" + (f" ({', '.join(html.escape(c) for c in found)})" if found else ""))
+                        f"{bold_text(str(model))}"
+                        + (f" ({', '.join(html.escape(c) for c in found)})" if found else ""))
         shown = analysed.drop(columns="analysed").rename(columns={
             "cell_type": "cell type", "planted_activator": "planted activator", "q_value": "q",
             "matched_motifs": f"all JASPAR matches (q ≤ {Q_THRESHOLD})"})
@@ -1296,8 +1299,8 @@ class _Report:
                 f"its enhancers, and whether a positive TF-MoDISco pattern of the model matched it (q &le; "
                 f"{Q_THRESHOLD}).</p>"
                 + (html_table(shown, text_columns={"cell type", "planted activator", "model", "found", "pattern",
-                                                    f"all JASPAR matches (q ≤ {Q_THRESHOLD})"},
-                               highlight=shown["found"].to_numpy(bool)) if len(shown) else "")
+                                                   f"all JASPAR matches (q ≤ {Q_THRESHOLD})"},
+                              highlight=shown["found"].to_numpy(bool)) if len(shown) else "")
                 + (note_html("Cell types not explained by any model: " + html.escape(", ".join(skipped)) + ".")
                    if skipped else ""))
         return body, said
