@@ -47,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from atlasbench.bgzf import BgzfWriter, write_fragments
+from atlasbench.io.bgzf import BgzfWriter, write_fragments
 from atlasbench.simulate.platforms import fragment_lengths, random_barcodes
 
 GENERATOR_VERSION = 2
@@ -305,7 +305,7 @@ def run_worker(name: str, data: Path, work: Path, window: int | None, seed: int,
         return result, seconds
 
     if name == "atlasbench-ingest":
-        from atlasbench.ingest import ingest, read_cell_table
+        from atlasbench.data.ingest import ingest, read_cell_table
 
         cells = read_cell_table(data / "cells.tsv", ["fragments"])
         tss = pd.read_csv(data / "tss.tsv", sep="\t", dtype={"chrom": str})
@@ -315,9 +315,9 @@ def run_worker(name: str, data: Path, work: Path, window: int | None, seed: int,
         info["fragments_in_store"] = int(store.cells["n_fragments"].sum())
         info["cells_with_data"] = int((store.cells["n_fragments"] > 0).sum())
     elif name == "atlasbench-pseudobulk":
-        from atlasbench.ingest import open_store
-        from atlasbench.pseudobulk import pseudobulk
-        from atlasbench.regions import read_bed
+        from atlasbench.data.ingest import open_store
+        from atlasbench.data.pseudobulk import pseudobulk
+        from atlasbench.data.regions import read_bed
 
         store = open_store(work / "store")
         regions = read_bed(data / "regions.bed")

@@ -4,7 +4,7 @@ Simulates the ``paper`` preset (16 cortex-like cell types; a 10x-like platform a
 HyDrop-like one with half its library complexity and twice its cells; 10
 chromosome-block folds; PROTOCOL.md's scenarios: all, depth-cap, limited, limited-cap
 on both platforms, limited +25/+50/+75% cells on HyDrop) into a folder, runs its study
-with :func:`atlasbench.run.run_study` and prints, per named scenario, the test Pearson
+with :func:`atlasbench.study.run.run_study` and prints, per named scenario, the test Pearson
 (``pearson_mean``: per cell type over the test fold's regions, averaged over cell types)
 as mean +- SD over folds, against the simulated truth and against the scenario's own
 targets. The paper's question: at matched cells the lower-complexity platform trails,
@@ -38,8 +38,8 @@ log = logging.getLogger("paper_scenarios")
 
 def targets_vs_truth(study, data) -> pd.DataFrame:
     """Pearson of log1p(targets) with log1p(truth) per cell type, averaged, for every level."""
-    from atlasbench.jobs import truth_targets
-    from atlasbench.targets import read_targets
+    from atlasbench.study.jobs import truth_targets
+    from atlasbench.data.targets import read_targets
 
     truth = read_targets(truth_targets(study, data))
     expected = pd.DataFrame(np.log1p(truth.X), index=truth.obs_names, columns=truth.var_names)
@@ -68,7 +68,7 @@ def platform_qc(data) -> pd.DataFrame:
 
 def scenario_summary(study, data) -> pd.DataFrame:
     """Test Pearson per named scenario: mean and SD over folds, against truth and own targets."""
-    from atlasbench.run import evaluation_table
+    from atlasbench.study.run import evaluation_table
 
     table = evaluation_table(study)
     table = table[(table["cell_type"] == "all") & (table["metric"] == "pearson_mean")]
@@ -85,9 +85,9 @@ def scenario_summary(study, data) -> pd.DataFrame:
 
 def scenario_comparisons(study, data, against: str) -> pd.DataFrame:
     """The report's comparisons of named scenarios differing in one factor, paired over folds."""
-    from atlasbench.comparisons import compare_scenarios, one_factor_pairs
-    from atlasbench.run import evaluation_table
-    from atlasbench.scenarios import scenario_labels
+    from atlasbench.readouts.comparisons import compare_scenarios, one_factor_pairs
+    from atlasbench.study.run import evaluation_table
+    from atlasbench.study.scenarios import scenario_labels
 
     labels = scenario_labels(data.scenarios, data.named)
     point = {name: (sc.platform, sc.level) for name, sc in data.named.items()}
@@ -99,9 +99,9 @@ def scenario_comparisons(study, data, against: str) -> pd.DataFrame:
 
 def training_seconds(study) -> pd.Series:
     """Wall seconds of every finished training job, by job key."""
-    from atlasbench.job_records import read_record
-    from atlasbench.jobs import model_jobs
-    from atlasbench.stages import study_data
+    from atlasbench.study.records import read_record
+    from atlasbench.study.jobs import model_jobs
+    from atlasbench.study.data_stages import study_data
 
     seconds = {}
     for job in model_jobs(study, study_data(study)):
@@ -121,10 +121,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    from atlasbench.config import load_study
-    from atlasbench.run import run_study
+    from atlasbench.study.schema import load_study
+    from atlasbench.study.run import run_study
     from atlasbench.simulate.atlas import simulated_study
-    from atlasbench.stages import study_data
+    from atlasbench.study.data_stages import study_data
 
     t0 = time.perf_counter()
     study_file = simulated_study(args.out, preset="paper", seed=args.seed)
@@ -163,7 +163,7 @@ def main() -> None:
     for row in summary.itertuples():
         print(f"  {row.scenario:24s} {row.level:24s} truth {row.truth_mean:.3f} +- {row.truth_sd:.3f}   "
               f"own {row.own_mean:.3f} +- {row.own_sd:.3f}   ({row.folds} folds)")
-    from atlasbench.comparisons import describe
+    from atlasbench.readouts.comparisons import describe
 
     for against in ("truth", "full"):
         table = scenario_comparisons(study, data, against)

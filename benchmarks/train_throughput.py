@@ -4,7 +4,7 @@ Trains, each in its own subprocess and one after the other, on the same targets,
 and regions:
 
 * atlasbench's ``dilated_cnn`` (preset "paper" with ``filters``, ``first_kernel_size`` 5,
-  ``kernel_size`` 3, ``n_dil_layers`` 8, dropout 0.1), through :func:`atlasbench.train.train`;
+  ``kernel_size`` 3, ``n_dil_layers`` 8, dropout 0.1), through :func:`atlasbench.models.train.train`;
 * CREsted's ``dilated_cnn`` at the same sizes, trained the way CREsted trains it
   (``benchmarks/crested_peer.py``: CREsted 1.11, Keras 3 on the torch backend).
   CREsted is a peer, not a dependency: this script runs in an environment that has both
@@ -125,12 +125,12 @@ def prepare_data(data_dir: Path | None, out: Path, platform_name: str | None, le
     centred as both tools centre it, lies inside its chromosome (CREsted would drop the
     others; atlasbench would N-pad them), so both train and test on the same regions.
     """
-    from atlasbench.config import load_study
-    from atlasbench.genome import open_genome
-    from atlasbench.scenarios import FULL_LEVEL
+    from atlasbench.study.schema import load_study
+    from atlasbench.io.genome import open_genome
+    from atlasbench.study.scenarios import FULL_LEVEL
     from atlasbench.simulate.atlas import simulated_study
-    from atlasbench.stages import study_data
-    from atlasbench.targets import read_targets, write_targets
+    from atlasbench.study.data_stages import study_data
+    from atlasbench.data.targets import read_targets, write_targets
 
     t0 = time.perf_counter()
     if data_dir is None:
@@ -197,16 +197,16 @@ def _split(folds: np.ndarray, test_fold: int, val_fold: int) -> tuple[np.ndarray
 
 
 def run_atlasbench(cfg: dict) -> dict:
-    """Train atlasbench's dilated CNN with :func:`atlasbench.train.train`; time its epochs."""
+    """Train atlasbench's dilated CNN with :func:`atlasbench.models.train.train`; time its epochs."""
     import torch
 
-    import atlasbench.train as train_module
-    from atlasbench.config import Training
-    from atlasbench.genome import open_genome, region_codes
-    from atlasbench.losses import cosine_mse_log_settings
-    from atlasbench.models import count_parameters, model_params
-    from atlasbench.predict import predict
-    from atlasbench.targets import read_targets
+    import atlasbench.models.train as train_module
+    from atlasbench.study.schema import Training
+    from atlasbench.io.genome import open_genome, region_codes
+    from atlasbench.models.losses import cosine_mse_log_settings
+    from atlasbench.models.architectures import count_parameters, model_params
+    from atlasbench.models.predict import predict
+    from atlasbench.data.targets import read_targets
 
     device = torch.device(cfg["device"])
     adata = read_targets(cfg["targets"])

@@ -5,7 +5,7 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlasbench.barcodes import BarcodeIndex
+from atlasbench.io.barcodes import BarcodeIndex
 
 ALPHABET = "ACGT-1_.xyz"
 

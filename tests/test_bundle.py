@@ -15,7 +15,7 @@ import torch
 from click.testing import CliRunner
 from test_predict import CELL_TYPES, DM6, LENGTH, PARAMS, random_sequence
 
-from atlasbench.bundle import (
+from atlasbench.models.bundle import (
     FORMAT_VERSION,
     export_bundle,
     load_bundle,
@@ -24,10 +24,10 @@ from atlasbench.bundle import (
 )
 from atlasbench.cli import main
 from atlasbench.errors import AtlasbenchError
-from atlasbench.genome import open_genome, prepare_fasta
-from atlasbench.models import build_model, model_params
-from atlasbench.predict import predict, predict_bed, predict_fasta, predict_sequences
-from atlasbench.trained import load_trained, save_trained
+from atlasbench.io.genome import open_genome, prepare_fasta
+from atlasbench.models.architectures import build_model, model_params
+from atlasbench.models.predict import predict, predict_bed, predict_fasta, predict_sequences
+from atlasbench.models.trained import load_trained, save_trained
 
 
 def make_model(folder: Path, seed: int, fold: int, **changes) -> Path:
@@ -333,8 +333,8 @@ evaluation:
 @pytest.fixture(scope="module")
 def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny simulated study, trained and evaluated (two test folds, one named scenario)."""
-    from atlasbench.config import load_study
-    from atlasbench.run import run_study
+    from atlasbench.study.schema import load_study
+    from atlasbench.study.run import run_study
     from atlasbench.simulate.atlas import simulate_atlas
 
     base = tmp_path_factory.mktemp("study")
@@ -351,8 +351,8 @@ def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_cli_export_and_predict_a_study_model(study_file: Path, tmp_path: Path) -> None:
-    from atlasbench.config import load_study
-    from atlasbench.job_records import read_record
+    from atlasbench.study.schema import load_study
+    from atlasbench.study.records import read_record
 
     study = load_study(study_file)
     out = tmp_path / "10x-full.zip"

@@ -1,4 +1,4 @@
-"""Combined atlases: pooling ingested platforms into one store (atlasbench.combine)."""
+"""Combined atlases: pooling ingested platforms into one store (atlasbench.data.combine)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from atlasbench.combine import combine_stores
+from atlasbench.data.combine import combine_stores
 from atlasbench.errors import AtlasbenchError
-from atlasbench.ingest import ingest, open_store
-from atlasbench.pseudobulk import pseudobulk
+from atlasbench.data.ingest import ingest, open_store
+from atlasbench.data.pseudobulk import pseudobulk
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"

@@ -1,4 +1,4 @@
-"""Tests for atlasbench.comparisons: paired statistics, Holm, scenario comparisons, sentences."""
+"""Tests for atlasbench.readouts.comparisons: paired statistics, Holm, scenario comparisons, sentences."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from atlasbench.comparisons import (
+from atlasbench.readouts.comparisons import (
     COMPARISON_COLUMNS,
     compare_scenarios,
     describe,
@@ -17,7 +17,7 @@ from atlasbench.comparisons import (
     paired_comparison,
 )
 from atlasbench.errors import AtlasbenchError
-from atlasbench.evaluate import TIDY_COLUMNS, tidy
+from atlasbench.readouts.evaluate import TIDY_COLUMNS, tidy
 
 A = np.array([0.61, 0.58, 0.63, 0.60, 0.59])
 SHIFT = np.array([0.02, 0.03, 0.01, 0.04, 0.02])
@@ -415,8 +415,8 @@ def test_describe_reads_compare_scenarios_rows() -> None:
 
 def test_one_factor_pairs_are_the_published_questions() -> None:
     """Platforms at matched cells, cells steps on one platform, a depth cap: never two factors at once."""
-    from atlasbench.comparisons import one_factor_pairs
-    from atlasbench.config import Scenario as Named
+    from atlasbench.readouts.comparisons import one_factor_pairs
+    from atlasbench.study.schema import Scenario as Named
 
     named = [Named(name=n, platform=p, cells=c, reads_per_cell=r) for n, p, c, r in (
         ("10x-limited", "10x", "matched", "all"), ("hydrop-limited", "hydrop", "matched", "all"),
@@ -428,7 +428,7 @@ def test_one_factor_pairs_are_the_published_questions() -> None:
 
 def test_platforms_are_paired_over_the_grid_points_they_share() -> None:
     """hydrop trails 10x at every grid point by 0.03 (+ noise): one fold, yet 3 pairs, and the test sees it."""
-    from atlasbench.comparisons import compare_platforms
+    from atlasbench.readouts.comparisons import compare_platforms
 
     levels = (MATCHED, MATCHED_50, LOW_DEPTH)
     tenx = {("10x", level): np.array([0.60 + 0.05 * i]) for i, level in enumerate(levels)}

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from atlasbench.complexity import library_complexity, saturation_curve, saturation_depth
+from atlasbench.data.complexity import library_complexity, saturation_curve, saturation_depth
 
 
 def test_complexity_inverts_the_law_exactly():

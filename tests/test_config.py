@@ -1,4 +1,4 @@
-"""Tests of the study file schema (atlasbench.config)."""
+"""Tests of the study file schema (atlasbench.study.schema)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from atlasbench.config import (
+from atlasbench.study.schema import (
     FILL_IN,
     Executor,
     Folds,

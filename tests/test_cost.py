@@ -1,4 +1,4 @@
-"""Tests of the cost model (atlasbench.cost) and the ``atlasbench cost`` command."""
+"""Tests of the cost model (atlasbench.readouts.cost) and the ``atlasbench cost`` command."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.cost import (
+from atlasbench.readouts.cost import (
     CHEAPEST_COLUMNS,
     DESIGN_COLUMNS,
     SATURATION_COLUMNS,
@@ -104,7 +104,7 @@ def test_single_cell_level_fits_reads_only(caplog):
     r = np.array([2000, 4000, 8000, 16000, 36000, 72000.0])
     c = np.full(r.size, 5000.0) * np.linspace(1, 1.02, r.size)  # achieved cells wobble a little
     y = surface(0.62, 1900, 2000, r, c)
-    with caplog.at_level("INFO", logger="atlasbench.cost"):
+    with caplog.at_level("INFO", logger="atlasbench.readouts.cost"):
         fit = fit_saturation(r, c, y)
     assert fit.axes == ("reads",)
     assert "fitting the reads axis alone" in caplog.text
@@ -336,7 +336,7 @@ def test_cli_cost(tmp_path):
 
 def test_design_cost_table_from_real_paths(tmp_path: Path):
     # a parquet evaluation table is read as well as a TSV
-    from atlasbench.cost import read_evaluation
+    from atlasbench.readouts.cost import read_evaluation
 
     path = tmp_path / "evaluation.parquet"
     evaluation_table().to_parquet(path, index=False)

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from atlasbench.enhancers import (
+from atlasbench.readouts.enhancers import (
     average_precision,
     enhancer_metrics,
     read_enhancers,
@@ -18,8 +18,8 @@ from atlasbench.enhancers import (
     write_enhancer_report,
 )
 from atlasbench.errors import AtlasbenchError
-from atlasbench.models import build_model, model_params
-from atlasbench.trained import load_trained, save_trained
+from atlasbench.models.architectures import build_model, model_params
+from atlasbench.models.trained import load_trained, save_trained
 
 
 def test_roc_auc_and_average_precision_by_hand() -> None:
@@ -121,7 +121,7 @@ def test_coordinates_need_a_genome(tmp_path: Path) -> None:
 
 def test_ensemble_metrics_score_each_fold_model_and_their_mean(tmp_path: Path) -> None:
     """One row per fold model, one for the ensemble, each the published read-out of its scores."""
-    from atlasbench.enhancers import _headline, ensemble_metrics
+    from atlasbench.readouts.enhancers import _headline, ensemble_metrics
 
     rng = np.random.default_rng(1)
     seqs = ["".join(rng.choice(list("ACGT"), 60)) for _ in range(6)]

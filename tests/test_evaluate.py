@@ -1,4 +1,4 @@
-"""Tests for atlasbench.evaluate: correlations, name-aligned evaluation, tidy tables."""
+"""Tests for atlasbench.readouts.evaluate: correlations, name-aligned evaluation, tidy tables."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from scipy import sparse, stats
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.evaluate import TIDY_COLUMNS, correlations, evaluate_against, tidy
+from atlasbench.readouts.evaluate import TIDY_COLUMNS, correlations, evaluate_against, tidy
 
 CELL_TYPES = ["astro", "micro", "neuron"]
 
@@ -188,7 +188,7 @@ def test_cell_type_on_one_side_only_is_skipped(caplog: pytest.LogCaptureFixture)
     targets = _adata(
         np.column_stack([observed[:, [0, 2]], rng.uniform(size=10)]), ["astro", "neuron", "oligo"], regions
     )
-    with caplog.at_level(logging.INFO, logger="atlasbench.evaluate"):
+    with caplog.at_level(logging.INFO, logger="atlasbench.readouts.evaluate"):
         table = evaluate_against(predictions, targets, "reference")
     assert set(table["cell_type"]) == {"astro", "neuron", "all"}
     assert "micro" in caplog.text and "oligo" in caplog.text

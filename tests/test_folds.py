@@ -1,4 +1,4 @@
-"""Tests for atlasbench.folds: fold schemes and train/validation/test masks."""
+"""Tests for atlasbench.data.folds: fold schemes and train/validation/test masks."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.folds import FoldScheme, assign_folds, default_validation, split_masks
+from atlasbench.data.folds import FoldScheme, assign_folds, default_validation, split_masks
 
 SIZES = {"chr1": 3000, "chr2": 2000, "chr3": 1003}
 

@@ -1,4 +1,4 @@
-"""Tests for atlasbench.fragments on the real ArchR PBSmall fragments (hg19, chr11 + chr5).
+"""Tests for atlasbench.io.fragments on the real ArchR PBSmall fragments (hg19, chr11 + chr5).
 
 Every expectation is computed independently in the test: the file read with pandas, line
 numbers counted with plain Python over the text that was written.
@@ -17,7 +17,7 @@ import pysam
 import pytest
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.fragments import FragmentReader
+from atlasbench.io.fragments import FragmentReader
 
 ARCHR = Path(__file__).parent / "data" / "archr_pbsmall_hg19.fragments.tsv.gz"
 COLUMNS = ["chrom", "start", "end", "barcode", "count"]

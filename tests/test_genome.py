@@ -1,4 +1,4 @@
-"""Tests for atlasbench.genome on a real plain-gzip slice of the Drosophila dm6 genome."""
+"""Tests for atlasbench.io.genome on a real plain-gzip slice of the Drosophila dm6 genome."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.genome import (
+from atlasbench.io.genome import (
     decode,
     match_chromosomes,
     n_fraction,
@@ -245,7 +245,7 @@ def test_region_windows_drop(prepared: Path, caplog: pytest.LogCaptureFixture) -
         chrom = ["4", "4", "2L", "4", "4"]
         start = [0, 49, 1000, size4 - 51, size4 - 11]
         end = [10, 51, 1200, size4 - 49, size4]
-        with caplog.at_level("INFO", logger="atlasbench.genome"):
+        with caplog.at_level("INFO", logger="atlasbench.io.genome"):
             x, kept = region_windows(genome, chrom, start, end, 100, edge="drop")
         np.testing.assert_array_equal(kept, [1, 2, 3])
         assert x.shape == (3, 4, 100)

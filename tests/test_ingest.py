@@ -1,4 +1,4 @@
-"""Tests for atlasbench.ingest on the real ArchR PBSmall fragments (chr11 then chr5).
+"""Tests for atlasbench.data.ingest on the real ArchR PBSmall fragments (chr11 then chr5).
 
 The store is read back with pyarrow/pandas and compared with a pandas read of the
 fragments file, filtered in the test.
@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.ingest import default_sample_name, ingest, open_store, read_cell_table
+from atlasbench.data.ingest import default_sample_name, ingest, open_store, read_cell_table
 
 ARCHR = Path(__file__).parent / "data" / "archr_pbsmall_hg19.fragments.tsv.gz"
 COLUMNS = ["chrom", "start", "end", "barcode", "count"]

@@ -1,4 +1,4 @@
-"""Tests for atlasbench.intervals.Segments against brute-force counting."""
+"""Tests for atlasbench.io.intervals.Segments against brute-force counting."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlasbench.intervals import Segments
+from atlasbench.io.intervals import Segments
 
 CHROMS = ["chrA", "chrB", "chrC"]  # chrC is listed but holds no interval
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from atlasbench.losses import LOSSES, cosine_mse_log, cosine_mse_log_settings, make_loss
+from atlasbench.models.losses import LOSSES, cosine_mse_log, cosine_mse_log_settings, make_loss
 
 
 def _keras_normalize(x: np.ndarray) -> np.ndarray:

@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.config import load_study
-from atlasbench.evaluate import TIDY_COLUMNS
-from atlasbench.run import evaluation_table, run_study
+from atlasbench.study.schema import load_study
+from atlasbench.readouts.evaluate import TIDY_COLUMNS
+from atlasbench.study.run import evaluation_table, run_study
 from atlasbench.simulate.atlas import simulate_atlas
-from atlasbench.targets import read_targets
-from atlasbench.trained import load_trained
+from atlasbench.data.targets import read_targets
+from atlasbench.models.trained import load_trained
 
 # Three jobs: 10x at full depth and at 20 reads per cell, HyDrop at full depth.
 GRID = """\
@@ -93,7 +93,7 @@ def test_shallow_data_gives_a_worse_model_against_the_full_data(study_run) -> No
 
 def test_rerun_reuses_finished_models(study_run, monkeypatch) -> None:
     study, table = study_run
-    import atlasbench.model_stages as model_stages
+    import atlasbench.study.model_stages as model_stages
 
     def fail(*args, **kwargs):
         raise AssertionError("a finished model was trained again")

@@ -12,12 +12,12 @@ import torch
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.dataset import reverse_complement_codes
+from atlasbench.models.dataset import reverse_complement_codes
 from atlasbench.errors import AtlasbenchError
-from atlasbench.genome import base_codes, open_genome, prepare_fasta, region_codes
-from atlasbench.models import build_model, model_params
-from atlasbench.predict import pad_codes, predict, predict_bed, predict_fasta, predict_sequences
-from atlasbench.trained import TrainedModel, load_trained, save_trained
+from atlasbench.io.genome import base_codes, open_genome, prepare_fasta, region_codes
+from atlasbench.models.architectures import build_model, model_params
+from atlasbench.models.predict import pad_codes, predict, predict_bed, predict_fasta, predict_sequences
+from atlasbench.models.trained import TrainedModel, load_trained, save_trained
 
 DM6 = Path(__file__).parent / "data" / "dm6_1pct.fa.gz"
 LENGTH = 300

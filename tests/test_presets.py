@@ -1,4 +1,4 @@
-"""Preset studies (atlasbench.presets, ``atlasbench init``): written, listed as unfilled by
+"""Preset studies (atlasbench.study.presets, ``atlasbench init``): written, listed as unfilled by
 ``validate``, and valid, carrying the published protocol, once their files are given."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ import yaml
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.config import FILL_IN, Study, load_study, parse_study
+from atlasbench.study.schema import FILL_IN, Study, load_study, parse_study
 from atlasbench.errors import AtlasbenchError
-from atlasbench.presets import PRESETS, preset_text, unfilled_fields, write_preset
+from atlasbench.study.presets import PRESETS, preset_text, unfilled_fields, write_preset
 from atlasbench.simulate.atlas import PRESETS as SIMULATED
 from atlasbench.simulate.atlas import _study_yaml, simulate_atlas
-from atlasbench.validate import check_study
+from atlasbench.study.validate import check_study
 
 #: The fields each preset leaves to the user, in file order.
 UNFILLED = {

@@ -8,9 +8,9 @@ import pyBigWig
 import pytest
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.ingest import ingest
-from atlasbench.pseudobulk import export_bigwigs, pseudobulk, target_windows, write_fragment_beds
-from atlasbench.sampling import cell_order
+from atlasbench.data.ingest import ingest
+from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, target_windows, write_fragment_beds
+from atlasbench.data.sampling import cell_order
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"

@@ -1,4 +1,4 @@
-"""Tests for atlasbench.qc (per-cell QC) and atlasbench.annotation.read_tss.
+"""Tests for atlasbench.data.qc (per-cell QC) and atlasbench.io.annotation.read_tss.
 
 Expected values are computed in the test with pandas or plain Python loops, never copied
 from the code's output.
@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.annotation import read_tss
-from atlasbench.qc import fragments_qc
+from atlasbench.io.annotation import read_tss
+from atlasbench.data.qc import fragments_qc
 
 DATA = Path(__file__).parent / "data"
 ARCHR = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"

@@ -1,4 +1,4 @@
-"""Tests for atlasbench.regions: BED I/O, real MACS3 peak calling, consensus regions."""
+"""Tests for atlasbench.data.regions: BED I/O, real MACS3 peak calling, consensus regions."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.regions import (
+from atlasbench.data.regions import (
     NARROWPEAK_COLUMNS,
     call_peaks,
     consensus_regions,
@@ -168,7 +168,7 @@ def test_regions_crossing_chromosome_ends_and_unknown_chromosomes_are_dropped(
             ]
         )
     }
-    with caplog.at_level("INFO", logger="atlasbench.regions"):
+    with caplog.at_level("INFO", logger="atlasbench.data.regions"):
         consensus = consensus_regions(peaks, SIZES, width=500)
     assert consensus[["start", "end"]].values.tolist() == [[0, 500], [9_500, 10_000]]
     assert "dropped 2 windows crossing a chromosome end" in caplog.text
@@ -293,7 +293,7 @@ def test_read_narrowpeak_rejects_summit_outside_peak(tmp_path: Path) -> None:
 
 
 def test_overlapping_finds_intervals_inside_and_across_regions():
-    from atlasbench.regions import overlapping
+    from atlasbench.data.regions import overlapping
 
     regions = pd.DataFrame({"chrom": ["a", "a", "a", "b", "c"], "start": [100, 1000, 5000, 100, 0],
                             "end": [600, 1100, 6000, 200, 10]})

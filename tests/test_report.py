@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.complexity import saturation_depth
-from atlasbench.config import load_study
-from atlasbench.report import SECTIONS, ReportInputs, write_report
+from atlasbench.data.complexity import saturation_depth
+from atlasbench.study.schema import load_study
+from atlasbench.report.page import SECTIONS, ReportInputs, write_report
 
 # platform -> (plateau, K_reads, K_cells, achieved reads at "all", cells at "all", library complexity)
 TRUTH = {"10x": (0.66, 300.0, 60.0, 4000.0, 1500, 3000.0), "hydrop": (0.56, 600.0, 120.0, 3500.0, 1200, 1500.0)}
@@ -123,7 +123,7 @@ def _tn5_log_odds() -> np.ndarray:
 
 
 def _tn5(folder: Path, truth: Path) -> Path:
-    from atlasbench.tn5 import bias_from_counts, write_bias
+    from atlasbench.readouts.tn5 import bias_from_counts, write_bias
 
     background = np.array([0.29, 0.21, 0.21, 0.29])
     rng = np.random.default_rng(1)
@@ -142,8 +142,8 @@ def _tn5(folder: Path, truth: Path) -> Path:
 
 def _motifs(folder: Path) -> Path:
     """Both models find twi in twi cells; only 10x finds grh in grh cells; one flat pattern matches nothing."""
-    from atlasbench.jaspar import jaspar_collection, jaspar_motif
-    from atlasbench.modisco import Pattern, match_patterns, write_motifs
+    from atlasbench.readouts.jaspar import jaspar_collection, jaspar_motif
+    from atlasbench.readouts.motifs import Pattern, match_patterns, write_motifs
 
     def pattern(name: str, probs: np.ndarray) -> Pattern:
         return Pattern(name, 40, np.asarray(probs, float), np.asarray(probs, float) * 0.1)
@@ -164,7 +164,7 @@ def _motifs(folder: Path) -> Path:
 
 
 def _enhancers(folder: Path, platform: str) -> Path:
-    from atlasbench.enhancers import write_enhancer_report
+    from atlasbench.readouts.enhancers import write_enhancer_report
 
     rng = np.random.default_rng(3)
     names = [f"e{i}" for i in range(12)]

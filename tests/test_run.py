@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.config import load_study
+from atlasbench.study.schema import load_study
 from atlasbench.errors import AtlasbenchError
-from atlasbench.job_records import read_record, record_path
-from atlasbench.run import evaluation_table, run_study, study_status
+from atlasbench.study.records import read_record, record_path
+from atlasbench.study.run import evaluation_table, run_study, study_status
 from atlasbench.simulate.atlas import simulate_atlas
 
 SETTINGS = """\

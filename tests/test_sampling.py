@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.sampling import (
+from atlasbench.data.sampling import (
     cell_levels,
     cell_order,
     depth_probabilities,

@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
-from atlasbench.config import Scenario as NamedScenario
+from atlasbench.study.schema import Scenario as NamedScenario
 from atlasbench.errors import AtlasbenchError
-from atlasbench.scenarios import PlatformData, Scenario, level_key, platform_levels, resolve_scenarios
+from atlasbench.study.scenarios import PlatformData, Scenario, level_key, platform_levels, resolve_scenarios
 
 
 def named(name: str, platform: str, cells, reads_per_cell="all") -> NamedScenario:
@@ -37,7 +37,7 @@ def test_full_grid_is_the_cross_product_in_study_order():
 
 def test_grid_levels_above_a_platform_are_skipped_with_a_message(caplog):
     data = {"big": PlatformData(500, 20_000.0), "small": PlatformData(60, 4_000.0)}
-    with caplog.at_level(logging.WARNING, logger="atlasbench.scenarios"):
+    with caplog.at_level(logging.WARNING, logger="atlasbench.study.scenarios"):
         out = resolve_scenarios(["big", "small"], [1000, 10_000, "all"], [50, 200, "all"], True, [], data)
     big = {(r, c) for p, r, c in points(out) if p == "big"}
     small = {(r, c) for p, r, c in points(out) if p == "small"}
@@ -141,7 +141,7 @@ def test_level_key_names_files():
 def test_named_levels_keep_every_name_and_labels_join_names_of_one_grid_point():
     """Two names may resolve to one grid point (matched cells = all cells of the smaller
     platform): it is trained once, both names are known, and the report label says both."""
-    from atlasbench.scenarios import named_levels, scenario_labels
+    from atlasbench.study.scenarios import named_levels, scenario_labels
 
     data = {"small": PlatformData(500, 20_000.0), "big": PlatformData(800, 20_000.0)}
     scenarios = [named("small-all", "small", "all"), named("small-limited", "small", "matched"),

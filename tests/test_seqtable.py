@@ -1,4 +1,4 @@
-"""Tests for atlasbench.seqtable: sequence tables (MPRA, STARR-seq) as S2F training data."""
+"""Tests for atlasbench.models.seqtable: sequence tables (MPRA, STARR-seq) as S2F training data."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.genome import base_codes, open_genome, prepare_fasta, region_codes
-from atlasbench.seqtable import SequenceTable, read_sequence_table
+from atlasbench.io.genome import base_codes, open_genome, prepare_fasta, region_codes
+from atlasbench.models.seqtable import SequenceTable, read_sequence_table
 
 DM6 = Path(__file__).parent / "data" / "dm6_1pct.fa.gz"
 
@@ -50,7 +50,7 @@ def test_sequences_with_two_targets_round_trip(tmp_path: Path, caplog: pytest.Lo
         "e4\tGATTACAGATC\tlong\t1e3\t0\t0.4\n"
         "e5\tTTTGGGCCCA\teven crop\t7\t1\t0.5\n",
     )
-    with caplog.at_level(logging.INFO, logger="atlasbench.seqtable"):
+    with caplog.at_level(logging.INFO, logger="atlasbench.models.seqtable"):
         table = read_sequence_table(path, 8)
     assert isinstance(table, SequenceTable)
     # Hand-placed windows: pad (8 - l) // 2 N on the left, crop (l - 8) // 2 off the left.
@@ -256,7 +256,7 @@ def test_train_command_on_a_sequence_table_then_predict(tmp_path: Path) -> None:
     from click.testing import CliRunner
 
     from atlasbench.cli import main
-    from atlasbench.trained import load_trained
+    from atlasbench.models.trained import load_trained
 
     rng = np.random.default_rng(0)
     letters = np.array(list("ACGT"))

@@ -18,16 +18,16 @@ import pysam
 import pytest
 from click.testing import CliRunner
 
-from atlasbench.annotation import read_tss
+from atlasbench.io.annotation import read_tss
 from atlasbench.cli import main
-from atlasbench.config import load_study
+from atlasbench.study.schema import load_study
 from atlasbench.errors import AtlasbenchError
-from atlasbench.genome import open_genome
-from atlasbench.ingest import ingest, read_cell_table
-from atlasbench.pseudobulk import pseudobulk
+from atlasbench.io.genome import open_genome
+from atlasbench.data.ingest import ingest, read_cell_table
+from atlasbench.data.pseudobulk import pseudobulk
 from atlasbench.simulate.atlas import DEFAULT_PROPORTIONS, PRESETS, read_fasta, simulate_atlas
 from atlasbench.simulate.sequencing import plan_barcodes, sequence_platform
-from atlasbench.validate import check_study
+from atlasbench.study.validate import check_study
 
 SEED = 11
 PLATFORMS = ("10x", "hydrop")
@@ -142,7 +142,7 @@ def test_pseudobulk_correlates_with_truth(platform, bulks, regions):
 
 
 def test_hydrop_has_fewer_unique_fragments_at_equal_reads(bulks, barcodes):
-    # thinned by atlasbench.sampling (inside pseudobulk) to 1,000 reads per cell on both
+    # thinned by atlasbench.data.sampling (inside pseudobulk) to 1,000 reads per cell on both
     levels = {p: bulks[p].levels.set_index("reads_per_cell").loc["1000"] for p in PLATFORMS}
     for p in PLATFORMS:
         assert levels[p]["mean_reads_per_cell"] == pytest.approx(1000, rel=0.02)

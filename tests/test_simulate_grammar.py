@@ -17,7 +17,7 @@ from atlasbench.simulate.grammar import (
     GrammarParams,
     design_atlas,
 )
-from atlasbench.jaspar import jaspar_motif
+from atlasbench.readouts.jaspar import jaspar_motif
 from atlasbench.simulate.motifs import (
     log_odds,
     reverse_complement,

@@ -23,13 +23,13 @@ from click.testing import CliRunner
 from test_run import _study_file
 
 from atlasbench.cli import main
-from atlasbench.config import load_study
+from atlasbench.study.schema import load_study
 from atlasbench.errors import AtlasbenchError
-from atlasbench.jobs import Job
-from atlasbench.job_records import log_path, read_record
-from atlasbench.run import evaluation_table, run_study, study_status
+from atlasbench.study.jobs import Job
+from atlasbench.study.records import log_path, read_record
+from atlasbench.study.run import evaluation_table, run_study, study_status
 from atlasbench.simulate.atlas import simulate_atlas
-from atlasbench.slurm import sbatch_parameters, slurm_folder
+from atlasbench.study.slurm import sbatch_parameters, slurm_folder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "slurm-single-node.sh"
 

@@ -1,4 +1,4 @@
-"""Tests for atlasbench.targets: normalisations, CREsted peak-height and specificity steps, h5ad I/O."""
+"""Tests for atlasbench.data.targets: normalisations, CREsted peak-height and specificity steps, h5ad I/O."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from scipy import sparse
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.targets import (
+from atlasbench.data.targets import (
     NORMALIZATIONS,
     build_targets,
     gini,

@@ -1,4 +1,4 @@
-"""Tests for atlasbench.tn5: insertion-site PFMs, their comparison, tables, logos and CLI."""
+"""Tests for atlasbench.readouts.tn5: insertion-site PFMs, their comparison, tables, logos and CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from atlasbench.errors import AtlasbenchError
 from atlasbench.simulate import platforms
 from atlasbench.simulate.atlas import simulate_atlas
 from atlasbench.simulate.sequencing import tn5_weights
-from atlasbench.tn5 import compare_bias, insertion_pfm, jensen_shannon, same_bias, write_bias
+from atlasbench.readouts.tn5 import compare_bias, insertion_pfm, jensen_shannon, same_bias, write_bias
 
 # index:          0123456789...
 CHR1 = "ACGTTGCANNACGGATCCAT"  # 20 bp, N at 8 and 9

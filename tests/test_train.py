@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from atlasbench.config import Finetune, Training
-from atlasbench.enhancers import enhancer_metrics
-from atlasbench.explain import integrated_gradients
-from atlasbench.evaluate import correlations
-from atlasbench.genome import base_codes
-from atlasbench.predict import predict
-from atlasbench.train import train
+from atlasbench.study.schema import Finetune, Training
+from atlasbench.readouts.enhancers import enhancer_metrics
+from atlasbench.readouts.contributions import integrated_gradients
+from atlasbench.readouts.evaluate import correlations
+from atlasbench.io.genome import base_codes
+from atlasbench.models.predict import predict
+from atlasbench.models.train import train
 
 SHIFT = 3
 
@@ -142,8 +142,8 @@ def test_same_seed_gives_same_model_and_other_seed_does_not() -> None:
 
 _CHILD = """
 import sys, numpy as np
-from atlasbench.config import Training
-from atlasbench.train import train
+from atlasbench.study.schema import Training
+from atlasbench.models.train import train
 data = np.load(sys.argv[1])
 recipe = Training.model_validate_json(open(sys.argv[2]).read())
 n = len(data["codes"])
@@ -213,9 +213,9 @@ def test_warmup_plateau_decay_and_early_stopping_follow_the_recipe() -> None:
 
 
 def test_model_keeps_its_best_validation_epoch() -> None:
-    from atlasbench.dataset import SequenceData
-    from atlasbench.losses import make_loss
-    from atlasbench.train import evaluate_loss
+    from atlasbench.models.dataset import SequenceData
+    from atlasbench.models.losses import make_loss
+    from atlasbench.models.train import evaluate_loss
 
     codes, y = _motif_data(300)
     model, history = _fit(codes, y, _recipe(max_epochs=5))

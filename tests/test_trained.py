@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.models import build_model, model_params
-from atlasbench.trained import (
+from atlasbench.models.architectures import build_model, model_params
+from atlasbench.models.trained import (
     DESCRIPTION,
     REGIONS,
     TRAINING_LOG,

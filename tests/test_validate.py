@@ -1,4 +1,4 @@
-"""Cross-file checks of a study (atlasbench.validate.check_study) on the real ArchR data."""
+"""Cross-file checks of a study (atlasbench.study.validate.check_study) on the real ArchR data."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from atlasbench.config import parse_study
-from atlasbench.validate import check_study
+from atlasbench.study.schema import parse_study
+from atlasbench.study.validate import check_study
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"

@@ -10,7 +10,7 @@ import click
 
 from atlasbench import __version__
 from atlasbench.errors import AtlasbenchError
-from atlasbench.presets import PRESETS
+from atlasbench.study.presets import PRESETS
 
 log = logging.getLogger("atlasbench")
 
@@ -53,7 +53,7 @@ def init(study_file: Path, preset: str, force: bool) -> None:
     as "FILL_IN: ..." values whose text says what to give. Then `atlasbench validate
     STUDY_FILE` lists every field still to fill in, and `atlasbench run STUDY_FILE`.
     """
-    from atlasbench.presets import unfilled_fields, write_preset
+    from atlasbench.study.presets import unfilled_fields, write_preset
 
     write_preset(preset, study_file, overwrite=force)
     fields = unfilled_fields(study_file)
@@ -77,8 +77,8 @@ def validate(study_file: Path, max_fragments: int) -> None:
     (chr2L and 2L are accepted as the same), cell-table barcodes absent from the
     fragments, and cell types left with too few cells at the smallest cells level.
     """
-    from atlasbench.config import load_study
-    from atlasbench.validate import check_study
+    from atlasbench.study.schema import load_study
+    from atlasbench.study.validate import check_study
 
     study = load_study(study_file)
     problems = check_study(study, max_fragments=max_fragments)
@@ -98,10 +98,10 @@ def validate(study_file: Path, max_fragments: int) -> None:
               help="Output table (.tsv or .parquet); the fragment-length histogram goes beside it.")
 def qc(fragments: Path, cells: Path | None, regions: Path | None, annotation: Path | None, out: Path) -> None:
     """Per-barcode QC of a fragments file: fragments, reads, duplication, FRiP, TSS enrichment."""
-    from atlasbench.annotation import read_tss
-    from atlasbench.ingest import default_sample_name, read_cell_table
-    from atlasbench.qc import fragments_qc, write_table
-    from atlasbench.regions import read_bed
+    from atlasbench.io.annotation import read_tss
+    from atlasbench.data.ingest import default_sample_name, read_cell_table
+    from atlasbench.data.qc import fragments_qc, write_table
+    from atlasbench.data.regions import read_bed
 
     cell_table = None if cells is None else read_cell_table(cells, [default_sample_name(fragments)])
     table, hist = fragments_qc(
@@ -126,7 +126,7 @@ def genome() -> None:
 @click.argument("dst", type=click.Path(dir_okay=False, path_type=Path))
 def genome_prepare(src: Path, dst: Path) -> None:
     """Write SRC (FASTA, plain or gzip) as bgzip FASTA DST with .fai and .gzi indexes."""
-    from atlasbench.genome import open_genome, prepare_fasta
+    from atlasbench.io.genome import open_genome, prepare_fasta
 
     prepare_fasta(src, dst)
     with open_genome(dst) as g:
@@ -141,8 +141,8 @@ def targets(study_file: Path) -> None:
     Artefacts are cached under the study's output folder by content hash: a rerun
     skips finished stages and an interrupted run resumes.
     """
-    from atlasbench.config import load_study
-    from atlasbench.stages import build_all_targets
+    from atlasbench.study.schema import load_study
+    from atlasbench.study.data_stages import build_all_targets
 
     study = load_study(study_file)
     built = build_all_targets(study)
@@ -177,8 +177,8 @@ def simulate(out: Path, preset: str, cells: int | None, seed: int, genome: Path 
 
 
 def _run(study, executor: str | None, workers: int | None, until: str | None = None):
-    """Run a study (see :func:`atlasbench.run.run_study`) and print where it ended."""
-    from atlasbench.run import run_study
+    """Run a study (see :func:`atlasbench.study.run.run_study`) and print where it ended."""
+    from atlasbench.study.run import run_study
 
     if workers is not None:
         study = study.model_copy(update={"executor": study.executor.model_copy(update={"n_workers": workers})})
@@ -202,7 +202,7 @@ def run(study_file: Path, executor: str | None, workers: int | None, until: str 
     atomically: a rerun skips finished jobs, rebuilds damaged artefacts and resumes a
     killed training job from its last epoch. The study is checked before any work.
     """
-    from atlasbench.config import load_study
+    from atlasbench.study.schema import load_study
 
     summary = _run(load_study(study_file), executor, workers, until)
     if summary.report is not None:
@@ -218,8 +218,8 @@ def status(study_file: Path, show_all: bool) -> None:
     Jobs submitted to SLURM show SLURM's state (pending, running, cancelled, timeout,
     failed) and their SLURM job id.
     """
-    from atlasbench.config import load_study
-    from atlasbench.run import study_status
+    from atlasbench.study.schema import load_study
+    from atlasbench.study.run import study_status
 
     table = study_status(load_study(study_file))
     counts = table["state"].value_counts()
@@ -247,7 +247,7 @@ def demo(out: Path, preset: str, executor: str) -> None:
     grid point, evaluation, Tn5 bias, motifs, validated enhancers, cost and the HTML
     report with every result beside the simulated truth.
     """
-    from atlasbench.config import load_study
+    from atlasbench.study.schema import load_study
     from atlasbench.simulate.atlas import simulated_study
 
     study_file = simulated_study(out, preset=preset)
@@ -306,11 +306,11 @@ def train(source: Path, out: Path | None, genome: Path | None, input_length: int
     numeric target columns, e.g. STARR-seq or MPRA activity), trains one model on it and
     writes the model folder with its test-fold evaluation.
     """
-    from atlasbench.config import Training
+    from atlasbench.study.schema import Training
 
     if source.suffix in (".yaml", ".yml"):
-        from atlasbench.config import load_study
-        from atlasbench.run import evaluation_table, run_study
+        from atlasbench.study.schema import load_study
+        from atlasbench.study.run import evaluation_table, run_study
 
         study = load_study(source)
         run_study(study, until="evaluate")
@@ -318,7 +318,7 @@ def train(source: Path, out: Path | None, genome: Path | None, input_length: int
         summary = table[(table["metric"] == "pearson_mean") & (table["against"] == "own")]
         click.echo(summary.groupby(["platform", "level"])["value"].agg(["mean", "std", "count"]).to_string())
         return
-    from atlasbench.seqtable import read_sequence_table, train_on_table
+    from atlasbench.models.seqtable import read_sequence_table, train_on_table
 
     if input_length is None:
         raise click.UsageError("--input-length is required for a sequence table")
@@ -348,9 +348,9 @@ def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None)
     centred on each region; a bundle refuses a genome whose chromosomes differ from its
     training genome's). Every prediction averages the sequence and its reverse complement.
     """
-    from atlasbench.bundle import is_bundle, load_bundle, predict_bundle
-    from atlasbench.predict import is_bed, predict_bed, predict_fasta
-    from atlasbench.trained import load_trained
+    from atlasbench.models.bundle import is_bundle, load_bundle, predict_bundle
+    from atlasbench.models.predict import is_bed, predict_bed, predict_fasta
+    from atlasbench.models.trained import load_trained
 
     if is_bed(sequences) and genome is None:
         raise click.UsageError("a BED input needs --genome")
@@ -362,7 +362,7 @@ def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None)
     if out is None:
         click.echo(table.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
     else:
-        from atlasbench.atomic import atomic_path
+        from atlasbench.io.atomic import atomic_path
 
         with atomic_path(out) as tmp:
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
@@ -387,10 +387,10 @@ def export(study_file: Path, platform: str | None, level: str | None, scenario: 
     ensemble, and what is needed to use them elsewhere: architecture and parameters,
     input length, cell types, target normalisation, genome name and chromosome sizes,
     each model's fold, seed and test-fold metrics (from the study's evaluation). Use
-    it with `atlasbench predict BUNDLE FASTA|BED` or atlasbench.bundle.predict_bundle.
+    it with `atlasbench predict BUNDLE FASTA|BED` or atlasbench.models.bundle.predict_bundle.
     """
-    from atlasbench.bundle import export_study, scenario_level
-    from atlasbench.config import load_study
+    from atlasbench.models.bundle import export_study, scenario_level
+    from atlasbench.study.schema import load_study
 
     if (level is None) == (scenario is None):
         raise click.UsageError("give --level or --scenario (one of them)")
@@ -420,8 +420,8 @@ def enhancers(models: tuple[Path, ...], table: Path, genome: Path | None, out: P
     specificity, and summarised per cell type (auROC, auPRC) and per enhancer (rank of
     its target cell type); writes tables and ROC curves to --out.
     """
-    from atlasbench.enhancers import read_enhancers, score_enhancers, write_enhancer_report
-    from atlasbench.trained import load_trained
+    from atlasbench.readouts.enhancers import read_enhancers, score_enhancers, write_enhancer_report
+    from atlasbench.models.trained import load_trained
 
     validated = read_enhancers(table)
     scores = score_enhancers([load_trained(m) for m in models], validated, genome)
@@ -451,8 +451,8 @@ def cost(evaluation: Path, study_file: Path, target: float | None, metric: str, 
     cheapest.tsv, summary.txt and the saturation and cost-frontier figures to --out,
     and prints the summary.
     """
-    from atlasbench.config import load_study
-    from atlasbench.cost import cost_report, read_evaluation
+    from atlasbench.study.schema import load_study
+    from atlasbench.readouts.cost import cost_report, read_evaluation
 
     study = load_study(study_file, check_files=False)
     paths = cost_report(read_evaluation(evaluation), study, target=target, metric=metric, against=against,
@@ -483,8 +483,8 @@ def tn5(genome_path: Path, fragment_pairs: tuple[str, ...], cell_pairs: tuple[st
     (Pearson of log-odds, Jensen-Shannon divergence); writes tn5_pfm.tsv,
     tn5_similarity.tsv and tn5_logos.png/.pdf to --out and prints the similarity table.
     """
-    from atlasbench.ingest import default_sample_name, read_cell_table
-    from atlasbench.tn5 import insertion_pfm, write_bias
+    from atlasbench.data.ingest import default_sample_name, read_cell_table
+    from atlasbench.readouts.tn5 import insertion_pfm, write_bias
 
     def pairs(values: tuple[str, ...], option: str) -> dict[str, list[Path]]:
         named: dict[str, list[Path]] = {}
@@ -524,7 +524,7 @@ def tn5(genome_path: Path, fragment_pairs: tuple[str, ...], cell_pairs: tuple[st
 def _one_or_two_models(models: tuple[Path, ...], cell_types: list[str]) -> list:
     """Load one model folder, or two to compare, checking they take the same input length
     and both predict every one of ``cell_types``."""
-    from atlasbench.trained import load_trained
+    from atlasbench.models.trained import load_trained
 
     if len(models) > 2:
         raise click.UsageError("give one model, or two to compare")
@@ -554,8 +554,8 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
     agreement. Writes the scores (.npz), a tidy summary, and the logo of the region
     with the largest contribution.
     """
-    from atlasbench.explain import integrated_gradients, write_contributions
-    from atlasbench.predict import input_windows
+    from atlasbench.readouts.contributions import integrated_gradients, write_contributions
+    from atlasbench.models.predict import input_windows
 
     trained = _one_or_two_models(models, [cell_type])
     names, codes = input_windows(regions, genome, trained[0].input_length)
@@ -598,10 +598,10 @@ def motifs(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_ty
     """
     import pandas as pd
 
-    from atlasbench.jaspar import jaspar_collection
-    from atlasbench.modisco import discover_motifs, matched_motifs, write_motifs
-    from atlasbench.predict import input_windows
-    from atlasbench.trained import load_trained
+    from atlasbench.readouts.jaspar import jaspar_collection
+    from atlasbench.readouts.motifs import discover_motifs, matched_motifs, write_motifs
+    from atlasbench.models.predict import input_windows
+    from atlasbench.models.trained import load_trained
 
     chosen = list(cell_types) or load_trained(models[0]).cell_types
     trained = _one_or_two_models(models, chosen)

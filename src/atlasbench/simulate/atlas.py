@@ -50,8 +50,8 @@ import numpy as np
 import pandas as pd
 import pysam
 
-from atlasbench.atomic import atomic_path, write_text_atomic
-from atlasbench.genome import prepare_fasta
+from atlasbench.io.atomic import atomic_path, write_text_atomic
+from atlasbench.io.genome import prepare_fasta
 from atlasbench.simulate.grammar import (
     CORTEX_CELL_TYPES,
     CORTEX_GRAMMAR,
@@ -78,7 +78,7 @@ CORTEX_PROPORTIONS = np.array(
 
 @dataclass(frozen=True)
 class NamedScenario:
-    """A named scenario of a preset's study (:class:`atlasbench.config.Scenario`).
+    """A named scenario of a preset's study (:class:`atlasbench.study.schema.Scenario`).
 
     Attributes
     ----------
@@ -262,7 +262,7 @@ def bundled_genome() -> Path:
     """The real Drosophila dm6 slice shipped with the package (1% of each arm)."""
     from importlib import resources
 
-    return Path(str(resources.files("atlasbench") / "data" / "dm6_1pct.fa.gz"))
+    return Path(str(resources.files("atlasbench") / "resources" / "dm6_1pct.fa.gz"))
 
 
 def simulate_atlas(

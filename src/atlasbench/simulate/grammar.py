@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.jaspar import jaspar_motif
+from atlasbench.readouts.jaspar import jaspar_motif
 from atlasbench.simulate.motifs import reverse_complement, sample_instance
 
 KINDS = ("enhancer", "shared", "promoter", "closed")

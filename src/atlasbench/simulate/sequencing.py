@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from atlasbench.bgzf import BgzfWriter, write_fragments
+from atlasbench.io.bgzf import BgzfWriter, write_fragments
 from atlasbench.simulate.platforms import (
     PlatformProfile,
     _length_cdf,

@@ -1,0 +1,425 @@
+"""Motifs a model learned: TF-MoDISco patterns per cell type, matched to JASPAR.
+
+For each cell type, the regions the model predicts most specifically accessible there
+are explained with integrated gradients (:mod:`atlasbench.readouts.contributions`). TF-MoDISco
+(``modisco-lite``) cuts the high-contribution stretches (seqlets) out of these scores
+and clusters them into patterns; each pattern is a contribution weight matrix (CWM,
+the mean contribution per position and base) and a position probability matrix (PPM,
+the base frequencies of its seqlets). Each pattern, trimmed to the positions carrying
+at least 30% of its largest contribution (as TF-MoDISco's own report does), is
+compared with the JASPAR CORE motifs by TOMTOM (``memelite``); q-values are
+Benjamini-Hochberg over one pattern's comparisons with all motifs.
+
+Two models that learned the same enhancer logic find patterns matched to the same
+JASPAR motifs (:func:`motif_overlap`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from torch import nn
+
+from atlasbench.errors import AtlasbenchError
+from atlasbench.readouts.jaspar import Motif
+
+log = logging.getLogger(__name__)
+
+#: Columns of :func:`match_patterns`' table.
+MATCH_COLUMNS = ["pattern", "n_seqlets", "consensus", "rank", "match", "matrix_id", "p_value", "q_value", "strand"]
+
+#: A pattern is trimmed to the positions holding at least this share of its largest
+#: per-position contribution (TF-MoDISco's report uses 0.3).
+TRIM_THRESHOLD = 0.3
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """One TF-MoDISco pattern, trimmed to its informative core.
+
+    Attributes
+    ----------
+    name
+        ``pos_<i>`` (raises the prediction) or ``neg_<i>`` (lowers it), numbered as
+        TF-MoDISco orders them (most seqlets first).
+    n_seqlets
+        Number of seqlets clustered into the pattern.
+    ppm
+        float64 ``(length, 4)`` base frequencies (A, C, G, T) of the seqlets.
+    cwm
+        float64 ``(length, 4)`` mean contribution per position and base.
+    """
+
+    name: str
+    n_seqlets: int
+    ppm: np.ndarray
+    cwm: np.ndarray
+
+    @property
+    def consensus(self) -> str:
+        """The most frequent base at each position."""
+        return "".join("ACGT"[i] for i in self.ppm.argmax(axis=1))
+
+
+def specific_regions(predictions: np.ndarray, output: int, n: int) -> np.ndarray:
+    """Indices of the regions predicted most specifically accessible in one output.
+
+    Each output's predictions are standardised across regions (mean 0, SD 1), so that
+    outputs on different scales compete fairly; a region is specific to the output where
+    its standardised prediction is highest, and the ``n`` regions highest there are
+    taken.
+
+    Parameters
+    ----------
+    predictions
+        ``(regions, outputs)`` model predictions.
+    output
+        The output's column.
+    n
+        Largest number of regions returned.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64 indices, most specific first (fewer than ``n`` when fewer regions are
+        specific to the output).
+    """
+    predictions = np.asarray(predictions, dtype=np.float64)
+    sd = predictions.std(axis=0)
+    z = (predictions - predictions.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+    own = np.flatnonzero(z.argmax(axis=1) == output)
+    order = np.argsort(-z[own, output], kind="stable")
+    return own[order[:n]]
+
+
+def _trim(ppm: np.ndarray, cwm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    score = np.abs(cwm).sum(axis=1)
+    keep = np.flatnonzero(score >= TRIM_THRESHOLD * score.max())
+    window = slice(int(keep.min()), int(keep.max()) + 1)
+    return np.array(ppm[window], dtype=np.float64), np.array(cwm[window], dtype=np.float64)
+
+
+def discover_patterns(
+    codes: np.ndarray,
+    hypothetical: np.ndarray,
+    *,
+    max_seqlets: int = 2000,
+    leiden_runs: int = 50,
+    window: int = 21,
+    flank: int = 10,
+) -> list[Pattern]:
+    """TF-MoDISco patterns in the contribution scores of a set of sequences.
+
+    Parameters
+    ----------
+    codes
+        uint8 ``(n, L)`` base codes of the sequences.
+    hypothetical
+        float ``(n, 4, L)`` hypothetical contribution scores
+        (:func:`atlasbench.readouts.contributions.integrated_gradients`).
+    max_seqlets
+        Largest number of seqlets clustered per sign (TF-MoDISco keeps the strongest).
+    leiden_runs
+        Leiden clustering runs (each with its own seed; the best partition is kept).
+    window
+        Width of the sliding window seqlets are called in.
+    flank
+        Bases added on each side of a called seqlet.
+
+    Returns
+    -------
+    list of Pattern
+        Positive patterns, then negative ones; empty when no seqlet cluster is found.
+    """
+    from modiscolite.tfmodisco import TFMoDISco
+
+    from atlasbench.io.genome import codes_one_hot
+
+    codes = np.asarray(codes, dtype=np.uint8)
+    hypothetical = np.asarray(hypothetical, dtype=np.float32)
+    if hypothetical.shape != (codes.shape[0], 4, codes.shape[1]):
+        raise AtlasbenchError(f"hypothetical scores of shape {hypothetical.shape} do not fit sequences of shape "
+                              f"{codes.shape}; expected {(codes.shape[0], 4, codes.shape[1])}")
+    if codes.shape[1] < window + 2 * flank:
+        raise AtlasbenchError(f"sequences of {codes.shape[1]} bp are shorter than a seqlet window with flanks "
+                              f"({window + 2 * flank} bp)")
+    one_hot = codes_one_hot(codes).transpose(0, 2, 1).astype(np.float32)  # (n, L, 4)
+    positive, negative = TFMoDISco(one_hot, hypothetical.transpose(0, 2, 1).copy(), sliding_window_size=window,
+                                   flank_size=flank, max_seqlets_per_metacluster=max_seqlets,
+                                   n_leiden_runs=leiden_runs)
+    patterns = []
+    for sign, found in (("pos", positive), ("neg", negative)):
+        for i, pattern in enumerate(found or []):
+            ppm, cwm = _trim(pattern.sequence, pattern.contrib_scores)
+            patterns.append(Pattern(f"{sign}_{i}", len(pattern.seqlets), ppm, cwm))
+    return patterns
+
+
+def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif], top: int = 3) -> pd.DataFrame:
+    """Compare patterns with JASPAR motifs by TOMTOM.
+
+    Parameters
+    ----------
+    patterns
+        Patterns (:func:`discover_patterns`).
+    motifs
+        Target motifs (:func:`atlasbench.readouts.jaspar.jaspar_collection`).
+    top
+        Matches kept per pattern, best first.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`MATCH_COLUMNS`: one row per pattern and rank (1 = best); ``strand`` is
+        ``-`` where the motif matches the pattern's reverse complement. Empty when there
+        is no pattern.
+    """
+    from memelite import tomtom
+    from scipy.stats import false_discovery_control
+
+    if not patterns:
+        return pd.DataFrame(columns=MATCH_COLUMNS)
+    if not motifs:
+        raise AtlasbenchError("no JASPAR motif to match patterns against")
+    queries = [p.ppm.T for p in patterns]
+    targets = [m.probs.T for m in motifs]
+    p_values, _, _, _, strands = tomtom(queries, targets, n_jobs=1)
+    rows = []
+    for i, pattern in enumerate(patterns):
+        q_values = false_discovery_control(np.clip(p_values[i], 0.0, 1.0), method="bh")
+        for rank, j in enumerate(np.argsort(p_values[i], kind="stable")[:top], start=1):
+            rows.append((pattern.name, pattern.n_seqlets, pattern.consensus, rank, motifs[j].name,
+                         motifs[j].matrix_id, float(p_values[i, j]), float(q_values[j]),
+                         "-" if strands[i, j] else "+"))
+    return pd.DataFrame(rows, columns=MATCH_COLUMNS)
+
+
+def discover_motifs(
+    model: nn.Module,
+    outputs: Sequence[str],
+    codes: np.ndarray,
+    cell_types: Sequence[str],
+    motifs: Sequence[Motif],
+    *,
+    n_regions: int = 500,
+    steps: int = 32,
+    max_seqlets: int = 2000,
+    leiden_runs: int = 50,
+    device: str = "auto",
+) -> tuple[pd.DataFrame, dict[str, list[Pattern]]]:
+    """TF-MoDISco patterns of a model per cell type, matched to JASPAR.
+
+    Parameters
+    ----------
+    model
+        A trained model.
+    outputs
+        Its output (cell type) names, in order.
+    codes
+        uint8 ``(n, L)`` base codes of candidate regions at the model's input length
+        (e.g. the study's consensus regions).
+    cell_types
+        Cell types to explain.
+    motifs
+        JASPAR motifs to match against.
+    n_regions
+        Most specific regions explained per cell type (:func:`specific_regions`).
+    steps
+        Integrated-gradient steps.
+    max_seqlets, leiden_runs
+        See :func:`discover_patterns`.
+    device
+        ``"auto"``, ``"cpu"`` or ``"cuda"``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``cell_type``, ``n_regions`` and :data:`MATCH_COLUMNS`.
+    patterns : dict of str to list of Pattern
+        Cell type -> its patterns.
+    """
+    from tqdm.auto import tqdm
+
+    from atlasbench.readouts.contributions import integrated_gradients
+    from atlasbench.models.predict import predict
+
+    unknown = [c for c in cell_types if c not in outputs]
+    if unknown:
+        raise AtlasbenchError(f"no model output {unknown}; outputs: {', '.join(outputs)}")
+    predictions = predict(model, codes, device=device)
+    tables, found = [], {}
+    for cell_type in tqdm(cell_types, desc="motifs", unit="cell type", disable=None):
+        output = list(outputs).index(cell_type)
+        chosen = specific_regions(predictions, output, n_regions)
+        log.info("%s: explaining %d specific regions", cell_type, len(chosen))
+        if len(chosen) == 0:
+            found[cell_type] = []
+            continue
+        _, hypothetical = integrated_gradients(model, codes[chosen], output, steps=steps, device=device)
+        found[cell_type] = discover_patterns(codes[chosen], hypothetical, max_seqlets=max_seqlets,
+                                             leiden_runs=leiden_runs)
+        table = match_patterns(found[cell_type], motifs)
+        table.insert(0, "n_regions", len(chosen))
+        table.insert(0, "cell_type", cell_type)
+        tables.append(table)
+    columns = ["cell_type", "n_regions", *MATCH_COLUMNS]
+    return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)), found
+
+
+def matched_motifs(table: pd.DataFrame, q_threshold: float = 0.05) -> pd.DataFrame:
+    """Best JASPAR match of each pattern, where its q-value passes the threshold.
+
+    Parameters
+    ----------
+    table
+        Rows of :func:`discover_motifs` (optionally with a ``model`` column).
+    q_threshold
+        Largest q-value of a match.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rank-1 rows with ``q_value <= q_threshold``.
+    """
+    best = table[(table["rank"] == 1) & (table["q_value"] <= q_threshold)]
+    return best.reset_index(drop=True)
+
+
+def motif_overlap(table: pd.DataFrame, first: str, second: str, q_threshold: float = 0.05) -> pd.DataFrame:
+    """Per cell type, the JASPAR motifs two models' patterns match, and their overlap.
+
+    Only positive patterns (those raising the prediction) count.
+
+    Parameters
+    ----------
+    table
+        :func:`discover_motifs` rows of both models, with a ``model`` column.
+    first, second
+        The two models' names in that column.
+    q_threshold
+        Largest q-value of a match (see :func:`matched_motifs`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``cell_type``, ``first`` and ``second`` (matched motif names, comma-separated),
+        ``shared`` (names in both) and ``jaccard`` (shared / either; NaN when neither
+        model has a match).
+    """
+    best = matched_motifs(table, q_threshold)
+    best = best[best["pattern"].str.startswith("pos_")]
+    rows = []
+    for cell_type in pd.unique(table["cell_type"]):
+        here = best[best["cell_type"] == cell_type]
+        a = set(here.loc[here["model"] == first, "match"])
+        b = set(here.loc[here["model"] == second, "match"])
+        either = a | b
+        rows.append((cell_type, ",".join(sorted(a)), ",".join(sorted(b)), ",".join(sorted(a & b)),
+                     len(a & b) / len(either) if either else float("nan")))
+    return pd.DataFrame(rows, columns=["cell_type", "first", "second", "shared", "jaccard"])
+
+
+def _information(probs: np.ndarray) -> np.ndarray:
+    """Per-base heights of an information-content logo (bits)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        entropy = -np.nansum(np.where(probs > 0, probs * np.log2(probs), 0.0), axis=1, keepdims=True)
+    return probs * (2.0 - entropy)
+
+
+def write_motifs(
+    table: pd.DataFrame,
+    patterns: dict[tuple[str, str], list[Pattern]],
+    motifs: Sequence[Motif],
+    out: str | os.PathLike[str],
+    q_threshold: float = 0.05,
+) -> dict[str, Path]:
+    """Write motif tables and logos.
+
+    Files: ``matches.tsv`` (every pattern's top matches), ``motifs.tsv`` (one row per
+    pattern: model, cell type, pattern, seqlets, consensus, best JASPAR match, its
+    p- and q-value), ``overlap.tsv`` when two models are given (:func:`motif_overlap`),
+    ``patterns.npz`` (each pattern's PPM and CWM) and per model and cell type a logo
+    figure ``logos/<model>_<cell type>.png`` / ``.pdf``: each pattern's CWM beside the
+    information-content logo of its best match (reverse-complemented where it matched
+    that strand), titled with the match and q-value.
+
+    Parameters
+    ----------
+    table
+        :func:`discover_motifs` rows with a ``model`` column.
+    patterns
+        ``(model, cell type)`` -> its patterns.
+    motifs
+        The JASPAR motifs matched against (for the match logos).
+    out
+        Output folder.
+    q_threshold
+        Largest q-value counted as a match in ``overlap.tsv`` and marked in the logos.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        File kind -> path (``logo:<model>:<cell type>`` for the figures).
+    """
+    import logomaker
+    from matplotlib.figure import Figure
+
+    from atlasbench.io.atomic import atomic_path
+    from atlasbench.io.figures import save_figure
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"matches": out / "matches.tsv", "motifs": out / "motifs.tsv", "patterns": out / "patterns.npz"}
+    with atomic_path(paths["matches"]) as tmp:
+        table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
+    best = table[table["rank"] == 1].drop(columns="rank")
+    with atomic_path(paths["motifs"]) as tmp:
+        best.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
+    models = list(pd.unique(table["model"])) if len(table) else []
+    if len(models) == 2:
+        paths["overlap"] = out / "overlap.tsv"
+        with atomic_path(paths["overlap"]) as tmp:
+            motif_overlap(table, *models, q_threshold=q_threshold).to_csv(tmp, sep="\t", index=False,
+                                                                           float_format="%.4g")
+    arrays = {f"{m}/{c}/{p.name}/{kind}": getattr(p, kind)
+              for (m, c), found in patterns.items() for p in found for kind in ("ppm", "cwm")}
+    with atomic_path(paths["patterns"]) as tmp, open(tmp, "wb") as handle:
+        np.savez_compressed(handle, **arrays)
+    by_id = {m.matrix_id: m for m in motifs}
+    for (model, cell_type), found in patterns.items():
+        if not found:
+            continue
+        fig = Figure(figsize=(9, 1.5 * len(found) + 0.4))
+        axes = fig.subplots(len(found), 2, squeeze=False, width_ratios=[3, 2])
+        for row, pattern in zip(axes, found):
+            logomaker.Logo(pd.DataFrame(pattern.cwm, columns=list("ACGT")), ax=row[0], color_scheme="classic")
+            row[0].set_ylabel("contribution", fontsize=7)
+            row[0].set_title(f"{cell_type} {pattern.name}: {pattern.n_seqlets} seqlets", fontsize=8, loc="left")
+            hit = best[(best["model"] == model) & (best["cell_type"] == cell_type) & (best["pattern"] == pattern.name)]
+            if hit.empty:
+                row[1].set_axis_off()
+                continue
+            hit = hit.iloc[0]
+            probs = by_id[hit["matrix_id"]].probs
+            if hit["strand"] == "-":
+                probs = probs[::-1, ::-1]
+            logomaker.Logo(pd.DataFrame(_information(probs), columns=list("ACGT")), ax=row[1],
+                           color_scheme="classic")
+            row[1].set_ylim(0, 2)
+            row[1].set_ylabel("bits", fontsize=7)
+            mark = "" if hit["q_value"] <= q_threshold else " (not significant)"
+            row[1].set_title(f"JASPAR {hit['match']} {hit['matrix_id']}, q = {hit['q_value']:.2g}{mark}",
+                             fontsize=8, loc="left")
+        fig.suptitle(f"{model}: TF-MoDISco patterns, {cell_type}", fontsize=9)
+        fig.tight_layout()
+        key = f"logo:{model}:{cell_type}"
+        paths[key] = out / "logos" / f"{model}_{cell_type}.png".replace(os.sep, "_")
+        paths[key].parent.mkdir(exist_ok=True)
+        save_figure(fig, paths[key])
+    return paths

@@ -1,0 +1,358 @@
+"""The data stages of a study, from raw files to targets, as plain cached functions.
+
+Each stage reads its inputs from the study and from earlier stages' artefacts, writes
+its own artefact under the study's output folder in a directory named by a content hash
+of everything that determines it (config sections and input files' size and
+modification time), and returns it. An artefact is complete only once its last file
+(a ``manifest.json`` or the store's ``store.json``) exists; a rerun finds it and skips
+the work, an interrupted run leaves only temporary files and redoes that stage alone.
+
+Layout under ``study.output``::
+
+    genome/<hash>/            bgzip copy (+ indexes) of a plain-gzip FASTA
+    ingest/<platform>-<hash>/ fragments store, cells + per-cell QC (see ingest.py)
+    regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds)
+    targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from atlasbench.io.annotation import read_tss
+from atlasbench.io.atomic import atomic_path, write_text_atomic
+from atlasbench.data.combine import combine_stores
+from atlasbench.study.schema import Study
+from atlasbench.errors import AtlasbenchError
+from atlasbench.data.folds import FoldScheme, assign_folds
+from atlasbench.io.genome import match_chromosomes, open_genome, prepare_fasta, read_chrom_sizes
+from atlasbench.data.ingest import Store, ingest, open_store, read_cell_table
+from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
+from atlasbench.data.qc import write_table
+from atlasbench.data.regions import consensus_regions, overlapping, peaks_per_cell_type, read_bed, region_names
+from atlasbench.study.scenarios import (FULL_LEVEL, PlatformData, Scenario, named_levels, platform_levels,
+                                  resolve_scenarios)
+from atlasbench.data.targets import build_targets, normalize_peak_heights, specific_regions, write_targets
+
+log = logging.getLogger(__name__)
+
+
+def fingerprint(*parts: object) -> str:
+    """Short content hash of JSON-able parts; files enter by path, size and mtime."""
+
+    def encode(x: object) -> object:
+        if isinstance(x, Path):
+            stat = x.stat()
+            return [str(x.resolve()), stat.st_size, stat.st_mtime_ns]
+        if isinstance(x, (list, tuple)):
+            return [encode(y) for y in x]
+        return x
+
+    text = json.dumps([encode(p) for p in parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class GenomeInfo:
+    """The study's genome as the stages use it.
+
+    Attributes
+    ----------
+    chrom_sizes
+        Lengths of the chromosomes the study keeps (``genome.chromosomes``, else all).
+    names
+        Every sequence name of the genome: fragments elsewhere are an error.
+    fasta
+        Indexed FASTA (bgzip or plain), when the study gives one.
+    """
+
+    chrom_sizes: dict[str, int]
+    names: list[str]
+    fasta: Path | None
+
+
+def genome_stage(study: Study) -> GenomeInfo:
+    """Chromosome sizes (restricted to ``genome.chromosomes``) and an indexed FASTA.
+
+    A plain-gzip FASTA, which cannot be read at random positions, is converted once to
+    bgzip with its indexes under ``genome/<hash>/``.
+    """
+    g = study.genome
+    fasta = None
+    if g.fasta is not None:
+        out = study.output / "genome" / fingerprint(g.fasta)
+        prepared = out / "genome.fa.gz"
+        try:
+            genome = open_genome(g.fasta)
+            fasta = Path(g.fasta)
+        except AtlasbenchError as exc:
+            if "plain gzip" not in str(exc):
+                raise
+            if not (prepared.exists() and (out / "genome.fa.gz.fai").exists()):
+                log.info("genome %s is plain gzip: writing an indexed bgzip copy to %s", g.fasta, prepared)
+                prepare_fasta(g.fasta, prepared)
+            genome = open_genome(prepared)
+            fasta = prepared
+        with genome:
+            sizes = dict(genome.sizes)
+    else:
+        sizes = read_chrom_sizes(g.chrom_sizes)
+    names = list(sizes)
+    if g.chromosomes is not None:
+        mapping, unknown = match_chromosomes(g.chromosomes, list(sizes))
+        if unknown:
+            raise AtlasbenchError(f"genome.chromosomes: {unknown} not in the genome (which has {list(sizes)[:10]})")
+        sizes = {mapping[c]: sizes[mapping[c]] for c in g.chromosomes}
+    return GenomeInfo(sizes, names, fasta)
+
+
+def _tss(study: Study) -> pd.DataFrame | None:
+    if study.genome.annotation is None:
+        return None
+    return read_tss(study.genome.annotation)
+
+
+def _to_genome_names(table: pd.DataFrame, sizes: dict[str, int], what: str) -> pd.DataFrame:
+    """Rename a table's chromosomes to the genome's spelling, dropping others."""
+    mapping, unknown = match_chromosomes(pd.unique(table["chrom"].astype(str)), list(sizes))
+    if unknown:
+        log.info("%s: chromosomes not in the study genome ignored: %s", what, ", ".join(map(str, unknown[:10])))
+    out = table[table["chrom"].astype(str).isin(list(mapping))].copy()
+    out["chrom"] = out["chrom"].astype(str).map(mapping)
+    return out
+
+
+def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
+    """Ingest one sourced platform (cached); see :func:`atlasbench.data.ingest.ingest`."""
+    p = study.platform(platform)
+    samples = p.sample_names
+    key = fingerprint(list(p.fragments), p.cells, samples, genome.chrom_sizes, study.genome.annotation)
+    out = study.output / "ingest" / f"{platform}-{key}"
+    if (out / "store.json").exists():
+        log.debug("ingest %s: cached in %s", platform, out)
+        return open_store(out)
+    cells = read_cell_table(p.cells, samples)
+    tss = _tss(study)
+    if tss is not None:
+        tss = _to_genome_names(tss, genome.chrom_sizes, str(study.genome.annotation))
+    # keep only the study's chromosomes; every name must still be one the genome knows
+    return ingest(p.fragments, cells, out, genome.names, samples=samples, keep_chromosomes=list(genome.chrom_sizes), tss=tss)
+
+
+def combine_stage(study: Study, platform: str, stores: dict[str, Store]) -> Store:
+    """Pool the parts of a combined platform (cached); see :func:`atlasbench.data.combine.combine_stores`."""
+    p = study.platform(platform)
+    parts = {name: stores[name] for name in p.union}
+    key = fingerprint([str(s.directory) for s in parts.values()], p.common_depth, study.seed)
+    out = study.output / "ingest" / f"{platform}-{key}"
+    if (out / "store.json").exists():
+        log.debug("combine %s: cached in %s", platform, out)
+        return open_store(out)
+    return combine_stores(parts, out, common_depth=p.common_depth, seed=study.seed)
+
+
+def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) -> pd.DataFrame:
+    """The study's consensus regions with their fold (cached).
+
+    With ``regions.bed`` the user's regions are used (renamed to the genome's chromosome
+    spelling); otherwise MACS3 is run on every (sourced platform, cell type) pseudobulk
+    of the full data and the peaks are merged into one fixed-width consensus set
+    (pycisTopic's method), so every platform and level is scored on the same regions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        chrom, start, end, name, fold; also written to ``regions/<hash>/regions.tsv``,
+        whose path is in the frame's ``attrs["path"]``.
+    """
+    r = study.regions
+    blacklist = study.genome.blacklist
+    key = fingerprint(study.hash_of("regions", "folds"), r.bed, blacklist, genome.chrom_sizes,
+                      sorted(str(s.directory) for s in stores.values()))
+    out = study.output / "regions" / key
+    table_path = out / "regions.tsv"
+    if table_path.exists():
+        log.debug("regions: cached in %s", out)
+        regions = pd.read_csv(table_path, sep="\t", dtype={"chrom": str})
+        regions.attrs["path"] = str(table_path)
+        return regions
+    black = None if blacklist is None else _to_genome_names(read_bed(blacklist), genome.chrom_sizes, str(blacklist))
+    if r.bed is not None:
+        regions = _to_genome_names(read_bed(r.bed), genome.chrom_sizes, str(r.bed))
+        off_end = regions["end"].to_numpy() > regions["chrom"].map(genome.chrom_sizes).to_numpy()
+        if off_end.any():
+            bad = regions[off_end].iloc[0]
+            raise AtlasbenchError(
+                f"{r.bed}: region {bad['chrom']}:{bad['start']}-{bad['end']} runs off the end of {bad['chrom']} "
+                f"({genome.chrom_sizes[bad['chrom']]:,} bp in the genome); {int(off_end.sum())} such region(s)"
+            )
+        if black is not None:
+            regions = regions[~overlapping(regions, black, genome.chrom_sizes)]
+        regions = regions[["chrom", "start", "end"]].reset_index(drop=True)
+    else:
+        pc = r.peak_calling
+        genome_size = pc.genome_size or sum(genome.chrom_sizes.values())
+        peaks = {}
+        for name, store in stores.items():
+            beds = write_fragment_beds(store, out / "pseudobulk" / name)
+            called = peaks_per_cell_type(
+                beds, out / "peaks" / name, genome_size,
+                qvalue=pc.qvalue, shift=pc.shift, extsize=pc.extsize, input_format=pc.input_format, keep_dup=pc.keep_dup,
+            )
+            peaks.update({f"{name}:{t}": df for t, df in called.items()})
+            for bed in beds.values():
+                bed.unlink()
+        regions = consensus_regions(peaks, genome.chrom_sizes, width=r.width, blacklist=black)
+        if len(regions) == 0:
+            raise AtlasbenchError("MACS3 found no peaks in any cell type; check the data or give regions.bed")
+    f = study.folds
+    scheme = FoldScheme(kind=f.scheme, k=f.k, seed=f.seed, groups=None if f.groups is None else tuple(tuple(g) for g in f.groups))
+    regions = regions.copy()
+    regions["name"] = region_names(regions)
+    regions["fold"] = assign_folds(regions, scheme, genome.chrom_sizes)
+    with atomic_path(table_path) as tmp:
+        regions.to_csv(tmp, sep="\t", index=False)
+    log.info("regions: %d regions, folds %s", len(regions), scheme.describe())
+    regions.attrs["path"] = str(table_path)
+    return regions
+
+
+def scenarios_of(study: Study, stores: dict[str, Store]) -> tuple[list[Scenario], dict[str, Scenario]]:
+    """Resolve the study's grid and named scenarios against the ingested platforms:
+    the grid points to train, and each named scenario's grid point by name."""
+    data = {}
+    for name, store in stores.items():
+        has = store.cells["n_fragments"] > 0
+        data[name] = PlatformData(int(has.sum()), float(store.cells.loc[has, "n_reads"].mean()),
+                                  study.platform(name).kind == "sourced")
+    grid = study.grid
+    return (resolve_scenarios(list(stores), grid.reads_per_cell, grid.cells, grid.full_grid, grid.scenarios, data),
+            named_levels(grid.scenarios, data))
+
+
+def targets_stage(
+    study: Study, platform: str, store: Store, regions: pd.DataFrame, scenarios: list[Scenario], genome: GenomeInfo
+) -> dict[str, Path]:
+    """Targets (``.h5ad``) of every level one platform needs, from one pseudobulk pass (cached).
+
+    Also writes the per-cell QC with FRiP over the study's regions (``qc.tsv``), the
+    achieved depth and cells of each level (``levels.tsv``), per-cell saturation
+    (``saturation.parquet``) and, if asked, per-cell-type bigWigs of the full data.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Level key (``reads-R_cells-C``) -> targets file.
+    """
+    reads_levels, cell_levels_ = platform_levels(scenarios, platform)
+    # The full data is every platform's reference in evaluation, trained on or not.
+    reads_levels = reads_levels if "all" in reads_levels else [*reads_levels, "all"]
+    cell_levels_ = cell_levels_ if "all" in cell_levels_ else [*cell_levels_, "all"]
+    t = study.targets
+    window = study.target_window
+    key = fingerprint(str(store.directory), study.hash_of("targets", "seed"), study.grid.min_cells_per_type,
+                      [str(x) for x in reads_levels], [str(x) for x in cell_levels_], regions["name"].tolist())
+    out = study.output / "targets" / f"{platform}-{key}"
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        log.debug("targets %s: cached in %s", platform, out)
+        return {k: out / v for k, v in json.loads(manifest.read_text()).items()}
+    pb = pseudobulk(store, regions, reads_levels, cell_levels_, seed=study.seed, window=window,
+                    min_cells_per_type=study.grid.min_cells_per_type)
+    wanted = {s.level for s in scenarios if s.platform == platform} | {FULL_LEVEL}
+    files = {}
+    for i, reads in enumerate(reads_levels):
+        for j, cells in enumerate(cell_levels_):
+            level = f"reads-{reads}_cells-{cells}"
+            if level not in wanted:
+                continue
+            row = pb.levels[(pb.levels["depth_level"] == i) & (pb.levels["cell_level"] == j)].iloc[0]
+            adata = build_targets(
+                pb.counts[i, j].astype(np.float32), pb.cell_types, regions, pb.library_size[i, j],
+                window=window, normalization=t.normalization,
+                uns={"platform": platform, "reads_per_cell": str(reads), "cells": str(cells), "seed": study.seed,
+                     "n_cells": int(row["n_cells"]), "mean_reads_per_cell": float(row["mean_reads_per_cell"]),
+                     "mean_fragments_per_cell": float(row["mean_fragments_per_cell"])},
+            )
+            if t.peak_height_top_k_percent is not None:
+                adata = normalize_peak_heights(adata, top_k_percent=t.peak_height_top_k_percent)
+            if t.specificity_gini_std is not None:
+                adata.var["specific"] = specific_regions(adata, gini_std_threshold=t.specificity_gini_std)
+            files[level] = f"{level}.h5ad"
+            write_targets(adata, out / files[level])
+    qc = store.cells.copy()
+    qc["n_insertions_in_regions"] = pb.insertions_in_regions
+    qc["frip"] = pb.insertions_in_regions / (2.0 * qc["n_fragments"].clip(lower=1))
+    write_table(qc, out / "qc.tsv")
+    write_table(pb.levels, out / "levels.tsv")
+    write_table(pb.cell_saturation, out / "saturation.parquet")
+    if t.bigwig:
+        export_bigwigs(store, out / "bigwig", genome.chrom_sizes)
+    write_text_atomic(manifest, json.dumps(files, indent=1))
+    return {k: out / v for k, v in files.items()}
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """What the data stages of a study produce.
+
+    Attributes
+    ----------
+    genome
+        The genome as the stages use it.
+    regions
+        The consensus regions with ``name`` and ``fold``.
+    scenarios
+        The grid points, resolved against the data.
+    targets
+        Platform -> level key -> targets ``.h5ad`` path (every scenario's level and each
+        platform's full data).
+    named
+        Each named scenario's grid point, by scenario name.
+    """
+
+    genome: GenomeInfo
+    regions: pd.DataFrame
+    scenarios: list[Scenario]
+    targets: dict[str, dict[str, Path]]
+    named: dict[str, Scenario]
+
+
+def study_data(study: Study) -> StudyData:
+    """Run the data layer of a study: genome, ingest, regions and folds, targets.
+
+    Parameters
+    ----------
+    study
+        A loaded study (:func:`atlasbench.study.schema.load_study`).
+
+    Returns
+    -------
+    StudyData
+        The artefacts, each cached under the study's output folder.
+    """
+    genome = genome_stage(study)
+    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
+    regions = regions_stage(study, stores, genome)
+    stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
+    scenarios, named = scenarios_of(study, stores)
+    targets = {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
+    return StudyData(genome, regions, scenarios, targets, named)
+
+
+def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
+    """The targets of every platform and level of a study (see :func:`study_data`).
+
+    Returns
+    -------
+    dict
+        Platform -> level key -> targets ``.h5ad`` path.
+    """
+    return study_data(study).targets

@@ -1,0 +1,220 @@
+"""Where a study's jobs run: in this process, or on a Dask cluster.
+
+Both executors run the same function per job, :func:`execute_job`, which keeps the
+job's record and log (:mod:`atlasbench.study.records`) around :func:`atlasbench.study.jobs.run_job`.
+
+- ``local``: one job after another in this process.
+- ``dask``: each job a ``dask.distributed`` task, submitted with its dependencies'
+  futures as arguments, so the Dask scheduler orders and spreads them: on a
+  ``LocalCluster`` of worker processes started here, or on an existing scheduler at
+  ``executor.address`` (a cluster started by ``dask-jobqueue``, ``dask-mpi`` or by hand).
+
+A failed job is recorded with its error; the jobs that need it are not run, the others
+are. Nothing here decides what to run: :mod:`atlasbench.study.run` passes only the pending jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from atlasbench.study.schema import Study
+from atlasbench.study.jobs import Job
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended in this run: ``done``, ``failed`` or ``blocked`` (a dependency failed)."""
+
+    key: str
+    state: str
+    message: str = ""
+
+
+def blocked(job: Job, outcomes: dict[str, Outcome]) -> Outcome | None:
+    """The ``blocked`` outcome of a job when a job it needs ended without finishing, else None."""
+    broken = [d for d in job.deps if d in outcomes and outcomes[d].state != "done"]
+    return Outcome(job.key, "blocked", f"needs {broken[0]}, which did not finish") if broken else None
+
+
+def execute_job(study: Study, key: str, threads: int | None = None, *_dependencies: object) -> str:
+    """Run one job, keeping its record and log.
+
+    Parameters
+    ----------
+    study
+        The study.
+    key
+        The job's key.
+    threads
+        PyTorch CPU threads for the job; None leaves torch's default.
+    _dependencies
+        Results of the jobs it needs (Dask passes them, so it waits for them).
+
+    Returns
+    -------
+    str
+        The key, once the job is done.
+
+    Raises
+    ------
+    Exception
+        The job's own error, after it is recorded as failed.
+    """
+    from atlasbench.study.records import describe_outputs, log_path, write_record
+    from atlasbench.study.jobs import run_job
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    path = log_path(study, key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package = logging.getLogger("atlasbench")
+    package.addHandler(handler)
+    level = package.level
+    package.setLevel(min(level, logging.INFO) if level else logging.INFO)
+    started = time.time()
+    write_record(study, key, "running", started=started, finished=None, error=None,
+                 slurm_job_id=os.environ.get("SLURM_JOB_ID"))  # when in a SLURM job, which one
+    try:
+        outputs = run_job(study, key)
+        write_record(study, key, "done", finished=time.time(), seconds=round(time.time() - started, 1),
+                     **describe_outputs(study, outputs))
+    except BaseException as exc:
+        log.error("job %s failed: %s", key, exc)
+        write_record(study, key, "failed", finished=time.time(), seconds=round(time.time() - started, 1),
+                     error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
+        raise
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(level)
+        handler.close()
+    return key
+
+
+def run_local(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[Outcome]:
+    """Run jobs one after another in this process, dependencies first.
+
+    Parameters
+    ----------
+    study
+        The study.
+    jobs
+        Jobs to run, in dependency order (dependencies not listed are taken as done).
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    list of Outcome
+        One per job.
+    """
+    from tqdm.auto import tqdm
+
+    outcomes: dict[str, Outcome] = {}
+    bar = tqdm(jobs, desc="jobs", unit="job", disable=not progress or None)
+    for job in bar:
+        bar.set_postfix_str(job.key, refresh=True)
+        stopped = blocked(job, outcomes)
+        if stopped is not None:
+            outcomes[job.key] = stopped
+            continue
+        try:
+            execute_job(study, job.key)
+            outcomes[job.key] = Outcome(job.key, "done")
+        except Exception as exc:
+            outcomes[job.key] = Outcome(job.key, "failed", f"{type(exc).__name__}: {exc}")
+    return list(outcomes.values())
+
+
+def dask_client(study: Study):
+    """A ``dask.distributed`` client: to ``executor.address``, else to a new LocalCluster.
+
+    The LocalCluster has ``executor.n_workers`` worker processes of
+    ``executor.threads_per_worker`` threads each; it closes with the client.
+    """
+    from dask.distributed import Client, LocalCluster
+
+    e = study.executor
+    if e.address is not None:
+        log.info("connecting to the Dask scheduler at %s", e.address)
+        return Client(e.address)
+    environment = dict(os.environ)
+    cluster = LocalCluster(n_workers=e.n_workers, threads_per_worker=e.threads_per_worker, processes=True,
+                           dashboard_address=None)
+    # Dask's nannies set OMP_NUM_THREADS=1 and the like in *this* process's environment
+    # to pass them to their workers; put back the user's, for the processes it starts later.
+    os.environ.clear()
+    os.environ.update(environment)
+    log.info("started a Dask LocalCluster: %d workers x %d threads", e.n_workers, e.threads_per_worker)
+    client = Client(cluster)
+    client.close = _closing_cluster(client.close, cluster)  # the cluster is ours: close it too
+    return client
+
+
+def _closing_cluster(close, cluster):
+    def both(*args, **kwargs):
+        close(*args, **kwargs)
+        cluster.close()
+
+    return both
+
+
+def run_dask(study: Study, jobs: Sequence[Job], client, progress: bool = True) -> list[Outcome]:
+    """Run jobs as Dask tasks, each waiting for its dependencies' tasks.
+
+    Parameters
+    ----------
+    study
+        The study.
+    jobs
+        Jobs to run (dependencies not listed are taken as done).
+    client
+        A ``dask.distributed.Client``.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    list of Outcome
+        One per job.
+    """
+    from dask.distributed import as_completed
+    from tqdm.auto import tqdm
+
+    threads = study.executor.threads_per_worker if study.executor.address is None else None
+    futures = {}
+    for job in jobs:
+        deps = [futures[d] for d in job.deps if d in futures]
+        futures[job.key] = client.submit(execute_job, study, job.key, threads, *deps, pure=False,
+                                         key=f"{job.key}-{time.time_ns()}")
+    by_future = {f.key: k for k, f in futures.items()}
+    outcomes: dict[str, Outcome] = {}
+    failed_here: set[str] = set()
+    with tqdm(total=len(jobs), desc="jobs", unit="job", disable=not progress or None) as bar:
+        for future in as_completed(list(futures.values())):
+            key = by_future[future.key]
+            if future.status == "finished":
+                outcomes[key] = Outcome(key, "done")
+            else:
+                exc = future.exception()
+                failed_here.add(key)
+                outcomes[key] = Outcome(key, "failed", f"{type(exc).__name__}: {exc}")
+            bar.update()
+    # A task whose dependency failed fails with that dependency's error: report it as blocked.
+    from atlasbench.study.records import read_record
+
+    for job in jobs:
+        stopped = blocked(job, outcomes) if outcomes[job.key].state == "failed" else None
+        if stopped is not None and (read_record(study, job.key) or {}).get("state") != "failed":
+            outcomes[job.key] = stopped
+    return [outcomes[job.key] for job in jobs]

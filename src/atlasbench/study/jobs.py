@@ -1,0 +1,388 @@
+"""The jobs of a whole study, their dependencies, and what each one runs.
+
+A study runs in two phases. The *data* jobs are known from the study file alone:
+
+- ``ingest/<platform>`` per sourced platform; ``combine/<platform>`` per combined one;
+- ``regions``: MACS3 peaks and consensus regions with their folds;
+- ``targets/<platform>``: every level's pseudobulk targets of one platform;
+- ``sequences``: the encoded input window of every region.
+
+The *model* jobs need the data, because named scenarios (matched cell counts, say)
+resolve against the ingested cells:
+
+- ``train/<platform>/<level>/fold-<f>/seed-<s>``: one model per grid point, test fold
+  and seed;
+- ``evaluate``: every model against its own, its platform's full and the other
+  platforms' full targets, and a simulated study's truth;
+- ``tn5``: Tn5 insertion bias per platform; ``motifs``: TF-MoDISco motifs of each
+  platform's full-data model; ``enhancers``: validated enhancers scored by each
+  platform's full-data fold ensemble;
+- ``report``: the HTML report.
+
+Each job is a call of :func:`execute_job` with the study and the job's key, so it runs
+the same in this process, on a Dask worker or in a SLURM job. The stage functions it
+calls cache their artefacts by hash, so a job rerun after an interruption resumes.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from atlasbench.study.schema import Study
+from atlasbench.errors import AtlasbenchError
+from atlasbench.study.scenarios import FULL_LEVEL
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of a study.
+
+    Attributes
+    ----------
+    key
+        Unique name, e.g. ``train/10x/reads-1000_cells-all/fold-0/seed-7``.
+    kind
+        Resource class (``ingest``, ``targets``, ``train``, ``evaluate``, ``explain``,
+        ``report``): which executor resources it gets.
+    deps
+        Keys of the jobs it needs finished first.
+    """
+
+    key: str
+    kind: str
+    deps: tuple[str, ...] = ()
+
+
+def data_jobs(study: Study) -> list[Job]:
+    """The data phase's jobs, in an order that respects their dependencies."""
+    ingest = [Job(f"ingest/{p.name}", "ingest") for p in study.sourced_platforms]
+    combine = [Job(f"combine/{p.name}", "ingest", tuple(f"ingest/{part}" for part in p.union))
+               for p in study.combined_platforms]
+    regions = Job("regions", "targets", tuple(j.key for j in ingest))
+    stores = tuple(j.key for j in ingest + combine)
+    targets = [Job(f"targets/{p.name}", "targets", (regions.key, *stores)) for p in study.platforms]
+    jobs = [*ingest, *combine, regions, *targets]
+    if study.genome.fasta is not None:
+        jobs.append(Job("sequences", "targets", (regions.key,)))
+    return jobs
+
+
+def model_jobs(study: Study, data) -> list[Job]:
+    """The model phase's jobs, once the data phase is done.
+
+    Parameters
+    ----------
+    study
+        The study.
+    data
+        Its :class:`atlasbench.study.data_stages.StudyData`.
+
+    Returns
+    -------
+    list of Job
+        Training jobs, evaluation, read-outs and the report, dependencies first.
+    """
+    folds, seeds = study.folds.test_fold_list, study.grid.seeds
+    train = [Job(train_key(s.platform, s.level, fold, seed), "train", (f"targets/{s.platform}", "sequences"))
+             for s in data.scenarios for fold in folds for seed in seeds]
+    jobs = [*train, Job("evaluate", "evaluate", tuple(j.key for j in train))]
+    readouts = ["evaluate"]
+    platforms = [p.name for p in study.platforms]
+    full = {p: [train_key(p, FULL_LEVEL, f, s) for f in folds for s in seeds] for p in platforms}
+    full = {p: keys for p, keys in full.items() if any(k in {j.key for j in train} for k in keys)}
+    if study.sourced_platforms:
+        jobs.append(Job("tn5", "ingest", ("regions",)))
+        readouts.append("tn5")
+    if study.evaluation.motifs is not None and full:
+        jobs.append(Job("motifs", "explain", tuple(keys[0] for keys in full.values())))
+        readouts.append("motifs")
+    if study.evaluation.enhancers is not None and full:
+        jobs.append(Job("enhancers", "explain", tuple(j.key for j in train)))
+        readouts.append("enhancers")
+    jobs.append(Job("report", "report", tuple(readouts)))
+    return jobs
+
+
+def train_key(platform: str, level: str, fold: int, seed: int) -> str:
+    """Key of a training job."""
+    return f"train/{platform}/{level}/fold-{fold}/seed-{seed}"
+
+
+# -- what each job runs ---------------------------------------------------------------
+
+
+def _stores(study: Study, genome, with_combined: bool) -> dict:
+    from atlasbench.study.data_stages import combine_stage, ingest_stage
+
+    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
+    if with_combined:
+        stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
+    return stores
+
+
+def _run_data_job(study: Study, key: str) -> list[Path]:
+    from atlasbench.study.model_stages import sequences_stage
+    from atlasbench.study.data_stages import (
+        combine_stage,
+        genome_stage,
+        ingest_stage,
+        regions_stage,
+        scenarios_of,
+        targets_stage,
+    )
+
+    kind, _, name = key.partition("/")
+    genome = genome_stage(study)
+    if kind == "ingest":
+        return [ingest_stage(study, name, genome).directory]
+    if kind == "combine":
+        return [combine_stage(study, name, _stores(study, genome, with_combined=False)).directory]
+    regions = regions_stage(study, _stores(study, genome, with_combined=False), genome)
+    if kind == "regions":
+        return [Path(regions.attrs["path"]).parent]
+    if kind == "sequences":
+        path = sequences_stage(study, regions, genome)
+        return [path, path.with_suffix(".names.txt")]
+    if kind == "targets":
+        stores = _stores(study, genome, with_combined=True)
+        files = targets_stage(study, name, stores[name], regions, scenarios_of(study, stores)[0], genome)
+        return [next(iter(files.values())).parent]
+    raise AtlasbenchError(f"unknown job {key!r}")
+
+
+def readout_folder(study: Study, name: str, *parts: object) -> Path:
+    """Folder of a read-out (``readouts/<name>-<hash>``), named by what made it."""
+    from atlasbench.study.data_stages import fingerprint
+
+    return study.output / "readouts" / f"{name}-{fingerprint(*parts)}"
+
+
+def truth_targets(study: Study, data) -> Path:
+    """The simulated truth over the study's regions, as targets (``against: truth``).
+
+    Each study region takes the true accessibility of the simulated region holding its
+    midpoint, or 0 (closed) where none does.
+    """
+    import anndata
+    import numpy as np
+
+    from atlasbench.study.data_stages import fingerprint
+    from atlasbench.data.targets import read_targets, write_targets
+
+    truth = pd.read_csv(study.truth / "regions.tsv", sep="\t", dtype={"chrom": str})
+    out = study.output / "truth" / f"{fingerprint(str(study.truth), data.regions['name'].tolist())}.h5ad"
+    if out.exists():
+        return out
+    reference = read_targets(next(iter(next(iter(data.targets.values())).values())))
+    cell_types = [c for c in reference.obs_names if c in truth.columns]
+    if not cell_types:
+        raise AtlasbenchError(f"{study.truth}/regions.tsv has no column of the study's cell types")
+    values = np.zeros((len(data.regions), len(cell_types)), dtype=np.float32)
+    middle = ((data.regions["start"] + data.regions["end"]) // 2).to_numpy()
+    for chrom, rows in data.regions.groupby("chrom").indices.items():
+        design = truth[truth["chrom"] == chrom].sort_values("start")
+        if design.empty:
+            continue
+        at = np.searchsorted(design["start"].to_numpy(), middle[rows], side="right") - 1
+        inside = (at >= 0) & (middle[rows] < design["end"].to_numpy()[np.maximum(at, 0)])
+        values[rows[inside]] = design[cell_types].to_numpy(np.float32)[at[inside]]
+    var = data.regions.set_index("name")[["chrom", "start", "end", "fold"]]
+    write_targets(anndata.AnnData(X=values.T, obs=pd.DataFrame(index=cell_types), var=var,
+                                  uns={"normalization": "truth", "window": 0}), out)
+    return out
+
+
+def _evaluate(study: Study, data, model_dirs: list[Path]) -> Path:
+    from atlasbench.io.atomic import atomic_path
+    from atlasbench.study.model_stages import evaluate_stage
+    from atlasbench.study.data_stages import fingerprint
+
+    full = {platform: levels[FULL_LEVEL] for platform, levels in data.targets.items()}
+    truth = truth_targets(study, data) if study.truth is not None else None
+    tables = []
+    for model_dir in model_dirs:
+        spec = pd.read_json(model_dir / "model.json", typ="series")
+        platform, level = spec["platform"], spec["level"]
+        against = {"own": data.targets[platform][level], "full": full[platform]}
+        against.update({f"platform:{other}": path for other, path in full.items() if other != platform})
+        if truth is not None:
+            against["truth"] = truth
+        tables.append(evaluate_stage(model_dir, against))
+    table = pd.concat(tables, ignore_index=True)
+    out = study.output / "evaluation" / f"{fingerprint([str(m) for m in model_dirs])}.parquet"
+    with atomic_path(out) as tmp:
+        table.to_parquet(tmp, index=False)
+    with atomic_path(out.with_suffix(".csv")) as tmp:
+        table.to_csv(tmp, index=False)
+    log.info("evaluation of %d models: %s", len(model_dirs), out)
+    return out
+
+
+def _model_dirs(study: Study, data, keys: list[str]) -> list[Path]:
+    """Model folders of training jobs (cached: each is found, not retrained)."""
+    from atlasbench.study.model_stages import sequences_stage, train_stage
+
+    sequences = sequences_stage(study, data.regions, data.genome)
+    dirs = []
+    for key in keys:
+        _, platform, level, fold, seed = key.split("/")
+        dirs.append(train_stage(study, platform, level, data.targets[platform][level], sequences,
+                                int(fold.removeprefix("fold-")), int(seed.removeprefix("seed-")), progress=False))
+    return dirs
+
+
+def _tn5(study: Study, data) -> Path:
+    from atlasbench.data.ingest import read_cell_table
+    from atlasbench.readouts.tn5 import insertion_pfm, write_bias
+
+    out = readout_folder(study, "tn5", study.hash_of("platforms", "seed"), str(data.genome.fasta))
+    if (out / "tn5_similarity.tsv").exists():
+        return out
+    biases = {}
+    for p in study.sourced_platforms:
+        cells = read_cell_table(p.cells, p.sample_names)["barcode"].unique()
+        biases[p.name] = insertion_pfm(list(p.fragments), data.genome.fasta, cells=cells, seed=study.seed)
+    write_bias(biases, out)
+    return out
+
+
+def _motifs(study: Study, data, model_dirs: list[Path]) -> Path:
+    from atlasbench.readouts.jaspar import jaspar_collection
+    from atlasbench.readouts.motifs import discover_motifs, write_motifs
+    from atlasbench.study.model_stages import sequences_stage
+    from atlasbench.models.trained import load_trained
+
+    settings = study.evaluation.motifs
+    out = readout_folder(study, "motifs", settings.model_dump(mode="json"), [str(m) for m in model_dirs])
+    if (out / "motifs.tsv").exists():
+        return out
+    import numpy as np
+
+    shift = study.training.max_shift
+    codes = np.load(sequences_stage(study, data.regions, data.genome))[:, shift : shift + study.model.input_length]
+    targets = jaspar_collection(settings.jaspar_group)
+    tables, patterns = [], {}
+    for model_dir in model_dirs:
+        model = load_trained(model_dir)
+        platform = model.spec["platform"]
+        chosen = settings.cell_types or model.cell_types
+        table, found = discover_motifs(model.module, model.cell_types, codes, chosen, targets,
+                                       n_regions=settings.top_regions, steps=settings.steps,
+                                       max_seqlets=settings.max_seqlets, leiden_runs=settings.leiden_runs,
+                                       device=study.training.device)
+        table.insert(0, "model", platform)
+        tables.append(table)
+        patterns.update({(platform, c): p for c, p in found.items()})
+    write_motifs(pd.concat(tables, ignore_index=True), patterns, targets, out)
+    return out
+
+
+def _enhancers(study: Study, data, model_dirs: list[Path]) -> Path:
+    """Validated enhancers scored by every scenario's fold models and their ensemble
+    (``summary.tsv``), with the full report of each platform's full-data ensemble."""
+    from atlasbench.io.atomic import atomic_path, write_text_atomic
+    from atlasbench.readouts.enhancers import ensemble_metrics, read_enhancers, write_enhancer_report
+    from atlasbench.study.scenarios import scenario_labels
+    from atlasbench.models.trained import load_trained
+
+    out = readout_folder(study, "enhancers", str(study.evaluation.enhancers), [str(m) for m in model_dirs])
+    if (out / "done").exists():
+        return out
+    validated = read_enhancers(study.evaluation.enhancers)
+    groups: dict[tuple[str, str], list] = {}
+    for model_dir in model_dirs:
+        model = load_trained(model_dir)
+        groups.setdefault((model.spec["platform"], model.spec["level"]), []).append(model)
+    labels = scenario_labels(data.scenarios, data.named)
+    tables = []
+    for (platform, level), models in groups.items():
+        metrics, ensemble = ensemble_metrics(models, validated, data.genome.fasta)
+        tables.append(metrics.assign(platform=platform, level=level, scenario=labels[(platform, level)]))
+        if level == FULL_LEVEL:
+            write_enhancer_report(ensemble, validated, out / platform)
+    summary = pd.concat(tables, ignore_index=True)
+    columns = ["platform", "level", "scenario", "fold", "seed"]
+    with atomic_path(out / "summary.tsv") as tmp:
+        summary[columns + [c for c in summary.columns if c not in columns]].to_csv(tmp, sep="\t", index=False,
+                                                                                  float_format="%.6g")
+    write_text_atomic(out / "done", "")
+    return out
+
+
+def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
+    from atlasbench.readouts.comparisons import one_factor_pairs
+    from atlasbench.study.records import read_record
+    from atlasbench.report.page import ReportInputs, write_report
+    from atlasbench.study.scenarios import scenario_labels
+
+    found = {}
+    for key in deps:
+        record = read_record(study, key)
+        if record is None or record["state"] != "done":
+            raise AtlasbenchError(f"the report needs job {key!r} done first")
+        found[key] = study.output / record["outputs"][0]
+    enhancers = found.get("enhancers")
+    grid_point = {name: (sc.platform, sc.level) for name, sc in data.named.items()}
+    pairs = dict.fromkeys((grid_point[a], grid_point[b]) for a, b in one_factor_pairs(study.grid.scenarios)
+                          if grid_point[a] != grid_point[b])
+    inputs = ReportInputs(
+        evaluation=found["evaluate"],
+        qc={platform: next(iter(levels.values())).parent for platform, levels in data.targets.items()},
+        tn5=found.get("tn5"), motifs=found.get("motifs"),
+        enhancers=None if enhancers is None else {p: enhancers / p for p in data.targets if (enhancers / p).is_dir()},
+        truth=study.truth,
+        enhancer_summary=None if enhancers is None else enhancers / "summary.tsv",
+        scenario_labels=scenario_labels(data.scenarios, data.named), scenario_pairs=list(pairs),
+    )
+    return write_report(study, inputs, study.output / "report").parent
+
+
+def _run_model_job(study: Study, key: str) -> list[Path]:
+    from atlasbench.study.data_stages import study_data
+
+    data = study_data(study)
+    jobs = {j.key: j for j in model_jobs(study, data)}
+    if key not in jobs:
+        raise AtlasbenchError(f"no job {key!r} in study {study.name}")
+    job = jobs[key]
+    if job.kind == "train":
+        model_dir = _model_dirs(study, data, [key])[0]
+        return [model_dir]
+    if key == "evaluate":
+        table = _evaluate(study, data, _model_dirs(study, data, list(job.deps)))
+        return [table, table.with_suffix(".csv")]
+    if key == "tn5":
+        return [_tn5(study, data)]
+    if key == "motifs":
+        return [_motifs(study, data, _model_dirs(study, data, list(job.deps)))]
+    if key == "enhancers":
+        return [_enhancers(study, data, _model_dirs(study, data, list(job.deps)))]
+    if key == "report":
+        return [_report(study, data, job.deps)]
+    raise AtlasbenchError(f"unknown job {key!r}")
+
+
+def run_job(study: Study, key: str) -> list[Path]:
+    """Run one job (its dependencies must be done) and return the artefacts it owns.
+
+    Parameters
+    ----------
+    study
+        The study.
+    key
+        The job's key.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Files and folders the job wrote (or found cached).
+    """
+    if key.split("/")[0] in {"ingest", "combine", "regions", "targets", "sequences"}:
+        return _run_data_job(study, key)
+    return _run_model_job(study, key)

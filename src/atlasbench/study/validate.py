@@ -1,0 +1,157 @@
+"""Checks of a study across its files, before any long work starts.
+
+The schema (:mod:`atlasbench.study.schema`) checks each field alone. These checks read the
+files themselves: chromosome names must agree between the genome, the fragments and the
+region/blacklist/annotation files (``chr2L`` and ``2L`` are the same chromosome), the
+cell table must be well formed and its barcodes must occur in the fragments, and the
+smallest cells level must leave every cell type enough cells. Fragments files are read
+up to ``max_fragments`` lines each: enough to see every chromosome of a tabix-sorted
+file only when it is small, so chromosome checks on large files use the first
+chromosomes seen, and barcodes are counted among the fragments read.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from atlasbench.study.schema import Study
+from atlasbench.errors import AtlasbenchError
+from atlasbench.io.fragments import FragmentReader
+from atlasbench.io.genome import match_chromosomes, open_genome, read_chrom_sizes
+from atlasbench.data.ingest import read_cell_table
+from atlasbench.data.regions import read_bed
+from atlasbench.io.annotation import read_tss
+
+log = logging.getLogger(__name__)
+
+
+def _genome_names(study: Study) -> list[str]:
+    g = study.genome
+    if g.chrom_sizes is not None:
+        return list(read_chrom_sizes(g.chrom_sizes))
+    try:
+        with open_genome(g.fasta) as genome:
+            return list(genome.names)
+    except AtlasbenchError as exc:
+        if "plain gzip" not in str(exc):
+            raise
+        # a plain-gzip FASTA is converted by the run; its names come from the headers
+        import gzip
+
+        with gzip.open(g.fasta, "rt") as fh:
+            return [line[1:].split()[0] for line in fh if line.startswith(">")]
+
+
+def _check_model(study: Study) -> list[str]:
+    """The model section builds: known architecture, preset and parameters, and an input
+    length the architecture can take."""
+    from atlasbench.models.architectures import build_model
+
+    m = study.model
+    try:
+        build_model(m.architecture, 2, m.input_length, m.preset, m.params)
+    except AtlasbenchError as exc:
+        return [f"model: {exc}"]
+    return []
+
+
+def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
+    """Cross-file problems of a study (empty when it is ready to run).
+
+    Parameters
+    ----------
+    study
+        A study that passed schema validation.
+    max_fragments
+        Fragments read per file at most (0: read every file whole).
+
+    Returns
+    -------
+    list of str
+        One message per problem, naming the file or field.
+    """
+    problems = _check_model(study)
+    try:
+        names = _genome_names(study)
+    except AtlasbenchError as exc:
+        return [*problems, str(exc)]
+    for field, path, reader in (
+        ("regions.bed", study.regions.bed, lambda p: read_bed(p)["chrom"]),
+        ("genome.blacklist", study.genome.blacklist, lambda p: read_bed(p)["chrom"]),
+        ("genome.annotation", study.genome.annotation, lambda p: read_tss(p)["chrom"]),
+    ):
+        if path is None:
+            continue
+        try:
+            chroms = sorted(set(reader(path).astype(str)))
+        except AtlasbenchError as exc:
+            problems.append(f"{field}: {exc}")
+            continue
+        mapping, unknown = match_chromosomes(chroms, names)
+        if not mapping:
+            problems.append(f"{field}: none of its chromosomes {chroms[:5]} match the genome's {names[:5]}")
+    for i, platform in enumerate(study.platforms):
+        if platform.kind != "sourced":
+            continue
+        where = f"platforms[{i}] ({platform.name})"
+        samples = platform.sample_names
+        try:
+            cells = read_cell_table(platform.cells, samples)
+        except AtlasbenchError as exc:
+            problems.append(f"{where}.cells: {exc}")
+            continue
+        problems += _check_cell_levels(study, where, cells["cell_type"].to_numpy())
+        for j, path in enumerate(platform.fragments):
+            of_sample = cells["barcode"][cells["sample"] == samples[j]]
+            ids = {b: k for k, b in enumerate(of_sample)}
+            seen = np.zeros(len(ids), dtype=bool)
+            unknown: list[str] = []
+
+            def resolve(name: str, unknown: list[str] = unknown) -> int:
+                if match_chromosomes([name], names)[1]:
+                    unknown.append(name)
+                return 0
+
+            reader = FragmentReader(path, barcodes=ids, resolve_chrom=resolve)
+            n = 0
+            try:
+                for batch in reader:
+                    seen[batch.barcode[batch.barcode >= 0]] = True
+                    n += len(batch)
+                    if max_fragments and n >= max_fragments:
+                        break
+            except AtlasbenchError as exc:
+                problems.append(f"{where}.fragments[{j}]: {exc}")
+                continue
+            if unknown:
+                problems.append(
+                    f"{where}.fragments[{j}]: {path}: chromosomes {unknown[:5]} are not in the genome "
+                    f"(which has {names[:8]}); rename them or use the genome they were mapped to"
+                )
+            if len(ids) and not seen.any():
+                problems.append(
+                    f"{where}.cells: none of the {len(ids)} barcodes of sample {samples[j]!r} occur in the first "
+                    f"{n:,} fragments of {path} (cell table has e.g. {next(iter(ids))!r}); check suffixes such as '-1'"
+                )
+            else:
+                log.info("%s: %s: %d of %d annotated barcodes seen in %d fragments", where, Path(path).name,
+                         int(seen.sum()), len(ids), n)
+    return problems
+
+
+def _check_cell_levels(study: Study, where: str, cell_types: np.ndarray) -> list[str]:
+    """The smallest cells level must leave each cell type min_cells_per_type cells."""
+    levels = [c for c in study.grid.cells if c != "all"]
+    smallest = min(levels) if levels else len(cell_types)
+    labels, counts = np.unique(cell_types, return_counts=True)
+    expected = counts * min(smallest, len(cell_types)) / len(cell_types)
+    low = [f"{t!r} (~{e:.0f} cells)" for t, e in zip(labels, expected) if e < study.grid.min_cells_per_type]
+    if low:
+        return [
+            f"{where}.cells: at the smallest cells level ({smallest}) these cell types keep fewer than "
+            f"grid.min_cells_per_type={study.grid.min_cells_per_type} cells: {', '.join(low)}"
+        ]
+    return []
