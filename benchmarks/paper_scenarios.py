@@ -85,7 +85,8 @@ def scenario_summary(study, data) -> pd.DataFrame:
 
 def scenario_comparisons(study, data, against: str) -> pd.DataFrame:
     """The report's comparisons of named scenarios differing in one factor, paired over folds."""
-    from atlasbench.readouts.comparisons import compare_scenarios, one_factor_pairs
+    from atlasbench.readouts.comparisons import compare_scenarios
+    from atlasbench.study.scenarios import one_factor_pairs
     from atlasbench.study.run import evaluation_table
     from atlasbench.study.scenarios import scenario_labels
 

@@ -410,22 +410,6 @@ def test_describe_reads_compare_scenarios_rows() -> None:
     assert "difference +0.024" in sentence and sentence.endswith("the difference holds.")
 
 
-# --- which comparisons a study makes ------------------------------------------------------
-
-
-def test_one_factor_pairs_are_the_published_questions() -> None:
-    """Platforms at matched cells, cells steps on one platform, a depth cap: never two factors at once."""
-    from atlasbench.readouts.comparisons import one_factor_pairs
-    from atlasbench.study.schema import Scenario as Named
-
-    named = [Named(name=n, platform=p, cells=c, reads_per_cell=r) for n, p, c, r in (
-        ("10x-limited", "10x", "matched", "all"), ("hydrop-limited", "hydrop", "matched", "all"),
-        ("hydrop-limited+50%", "hydrop", "matched+50%", "all"), ("hydrop-cap", "hydrop", "matched", 36000),
-        ("10x-all-cap", "10x", "all", 36000))]
-    assert one_factor_pairs(named) == [("10x-limited", "hydrop-limited"), ("hydrop-limited", "hydrop-limited+50%"),
-                                       ("hydrop-limited", "hydrop-cap")]
-
-
 def test_platforms_are_paired_over_the_grid_points_they_share() -> None:
     """hydrop trails 10x at every grid point by 0.03 (+ noise): one fold, yet 3 pairs, and the test sees it."""
     from atlasbench.readouts.comparisons import compare_platforms

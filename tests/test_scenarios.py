@@ -9,7 +9,14 @@ import pytest
 
 from atlasbench.study.schema import Scenario as NamedScenario
 from atlasbench.errors import AtlasbenchError
-from atlasbench.study.scenarios import PlatformData, Scenario, level_key, platform_levels, resolve_scenarios
+from atlasbench.study.scenarios import (
+    PlatformData,
+    Scenario,
+    level_key,
+    one_factor_pairs,
+    platform_levels,
+    resolve_scenarios,
+)
 
 
 def named(name: str, platform: str, cells, reads_per_cell="all") -> NamedScenario:
@@ -154,3 +161,16 @@ def test_named_levels_keep_every_name_and_labels_join_names_of_one_grid_point():
     assert labels[("small", level_key("all", "all"))] == "small-all = small-limited"
     assert labels[("big", level_key(10_000, 750))] == "big-limited-plus50"
     assert labels[("big", level_key(5_000, "all"))] == "big, 5,000 reads/cell, all cells"
+
+
+# --- which comparisons a study makes ------------------------------------------------------
+
+
+def test_one_factor_pairs_are_the_published_questions() -> None:
+    """Platforms at matched cells, cells steps on one platform, a depth cap: never two factors at once."""
+    named = [NamedScenario(name=n, platform=p, cells=c, reads_per_cell=r) for n, p, c, r in (
+        ("10x-limited", "10x", "matched", "all"), ("hydrop-limited", "hydrop", "matched", "all"),
+        ("hydrop-limited+50%", "hydrop", "matched+50%", "all"), ("hydrop-cap", "hydrop", "matched", 36000),
+        ("10x-all-cap", "10x", "all", 36000))]
+    assert one_factor_pairs(named) == [("10x-limited", "hydrop-limited"), ("hydrop-limited", "hydrop-limited+50%"),
+                                       ("hydrop-limited", "hydrop-cap")]

@@ -389,7 +389,7 @@ def export(study_file: Path, platform: str | None, level: str | None, scenario: 
     each model's fold, seed and test-fold metrics (from the study's evaluation). Use
     it with `atlasbench predict BUNDLE FASTA|BED` or atlasbench.models.bundle.predict_bundle.
     """
-    from atlasbench.models.bundle import export_study, scenario_level
+    from atlasbench.study.export import export_study, scenario_level
     from atlasbench.study.schema import load_study
 
     if (level is None) == (scenario is None):

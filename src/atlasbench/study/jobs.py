@@ -316,7 +316,7 @@ def _enhancers(study: Study, data, model_dirs: list[Path]) -> Path:
 
 
 def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
-    from atlasbench.readouts.comparisons import one_factor_pairs
+    from atlasbench.study.scenarios import one_factor_pairs
     from atlasbench.study.records import read_record
     from atlasbench.report.page import ReportInputs, write_report
     from atlasbench.study.scenarios import scenario_labels

@@ -221,3 +221,30 @@ def platform_levels(scenarios: Sequence[Scenario], platform: str) -> tuple[list[
     reads = sorted({s.reads_per_cell for s in mine}, key=_sort_key)
     cells = sorted({s.cells for s in mine}, key=_sort_key)
     return reads, cells
+
+
+def one_factor_pairs(scenarios: Sequence[config.Scenario]) -> list[tuple[str, str]]:
+    """Pairs of named scenarios that differ in one factor only: the platform, the cells
+    or the reads per cell.
+
+    These are the comparisons a study of named scenarios asks: the two platforms at
+    matched cells, a platform with matched cells against the same platform with 50% more,
+    all reads against a depth cap. Scenarios differing in two factors at once answer no
+    single question and are not compared.
+
+    Parameters
+    ----------
+    scenarios
+        The study's named scenarios (``grid.scenarios``), as written (``"matched+25%"``
+        is a cells factor of its own).
+
+    Returns
+    -------
+    list of (str, str)
+        Scenario names ``(a, b)``, ``a`` the earlier in the study file.
+    """
+    def factors(sc: config.Scenario) -> tuple[str, str, str]:
+        return sc.platform, str(sc.cells), str(sc.reads_per_cell)
+
+    return [(a.name, b.name) for i, a in enumerate(scenarios) for b in scenarios[i + 1:]
+            if sum(x != y for x, y in zip(factors(a), factors(b))) == 1]
