@@ -35,6 +35,7 @@ from atlasbench.io.atomic import atomic_path
 from atlasbench.errors import AtlasbenchError
 from atlasbench.data.ingest import Store
 from atlasbench.io.intervals import Segments
+from atlasbench.io.names import file_stem
 from atlasbench.data.sampling import cell_levels, cell_order, depth_probabilities, first_cell_level, first_level, read_levels
 
 log = logging.getLogger(__name__)
@@ -251,7 +252,7 @@ def write_fragment_beds(store: Store, out_dir: str | Path) -> dict[str, Path]:
     cell_types = store.cell_types
     type_of_cell = _type_of_cell(store)
     chrom_names = np.asarray(store.chromosomes, dtype=object)
-    paths = {t: out_dir / f"{_safe(t)}.bed" for t in cell_types}
+    paths = {t: out_dir / f"{file_stem(t)}.bed" for t in cell_types}
     with contextlib.ExitStack() as stack:
         handles = [stack.enter_context(stack.enter_context(atomic_path(paths[t])).open("w")) for t in cell_types]
         for batch in store.batches():
@@ -266,10 +267,6 @@ def write_fragment_beds(store: Store, out_dir: str | Path) -> dict[str, Path]:
 
 def _type_of_cell(store: Store) -> np.ndarray:
     return store.cells["cell_type"].map({t: i for i, t in enumerate(store.cell_types)}).to_numpy(np.int64)
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
 def export_bigwigs(store: Store, out_dir: str | Path, chrom_sizes: dict[str, int]) -> dict[str, Path]:
@@ -301,7 +298,7 @@ def export_bigwigs(store: Store, out_dir: str | Path, chrom_sizes: dict[str, int
     totals = 2 * store.cells.groupby("cell_type")["n_fragments"].sum()
     scale = np.array([1e6 / max(int(totals[t]), 1) for t in cell_types])
     header = [(c, int(chrom_sizes[c])) for c in store.chromosomes if c in chrom_sizes]
-    paths = {t: out_dir / f"{_safe(t)}.bw" for t in cell_types}
+    paths = {t: out_dir / f"{file_stem(t)}.bw" for t in cell_types}
     with contextlib.ExitStack() as stack:
         writers = []
         for t in cell_types:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from atlasbench.io.atomic import atomic_path
+from atlasbench.io.names import file_stem
 from atlasbench.errors import AtlasbenchError, input_error
 
 log = logging.getLogger(__name__)
@@ -311,7 +312,8 @@ def call_peaks(
     out_dir
         Folder for the result (created if missing).
     name
-        Cell-type name; the result is ``out_dir / f"{name}_peaks.narrowPeak"``.
+        File-name stem (:func:`atlasbench.io.names.file_stem` of the cell type); the result is
+        ``out_dir / f"{name}_peaks.narrowPeak"``.
     genome_size
         Effective genome size: a number of bases or a MACS3 shortcut (``hs``, ``mm``,
         ``ce``, ``dm``).
@@ -445,7 +447,7 @@ def peaks_per_cell_type(
     beds
         Cell type -> fragments BED of that cell type's pseudobulk.
     out_dir
-        Folder for the narrowPeak files (``{cell_type}_peaks.narrowPeak``).
+        Folder for the narrowPeak files (``{file_stem(cell_type)}_peaks.narrowPeak``).
     genome_size
         Effective genome size (see :func:`call_peaks`).
     **macs_options
@@ -458,7 +460,7 @@ def peaks_per_cell_type(
     """
     peaks = {}
     for cell_type, bed in beds.items():
-        path = call_peaks(bed, out_dir, cell_type, genome_size, **macs_options)
+        path = call_peaks(bed, out_dir, file_stem(cell_type), genome_size, **macs_options)
         peaks[cell_type] = read_narrowpeak(path)
         log.info("%s: %d peak summits", cell_type, len(peaks[cell_type]))
     return peaks

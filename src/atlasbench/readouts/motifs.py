@@ -27,6 +27,7 @@ import pandas as pd
 from torch import nn
 
 from atlasbench.errors import AtlasbenchError
+from atlasbench.io.names import file_stem
 from atlasbench.readouts.jaspar import Motif
 
 log = logging.getLogger(__name__)
@@ -419,7 +420,7 @@ def write_motifs(
         fig.suptitle(f"{model}: TF-MoDISco patterns, {cell_type}", fontsize=9)
         fig.tight_layout()
         key = f"logo:{model}:{cell_type}"
-        paths[key] = out / "logos" / f"{model}_{cell_type}.png".replace(os.sep, "_")
+        paths[key] = out / "logos" / f"{file_stem(f'{model}_{cell_type}')}.png"
         paths[key].parent.mkdir(exist_ok=True)
         save_figure(fig, paths[key])
     return paths
