@@ -17,6 +17,7 @@ import pytest
 from atlasbench.data.complexity import saturation_depth
 from atlasbench.study.schema import load_study
 from atlasbench.report.page import SECTIONS, ReportInputs, write_report
+from atlasbench.study.jobs import report_settings
 
 # platform -> (plateau, K_reads, K_cells, achieved reads at "all", cells at "all", library complexity)
 TRUTH = {"10x": (0.66, 300.0, 60.0, 4000.0, 1500, 3000.0), "hydrop": (0.56, 600.0, 120.0, 3500.0, 1200, 1500.0)}
@@ -195,15 +196,16 @@ def _truth(folder: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def study(tmp_path_factory):
+def settings(tmp_path_factory):
+    """The report's settings, built from the study file as the report job builds them."""
     folder = tmp_path_factory.mktemp("study")
     path = folder / "study.yaml"
     path.write_text(textwrap.dedent(STUDY))
-    return load_study(path, check_files=False)
+    return report_settings(load_study(path, check_files=False))
 
 
 @pytest.fixture(scope="module")
-def full_report(study, tmp_path_factory):
+def full_report(settings, tmp_path_factory):
     """Every input, built by the real writers; the report written once (timed)."""
     root = tmp_path_factory.mktemp("inputs")
     truth = _truth(root / "truth")
@@ -217,7 +219,7 @@ def full_report(study, tmp_path_factory):
         enhancer_summary=_enhancer_summary(root / "enhancers" / "summary.tsv"),
         scenario_labels=SCENARIOS, scenario_pairs=[(LIMITED, FULL), (("10x", FULL[1]), FULL)],
     )
-    return write_report(study, inputs, root / "report")
+    return write_report(settings, inputs, root / "report")
 
 
 LIMITED, FULL = ("hydrop", "reads-all_cells-200"), ("hydrop", "reads-all_cells-all")
@@ -355,9 +357,9 @@ def test_differences_are_tested_paired_and_said_in_words(full_report) -> None:
     assert "0.875" in by_scenario and "0.625 ± 0.177" in by_scenario
 
 
-def test_missing_inputs_give_notes_not_errors(study, tmp_path: Path) -> None:
+def test_missing_inputs_give_notes_not_errors(settings, tmp_path: Path) -> None:
     inputs = ReportInputs(evaluation=tmp_path / "missing.parquet", qc={"10x": tmp_path / "nothing"})
-    path = write_report(study, inputs, tmp_path / "out")
+    path = write_report(settings, inputs, tmp_path / "out")
     text = path.read_text()
     for section_id, heading in SECTIONS:
         assert f">{heading}</h2>" in text
@@ -369,12 +371,12 @@ def test_missing_inputs_give_notes_not_errors(study, tmp_path: Path) -> None:
     assert "No result to summarise yet." in text
 
 
-def test_a_partial_study_reports_what_it_has(study, tmp_path: Path) -> None:
+def test_a_partial_study_reports_what_it_has(settings, tmp_path: Path) -> None:
     """QC of one platform only: its section is drawn, every other one says what is missing."""
     inputs = ReportInputs(evaluation=None, qc={"10x": _qc(tmp_path / "qc10x", "10x"), "hydrop": tmp_path / "none"},
                           tn5=tmp_path / "no-tn5", motifs=tmp_path / "no-motifs", enhancers={"10x": tmp_path / "no"},
                           truth=_truth(tmp_path / "truth"))
-    path = write_report(study, inputs, tmp_path / "out")
+    path = write_report(settings, inputs, tmp_path / "out")
     text = path.read_text()
     assert text.count("data:image/png;base64,") == 2  # QC, and unique fragments against the simulated law
     qc = pd.read_csv(tmp_path / "out" / "tables" / "qc.csv")
@@ -388,17 +390,47 @@ def test_a_partial_study_reports_what_it_has(study, tmp_path: Path) -> None:
     assert truth["benchmark_rank"].isna().all() and truth.loc["10x", "measured_median_unique_fragments"] > 0
 
 
-def test_an_unusable_evaluation_table_is_a_note(study, tmp_path: Path) -> None:
+def test_an_unusable_evaluation_table_is_a_note(settings, tmp_path: Path) -> None:
     """Rows against the models' own targets only: the accuracy sections say why they are empty."""
     table = pd.read_parquet(_evaluation(tmp_path / "all.parquet"))
     table[table["against"] == "own"].to_parquet(tmp_path / "own.parquet")
-    path = write_report(study, ReportInputs(evaluation=tmp_path / "own.parquet"), tmp_path / "out")
+    path = write_report(settings, ReportInputs(evaluation=tmp_path / "own.parquet"), tmp_path / "out")
     text = path.read_text()
     for section_id in ("accuracy", "grid", "transfer", "cost"):
         body = text.split(f'<section id="{section_id}">', 1)[1].split("</section>", 1)[0]
         assert "could not be drawn: evaluation table has no rows with metric &#x27;pearson_mean&#x27; and " \
                "against &#x27;full&#x27;" in body, section_id
     assert "data:image/png" not in text
+
+
+def test_the_report_knows_no_study_and_only_public_read_outs() -> None:
+    """Issue 17: the report imports nothing of atlasbench.study or atlasbench.cli, and of the
+    read-outs only public names (no ``cost._helper``)."""
+    import ast
+
+    import atlasbench.report
+
+    readouts: set[str] = set()  # names bound to read-out modules in each file
+    for path in sorted(Path(atlasbench.report.__file__).parent.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        readouts.clear()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                modules = [node.module or ""]
+                if (node.module or "").startswith("atlasbench.readouts"):
+                    private = [a.name for a in node.names if a.name.startswith("_")]
+                    assert not private, f"{path.name} imports private read-out names {private}"
+                    readouts.update(a.asname or a.name for a in node.names)
+            else:
+                continue
+            for module in modules:
+                assert not module.startswith(("atlasbench.study", "atlasbench.cli")), f"{path.name}: {module}"
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in readouts
+                    and node.attr.startswith("_")):
+                raise AssertionError(f"{path.name} uses {node.value.id}.{node.attr}, a private read-out helper")
 
 
 # ---------------------------------------------------------------------------------------

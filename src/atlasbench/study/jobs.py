@@ -29,12 +29,16 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from atlasbench.study.schema import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.scenarios import FULL_LEVEL
+
+if TYPE_CHECKING:
+    from atlasbench.report.page import ReportSettings
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +319,31 @@ def _enhancers(study: Study, data, model_dirs: list[Path]) -> Path:
     return out
 
 
+def report_settings(study: Study) -> ReportSettings:
+    """What the report needs to know of a study, as plain values (the report reads no study).
+
+    Parameters
+    ----------
+    study
+        The study.
+
+    Returns
+    -------
+    atlasbench.report.page.ReportSettings
+        Its name and description, its platforms in order, its architecture and reference
+        platform, and the cost figures of the platforms that have them, with their currency.
+    """
+    from atlasbench.readouts.cost import cost_currency
+    from atlasbench.report.page import ReportSettings
+
+    return ReportSettings(
+        name=study.name, description=study.description, platforms=tuple(p.name for p in study.platforms),
+        architecture=study.model.architecture, reference_platform=study.evaluation.reference_platform,
+        costs={p.name: (p.cost.per_cell, p.cost.per_million_reads) for p in study.platforms if p.cost is not None},
+        currency=cost_currency(study),
+    )
+
+
 def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
     from atlasbench.study.scenarios import one_factor_pairs
     from atlasbench.study.records import read_record
@@ -340,7 +369,7 @@ def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
         enhancer_summary=None if enhancers is None else enhancers / "summary.tsv",
         scenario_labels=scenario_labels(data.scenarios, data.named), scenario_pairs=list(pairs),
     )
-    return write_report(study, inputs, study.output / "report").parent
+    return write_report(report_settings(study), inputs, study.output / "report").parent
 
 
 def _run_model_job(study: Study, key: str) -> list[Path]:

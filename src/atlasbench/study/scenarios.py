@@ -16,6 +16,8 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from atlasbench.data.levels import FULL_LEVEL as FULL_LEVEL  # the study's level names are the data's
+from atlasbench.data.levels import level_key
 from atlasbench.study import schema as config
 from atlasbench.errors import AtlasbenchError
 
@@ -58,15 +60,6 @@ class Scenario:
     def level(self) -> str:
         """File-name key of the dataset, e.g. ``reads-12000_cells-all``."""
         return level_key(self.reads_per_cell, self.cells)
-
-
-def level_key(reads_per_cell: int | str, cells: int | str) -> str:
-    """File-name key of a (reads per cell, cells) level."""
-    return f"reads-{reads_per_cell}_cells-{cells}"
-
-
-FULL_LEVEL = level_key("all", "all")
-"""The level of a platform's full data (all reads of all cells)."""
 
 
 def _sort_key(level: int | str) -> tuple[int, int]:
