@@ -11,7 +11,8 @@ import pytest
 from scipy import sparse, stats
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.evaluate import TIDY_COLUMNS, correlations, evaluate_against, tidy
+from atlasbench.models.metrics import correlations
+from atlasbench.readouts.evaluate import TIDY_COLUMNS, evaluate_against, tidy
 
 CELL_TYPES = ["astro", "micro", "neuron"]
 

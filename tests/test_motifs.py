@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from atlasbench.cli import main
 from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.jaspar import jaspar_collection, jaspar_motif
+from atlasbench.io.jaspar import jaspar_collection, jaspar_motif
 from atlasbench.readouts.motifs import (
     Pattern,
     discover_patterns,
@@ -58,7 +58,7 @@ def test_jaspar_collection_holds_the_latest_version_of_each_matrix() -> None:
     assert len(ids) == len({i.split(".")[0] for i in ids}) > 100
     assert jaspar_motif("twi").matrix_id in ids
     np.testing.assert_allclose(next(m for m in insects if m.name == "twi").probs, jaspar_motif("twi").probs)
-    with pytest.raises(AtlasbenchError, match="no motif of tax group 'martians'; groups: .*insects"):
+    with pytest.raises(AtlasbenchError, match=r"no motif of tax group 'martians'; groups: .*insects"):
         jaspar_collection("martians")
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from atlasbench.data.complexity import saturation_depth
-from atlasbench.study.schema import load_study
+from atlasbench.study.loader import load_study
 from atlasbench.report.page import SECTIONS, ReportInputs, write_report
 from atlasbench.study.jobs import report_settings
 
@@ -143,7 +143,7 @@ def _tn5(folder: Path, truth: Path) -> Path:
 
 def _motifs(folder: Path) -> Path:
     """Both models find twi in twi cells; only 10x finds grh in grh cells; one flat pattern matches nothing."""
-    from atlasbench.readouts.jaspar import jaspar_collection, jaspar_motif
+    from atlasbench.io.jaspar import jaspar_collection, jaspar_motif
     from atlasbench.readouts.motifs import Pattern, match_patterns, write_motifs
 
     def pattern(name: str, probs: np.ndarray) -> Pattern:

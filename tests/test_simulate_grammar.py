@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from atlasbench.errors import AtlasbenchError
+from atlasbench.io.jaspar import jaspar_motif
 from atlasbench.simulate.grammar import (
     DEFAULT_CELL_TYPES,
     CellType,
     GrammarParams,
     design_atlas,
 )
-from atlasbench.readouts.jaspar import jaspar_motif
 from atlasbench.simulate.motifs import (
     log_odds,
     reverse_complement,

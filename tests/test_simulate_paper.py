@@ -16,13 +16,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.io.annotation import read_tss
-from atlasbench.study.schema import load_study
 from atlasbench.data.ingest import ingest, read_cell_table
-from atlasbench.readouts.jaspar import jaspar_collection, jaspar_motif
-from atlasbench.study.scenarios import PlatformData, named_levels
+from atlasbench.io.annotation import read_tss
+from atlasbench.io.jaspar import jaspar_collection, jaspar_motif
 from atlasbench.simulate.atlas import PRESETS, simulate_atlas
 from atlasbench.simulate.grammar import motif_similarity
+from atlasbench.study.loader import load_study
+from atlasbench.study.scenarios import PlatformData, named_levels
 from atlasbench.study.validate import check_study
 
 PAPER = PRESETS["paper"]

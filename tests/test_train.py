@@ -10,13 +10,13 @@ import pandas as pd
 import pytest
 import torch
 
-from atlasbench.study.schema import Finetune, Training
-from atlasbench.readouts.enhancers import enhancer_metrics
-from atlasbench.readouts.contributions import integrated_gradients
-from atlasbench.readouts.evaluate import correlations
 from atlasbench.io.genome import base_codes
+from atlasbench.models.metrics import correlations
 from atlasbench.models.predict import predict
+from atlasbench.models.settings import Finetune, Training
 from atlasbench.models.train import train
+from atlasbench.readouts.contributions import integrated_gradients
+from atlasbench.readouts.enhancers import enhancer_metrics
 
 SHIFT = 3
 
@@ -49,7 +49,8 @@ def test_dilated_cnn_learns_planted_cell_type_motifs(planted) -> None:
     train_idx, test_idx = planted.train_idx, planted.test_idx
     pred = predict(model, codes[test_idx], device="cpu")
     scores = correlations(pred, y[test_idx], design.cell_types).set_index(["cell_type", "metric"])["value"]
-    baseline = correlations(_composition_baseline(planted.codes, y, train_idx, test_idx), y[test_idx], design.cell_types)
+    baseline = correlations(_composition_baseline(planted.codes, y, train_idx, test_idx), y[test_idx],
+                            design.cell_types)
     baseline_mean = float(baseline.set_index(["cell_type", "metric"])["value"][("all", "pearson_mean")])
 
     enhancers = regions["kind"].to_numpy()[test_idx] == "enhancer"
@@ -142,7 +143,7 @@ def test_same_seed_gives_same_model_and_other_seed_does_not() -> None:
 
 _CHILD = """
 import sys, numpy as np
-from atlasbench.study.schema import Training
+from atlasbench.models.settings import Training
 from atlasbench.models.train import train
 data = np.load(sys.argv[1])
 recipe = Training.model_validate_json(open(sys.argv[2]).read())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
+from typing import Literal
 
 import click
 
@@ -37,7 +38,8 @@ def main(verbose: int, quiet: bool) -> None:
     costs), the grid of reads per cell x cells, folds, model and executor. Start with
     `atlasbench demo`, or check your own study with `atlasbench validate STUDY.yaml`.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
     log.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
 
 
@@ -77,7 +79,7 @@ def validate(study_file: Path, max_fragments: int) -> None:
     (chr2L and 2L are accepted as the same), cell-table barcodes absent from the
     fragments, and cell types left with too few cells at the smallest cells level.
     """
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
     from atlasbench.study.validate import check_study
 
     study = load_study(study_file)
@@ -98,10 +100,10 @@ def validate(study_file: Path, max_fragments: int) -> None:
               help="Output table (.tsv or .parquet); the fragment-length histogram goes beside it.")
 def qc(fragments: Path, cells: Path | None, regions: Path | None, annotation: Path | None, out: Path) -> None:
     """Per-barcode QC of a fragments file: fragments, reads, duplication, FRiP, TSS enrichment."""
-    from atlasbench.io.annotation import read_tss
     from atlasbench.data.ingest import default_sample_name, read_cell_table
     from atlasbench.data.qc import fragments_qc, write_table
     from atlasbench.data.regions import read_bed
+    from atlasbench.io.annotation import read_tss
 
     cell_table = None if cells is None else read_cell_table(cells, [default_sample_name(fragments)])
     table, hist = fragments_qc(
@@ -141,8 +143,8 @@ def targets(study_file: Path) -> None:
     Artefacts are cached under the study's output folder by content hash: a rerun
     skips finished stages and an interrupted run resumes.
     """
-    from atlasbench.study.schema import load_study
     from atlasbench.study.data_stages import build_all_targets
+    from atlasbench.study.loader import load_study
 
     study = load_study(study_file)
     built = build_all_targets(study)
@@ -202,7 +204,7 @@ def run(study_file: Path, executor: str | None, workers: int | None, until: str 
     atomically: a rerun skips finished jobs, rebuilds damaged artefacts and resumes a
     killed training job from its last epoch. The study is checked before any work.
     """
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
 
     summary = _run(load_study(study_file), executor, workers, until)
     if summary.report is not None:
@@ -218,7 +220,7 @@ def status(study_file: Path, show_all: bool) -> None:
     Jobs submitted to SLURM show SLURM's state (pending, running, cancelled, timeout,
     failed) and their SLURM job id.
     """
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
     from atlasbench.study.run import study_status
 
     table = study_status(load_study(study_file))
@@ -247,8 +249,8 @@ def demo(out: Path, preset: str, executor: str) -> None:
     grid point, evaluation, Tn5 bias, motifs, validated enhancers, cost and the HTML
     report with every result beside the simulated truth.
     """
-    from atlasbench.study.schema import load_study
     from atlasbench.simulate.atlas import simulated_study
+    from atlasbench.study.loader import load_study
 
     study_file = simulated_study(out, preset=preset)
     summary = _run(load_study(study_file), executor, None)
@@ -292,7 +294,8 @@ def _params(pairs: tuple[str, ...]) -> dict[str, object]:
 @click.option("--test-fold", type=click.IntRange(min=0), default=0, show_default=True, help="Held-out test fold.")
 @click.option("--seed", default=7, show_default=True, help="Seed of folds and training.")
 def train(source: Path, out: Path | None, genome: Path | None, input_length: int | None,
-          target_columns: tuple[str, ...], architecture: str, preset: str, param_pairs: tuple[str, ...], loss: str,
+          target_columns: tuple[str, ...], architecture: str, preset: str, param_pairs: tuple[str, ...],
+          loss: Literal["cosine_mse_log", "mse", "poisson"],  # the --loss choices
           epochs: int, batch_size: int, learning_rate: float, k: int, test_fold: int, seed: int) -> None:
     """Train S2F models: every grid job of a STUDY.yaml, or one model on a sequence TABLE.
 
@@ -306,10 +309,10 @@ def train(source: Path, out: Path | None, genome: Path | None, input_length: int
     numeric target columns, e.g. STARR-seq or MPRA activity), trains one model on it and
     writes the model folder with its test-fold evaluation.
     """
-    from atlasbench.study.schema import Training
+    from atlasbench.models.settings import Training
 
     if source.suffix in (".yaml", ".yml"):
-        from atlasbench.study.schema import load_study
+        from atlasbench.study.loader import load_study
         from atlasbench.study.run import evaluation_table, run_study
 
         study = load_study(source)
@@ -358,7 +361,11 @@ def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None)
         table = predict_bundle(load_bundle(model), sequences, genome=genome)
     else:
         trained = load_trained(model)
-        table = predict_bed(trained, sequences, genome) if is_bed(sequences) else predict_fasta(trained, sequences)
+        if is_bed(sequences):
+            assert genome is not None  # a BED input without --genome is refused above
+            table = predict_bed(trained, sequences, genome)
+        else:
+            table = predict_fasta(trained, sequences)
     if out is None:
         click.echo(table.to_csv(sep="\t", index=False, float_format="%.6g"), nl=False)
     else:
@@ -390,7 +397,7 @@ def export(study_file: Path, platform: str | None, level: str | None, scenario: 
     it with `atlasbench predict BUNDLE FASTA|BED` or atlasbench.models.bundle.predict_bundle.
     """
     from atlasbench.study.export import export_study, scenario_level
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
 
     if (level is None) == (scenario is None):
         raise click.UsageError("give --level or --scenario (one of them)")
@@ -402,6 +409,7 @@ def export(study_file: Path, platform: str | None, level: str | None, scenario: 
         platform = named_platform
     elif platform is None:
         raise click.UsageError("--level needs --platform")
+    assert level is not None  # given, or the scenario's
     export_study(study, out, platform, level, fold)
     click.echo(f"{out}: {platform} {level}" + (f", test fold {fold}" if fold is not None else ", every test fold"))
 
@@ -420,8 +428,8 @@ def enhancers(models: tuple[Path, ...], table: Path, genome: Path | None, out: P
     specificity, and summarised per cell type (auROC, auPRC) and per enhancer (rank of
     its target cell type); writes tables and ROC curves to --out.
     """
-    from atlasbench.readouts.enhancers import read_enhancers, score_enhancers, write_enhancer_report
     from atlasbench.models.trained import load_trained
+    from atlasbench.readouts.enhancers import read_enhancers, score_enhancers, write_enhancer_report
 
     validated = read_enhancers(table)
     scores = score_enhancers([load_trained(m) for m in models], validated, genome)
@@ -451,8 +459,8 @@ def cost(evaluation: Path, study_file: Path, target: float | None, metric: str, 
     cheapest.tsv, summary.txt and the saturation and cost-frontier figures to --out,
     and prints the summary.
     """
-    from atlasbench.study.schema import load_study
     from atlasbench.readouts.cost import cost_report, read_evaluation
+    from atlasbench.study.loader import load_study
 
     study = load_study(study_file, check_files=False)
     paths = cost_report(read_evaluation(evaluation), study, target=target, metric=metric, against=against,
@@ -554,8 +562,8 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
     agreement. Writes the scores (.npz), a tidy summary, and the logo of the region
     with the largest contribution.
     """
-    from atlasbench.readouts.contributions import integrated_gradients, write_contributions
     from atlasbench.models.predict import input_windows
+    from atlasbench.readouts.contributions import integrated_gradients, write_contributions
 
     trained = _one_or_two_models(models, [cell_type])
     names, codes = input_windows(regions, genome, trained[0].input_length)
@@ -598,10 +606,10 @@ def motifs(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_ty
     """
     import pandas as pd
 
-    from atlasbench.readouts.jaspar import jaspar_collection
-    from atlasbench.readouts.motifs import discover_motifs, matched_motifs, write_motifs
     from atlasbench.models.predict import input_windows
     from atlasbench.models.trained import load_trained
+    from atlasbench.io.jaspar import jaspar_collection
+    from atlasbench.readouts.motifs import discover_motifs, matched_motifs, write_motifs
 
     chosen = list(cell_types) or load_trained(models[0]).cell_types
     trained = _one_or_two_models(models, chosen)

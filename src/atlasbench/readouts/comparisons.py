@@ -33,7 +33,7 @@ import pandas as pd
 from scipy import stats
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.evaluate import ALL_CELL_TYPES
+from atlasbench.models.metrics import ALL_CELL_TYPES
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +270,7 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
 
 def compare_scenarios(
     evaluation: pd.DataFrame,
-    pairs: Sequence[tuple[str, str]] | None = None,
+    pairs: Sequence[Sequence[str]] | None = None,
     *,
     by: Sequence[str] = GRID_POINT,
     metric: str = "pearson_mean",

@@ -28,7 +28,7 @@ from torch import nn
 
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.names import file_stem
-from atlasbench.readouts.jaspar import Motif
+from atlasbench.io.jaspar import Motif
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif], top: in
     patterns
         Patterns (:func:`discover_patterns`).
     motifs
-        Target motifs (:func:`atlasbench.readouts.jaspar.jaspar_collection`).
+        Target motifs (:func:`atlasbench.io.jaspar.jaspar_collection`).
     top
         Matches kept per pattern, best first.
 
@@ -247,14 +247,15 @@ def discover_motifs(
     """
     from tqdm.auto import tqdm
 
-    from atlasbench.readouts.contributions import integrated_gradients
     from atlasbench.models.predict import predict
+    from atlasbench.readouts.contributions import integrated_gradients
 
     unknown = [c for c in cell_types if c not in outputs]
     if unknown:
         raise AtlasbenchError(f"no model output {unknown}; outputs: {', '.join(outputs)}")
     predictions = predict(model, codes, device=device)
-    tables, found = [], {}
+    tables = []
+    found: dict[str, list[Pattern]] = {}
     for cell_type in tqdm(cell_types, desc="motifs", unit="cell type", disable=None):
         output = list(outputs).index(cell_type)
         chosen = specific_regions(predictions, output, n_regions)
@@ -386,8 +387,9 @@ def write_motifs(
     if len(models) == 2:
         paths["overlap"] = out / "overlap.tsv"
         with atomic_path(paths["overlap"]) as tmp:
-            motif_overlap(table, *models, q_threshold=q_threshold).to_csv(tmp, sep="\t", index=False,
-                                                                           float_format="%.4g")
+            first, second = models
+            motif_overlap(table, first, second, q_threshold=q_threshold).to_csv(tmp, sep="\t", index=False,
+                                                                                float_format="%.4g")
     arrays = {f"{m}/{c}/{p.name}/{kind}": getattr(p, kind)
               for (m, c), found in patterns.items() for p in found for kind in ("ppm", "cwm")}
     with atomic_path(paths["patterns"]) as tmp, open(tmp, "wb") as handle:

@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.jaspar import jaspar_motif
+from atlasbench.io.jaspar import Motif, jaspar_motif
 from atlasbench.simulate.motifs import reverse_complement, sample_instance
 
 KINDS = ("enhancer", "shared", "promoter", "closed")
@@ -686,7 +686,7 @@ def design_atlas(
         summit = start + width // 2
         name = f"{chrom}:{start}-{end}"
         strand = "."
-        plan: list[tuple[object, str, str]] = []  # (motif, role, cell_type)
+        plan: list[tuple[Motif, str, str]] = []  # (motif, role, cell_type)
         pair = False
         if kind == "enhancer":
             n_act = int(rng.integers(params.activator_sites[0], params.activator_sites[1] + 1))

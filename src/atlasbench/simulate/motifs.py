@@ -1,7 +1,7 @@
 """Binding sites drawn from JASPAR motifs, and sequences scored against them.
 
 The simulator takes its motifs from the JASPAR CORE collection
-(:func:`atlasbench.readouts.jaspar.jaspar_motif`), draws binding-site instances from their
+(:func:`atlasbench.io.jaspar.jaspar_motif`), draws binding-site instances from their
 probability matrices and scores sequences by log-odds against a background.
 """
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.jaspar import BASES, Motif
+from atlasbench.io.jaspar import BASES, Motif
 
 _COMPLEMENT = str.maketrans("ACGTNacgtn", "TGCANtgcan")
 

@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from atlasbench.study.schema import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.scenarios import FULL_LEVEL
+from atlasbench.study.schema import Study
 
 if TYPE_CHECKING:
     from atlasbench.report.page import ReportSettings
@@ -66,8 +66,10 @@ class Job:
 def data_jobs(study: Study) -> list[Job]:
     """The data phase's jobs, in an order that respects their dependencies."""
     ingest = [Job(f"ingest/{p.name}", "ingest") for p in study.sourced_platforms]
-    combine = [Job(f"combine/{p.name}", "ingest", tuple(f"ingest/{part}" for part in p.union))
-               for p in study.combined_platforms]
+    combine = []
+    for p in study.combined_platforms:
+        assert p.union is not None  # what makes a platform combined
+        combine.append(Job(f"combine/{p.name}", "ingest", tuple(f"ingest/{part}" for part in p.union)))
     regions = Job("regions", "targets", tuple(j.key for j in ingest))
     stores = tuple(j.key for j in ingest + combine)
     targets = [Job(f"targets/{p.name}", "targets", (regions.key, *stores)) for p in study.platforms]
@@ -131,7 +133,6 @@ def _stores(study: Study, genome, with_combined: bool) -> dict:
 
 
 def _run_data_job(study: Study, key: str) -> list[Path]:
-    from atlasbench.study.model_stages import sequences_stage
     from atlasbench.study.data_stages import (
         combine_stage,
         genome_stage,
@@ -140,6 +141,7 @@ def _run_data_job(study: Study, key: str) -> list[Path]:
         scenarios_of,
         targets_stage,
     )
+    from atlasbench.study.model_stages import sequences_stage
 
     kind, _, name = key.partition("/")
     genome = genome_stage(study)
@@ -176,9 +178,10 @@ def truth_targets(study: Study, data) -> Path:
     import anndata
     import numpy as np
 
-    from atlasbench.study.data_stages import fingerprint
     from atlasbench.data.targets import read_targets, write_targets
+    from atlasbench.study.data_stages import fingerprint
 
+    assert study.truth is not None  # called only for a study with a simulated truth
     truth = pd.read_csv(study.truth / "regions.tsv", sep="\t", dtype={"chrom": str})
     out = study.output / "truth" / f"{fingerprint(str(study.truth), data.regions['name'].tolist())}.h5ad"
     if out.exists():
@@ -204,8 +207,8 @@ def truth_targets(study: Study, data) -> Path:
 
 def _evaluate(study: Study, data, model_dirs: list[Path]) -> Path:
     from atlasbench.io.atomic import atomic_path
-    from atlasbench.study.model_stages import evaluate_stage
     from atlasbench.study.data_stages import fingerprint
+    from atlasbench.study.model_stages import evaluate_stage
 
     full = {platform: levels[FULL_LEVEL] for platform, levels in data.targets.items()}
     truth = truth_targets(study, data) if study.truth is not None else None
@@ -250,6 +253,7 @@ def _tn5(study: Study, data) -> Path:
         return out
     biases = {}
     for p in study.sourced_platforms:
+        assert p.cells is not None and p.fragments is not None  # a sourced platform has both (schema)
         cells = read_cell_table(p.cells, p.sample_names)["barcode"].unique()
         biases[p.name] = insertion_pfm(list(p.fragments), data.genome.fasta, cells=cells, seed=study.seed)
     write_bias(biases, out)
@@ -257,12 +261,13 @@ def _tn5(study: Study, data) -> Path:
 
 
 def _motifs(study: Study, data, model_dirs: list[Path]) -> Path:
-    from atlasbench.readouts.jaspar import jaspar_collection
+    from atlasbench.models.trained import load_trained
+    from atlasbench.io.jaspar import jaspar_collection
     from atlasbench.readouts.motifs import discover_motifs, write_motifs
     from atlasbench.study.model_stages import sequences_stage
-    from atlasbench.models.trained import load_trained
 
     settings = study.evaluation.motifs
+    assert settings is not None  # the motifs job exists only when evaluation.motifs is set
     out = readout_folder(study, "motifs", settings.model_dump(mode="json"), [str(m) for m in model_dirs])
     if (out / "motifs.tsv").exists():
         return out
@@ -291,10 +296,11 @@ def _enhancers(study: Study, data, model_dirs: list[Path]) -> Path:
     """Validated enhancers scored by every scenario's fold models and their ensemble
     (``summary.tsv``), with the full report of each platform's full-data ensemble."""
     from atlasbench.io.atomic import atomic_path, write_text_atomic
+    from atlasbench.models.trained import load_trained
     from atlasbench.readouts.enhancers import ensemble_metrics, read_enhancers, write_enhancer_report
     from atlasbench.study.scenarios import scenario_labels
-    from atlasbench.models.trained import load_trained
 
+    assert study.evaluation.enhancers is not None  # the enhancers job exists only when evaluation.enhancers is set
     out = readout_folder(study, "enhancers", str(study.evaluation.enhancers), [str(m) for m in model_dirs])
     if (out / "done").exists():
         return out
@@ -345,10 +351,9 @@ def report_settings(study: Study) -> ReportSettings:
 
 
 def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
-    from atlasbench.study.scenarios import one_factor_pairs
-    from atlasbench.study.records import read_record
     from atlasbench.report.page import ReportInputs, write_report
-    from atlasbench.study.scenarios import scenario_labels
+    from atlasbench.study.records import read_record
+    from atlasbench.study.scenarios import one_factor_pairs, scenario_labels
 
     found = {}
     for key in deps:
