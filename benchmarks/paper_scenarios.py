@@ -122,7 +122,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
     from atlasbench.study.run import run_study
     from atlasbench.simulate.atlas import simulated_study
     from atlasbench.study.data_stages import study_data

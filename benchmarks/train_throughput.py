@@ -125,7 +125,7 @@ def prepare_data(data_dir: Path | None, out: Path, platform_name: str | None, le
     centred as both tools centre it, lies inside its chromosome (CREsted would drop the
     others; atlasbench would N-pad them), so both train and test on the same regions.
     """
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
     from atlasbench.io.genome import open_genome
     from atlasbench.study.scenarios import FULL_LEVEL
     from atlasbench.simulate.atlas import simulated_study
@@ -201,7 +201,7 @@ def run_atlasbench(cfg: dict) -> dict:
     import torch
 
     import atlasbench.models.train as train_module
-    from atlasbench.study.schema import Training
+    from atlasbench.models.settings import Training
     from atlasbench.io.genome import open_genome, region_codes
     from atlasbench.models.losses import cosine_mse_log_settings
     from atlasbench.models.architectures import count_parameters, model_params

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
-from atlasbench.study.schema import Training
+from atlasbench.models.settings import Training
 from atlasbench.data.folds import FoldScheme, assign_folds
 from atlasbench.io.genome import base_codes
 from atlasbench.simulate.atlas import bundled_genome, read_fasta

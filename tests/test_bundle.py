@@ -333,7 +333,7 @@ evaluation:
 @pytest.fixture(scope="module")
 def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny simulated study, trained and evaluated (two test folds, one named scenario)."""
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
     from atlasbench.study.run import run_study
     from atlasbench.simulate.atlas import simulate_atlas
 
@@ -351,7 +351,7 @@ def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_cli_export_and_predict_a_study_model(study_file: Path, tmp_path: Path) -> None:
-    from atlasbench.study.schema import load_study
+    from atlasbench.study.loader import load_study
     from atlasbench.study.records import read_record
 
     study = load_study(study_file)

@@ -1,4 +1,5 @@
-"""Tests of the study file schema (atlasbench.study.schema)."""
+"""Tests of the study file: its schema, loader, error messages and example
+(atlasbench.study.schema, .loader, .problems, .example)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,12 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from atlasbench.study.schema import (
-    FILL_IN,
-    Executor,
-    Folds,
-    Platform,
-    Scenario,
-    SlurmResources,
-    Study,
-    StudyError,
-    Targets,
-    Training,
-    example_study_yaml,
-    load_study,
-    parse_study,
-)
 from atlasbench.errors import AtlasbenchError
+from atlasbench.models.settings import Training
+from atlasbench.study.example import example_study_yaml
+from atlasbench.study.loader import load_study, parse_study
+from atlasbench.study.problems import FILL_IN, StudyError
+from atlasbench.study.schema import Executor, Folds, Platform, Scenario, SlurmResources, Study, Targets
 
 MINIMAL = """\
 name: mini

@@ -17,7 +17,7 @@ import pysam
 import pytest
 
 import atlasbench.study.data_stages as stages
-from atlasbench.study.schema import load_study
+from atlasbench.study.loader import load_study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.scenarios import level_key
 from atlasbench.study.data_stages import build_all_targets

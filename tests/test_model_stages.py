@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.study.schema import load_study
+from atlasbench.study.loader import load_study
 from atlasbench.readouts.evaluate import TIDY_COLUMNS
 from atlasbench.study.run import evaluation_table, run_study
 from atlasbench.simulate.atlas import simulate_atlas

@@ -11,7 +11,9 @@ import yaml
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.study.schema import FILL_IN, Study, load_study, parse_study
+from atlasbench.study.loader import load_study, parse_study
+from atlasbench.study.problems import FILL_IN
+from atlasbench.study.schema import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.presets import PRESETS, preset_text, unfilled_fields, write_preset
 from atlasbench.simulate.atlas import PRESETS as SIMULATED

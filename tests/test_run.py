@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.study.schema import load_study
+from atlasbench.study.loader import load_study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.records import read_record, record_path
 from atlasbench.study.run import evaluation_table, run_study, study_status

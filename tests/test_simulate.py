@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from atlasbench.io.annotation import read_tss
 from atlasbench.cli import main
-from atlasbench.study.schema import load_study
+from atlasbench.study.loader import load_study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.genome import open_genome
 from atlasbench.data.ingest import ingest, read_cell_table

@@ -23,7 +23,7 @@ from click.testing import CliRunner
 from test_run import _study_file
 
 from atlasbench.cli import main
-from atlasbench.study.schema import load_study
+from atlasbench.study.loader import load_study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.jobs import Job
 from atlasbench.study.records import log_path, read_record

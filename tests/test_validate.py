@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from atlasbench.study.schema import parse_study
+from atlasbench.study.loader import parse_study
 from atlasbench.study.validate import check_study
 
 DATA = Path(__file__).parent / "data"

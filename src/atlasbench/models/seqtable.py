@@ -32,9 +32,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlasbench.study.schema import Training
 from atlasbench.errors import AtlasbenchError, input_error
 from atlasbench.io.genome import base_codes, match_chromosomes, open_genome, region_codes
+from atlasbench.models.settings import Training
 
 logger = logging.getLogger(__name__)
 

@@ -35,10 +35,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from atlasbench.io.atomic import atomic_path
-from atlasbench.study.schema import Training
 from atlasbench.models.dataset import SequenceData
 from atlasbench.errors import AtlasbenchError
 from atlasbench.models.losses import Loss, make_loss
+from atlasbench.models.settings import Training
 from atlasbench.models.architectures import build_model
 
 log = logging.getLogger(__name__)

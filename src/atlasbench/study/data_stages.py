@@ -331,7 +331,7 @@ def study_data(study: Study) -> StudyData:
     Parameters
     ----------
     study
-        A loaded study (:func:`atlasbench.study.schema.load_study`).
+        A loaded study (:func:`atlasbench.study.loader.load_study`).
 
     Returns
     -------

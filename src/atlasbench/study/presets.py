@@ -3,7 +3,7 @@
 A preset is a complete study file whose every setting is chosen and explained (a comment
 beside each value says where it comes from), except the user's own files. Those are left
 as the placeholder ``"FILL_IN: what to give"``: the text after the colon tells the user
-what file the field wants. :func:`atlasbench.study.schema.load_study` reports every such field
+what file the field wants. :func:`atlasbench.study.loader.load_study` reports every such field
 in one list, with its hint (and no error of its own), so ``atlasbench validate`` on a
 fresh preset names exactly what is left to do and reads no file until it is done.
 
@@ -112,6 +112,6 @@ def unfilled_fields(study: str | os.PathLike[str] | Mapping[str, Any]) -> dict[s
         (the hint after ``FILL_IN:``; "" when none), in the order the fields appear.
     """
     # imported here: config loads pydantic, and the CLI imports this module for its help
-    from atlasbench.study.schema import fill_in_fields, read_study_yaml
+    from atlasbench.study.loader import fill_in_fields, read_study_yaml
 
     return fill_in_fields(study if isinstance(study, Mapping) else read_study_yaml(study))

@@ -1,4 +1,4 @@
-"""The study file: one YAML file, validated into typed, frozen config objects.
+"""The study file's schema: typed, frozen sections validated into a :class:`Study`.
 
 A *study* names the genome, the platforms to compare (their fragments files, cell
 annotation tables and cost figures), the grid of degraded versions of each platform's
@@ -19,387 +19,83 @@ A minimal study (every other section has defaults)::
         cells: hydrop/cells.tsv     # columns barcode, cell_type
         cost: {per_cell: 0.049, per_million_reads: 2.875}
 
-:func:`load_study` reads such a file; :func:`parse_study` validates a mapping already in
-memory. Both report every mistake at once, in one :class:`StudyError` whose message starts
-with the file and lists each problem as ``field.path[index].name: what was expected (got
-...)``. A value written as ``FILL_IN``, or as ``"FILL_IN: what to give"`` (preset files leave
-the user's paths so, see :mod:`atlasbench.study.presets`), is not a type error: the error then
-starts with ``fields still to fill in:``, names every such field in one list and repeats
-each hint. :func:`example_study_yaml` returns a commented example of every section.
-
-Numbers follow YAML 1.2: ``1e-3`` is a float, ``010`` is ten and ``12:00:00`` is text
-(PyYAML's YAML 1.1 rules would read a float written without a dot as text, and a SLURM
-time limit as a base-60 integer). Duplicate keys are errors.
+Each section is a :class:`~atlasbench.settings.Settings` model whose validators check
+its own fields and, where fields depend on each other, the section as a whole; a section
+a lower layer uses is defined there and composed here (the training recipe,
+:class:`~atlasbench.models.settings.Training`). :func:`cross_references` checks what
+spans sections (platform names, currencies, fold groups against the genome's
+chromosomes). Validators report mistakes in the study's own words
+(:mod:`atlasbench.study.problems`); :mod:`atlasbench.study.loader` reads a study file into
+a :class:`Study`, and :func:`atlasbench.study.example.example_study_yaml` is a commented
+example of every section.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import os
 import re
-import types
-import typing
-from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     NonNegativeInt,
     PlainValidator,
     PositiveInt,
     TypeAdapter,
-    ValidationError,
     ValidationInfo,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
     model_validator,
 )
-from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.models.settings import Training
+from atlasbench.settings import Settings
+from atlasbench.study.problems import (
+    CROSS_REFERENCE,
+    HIDDEN,
+    Found,
+    Unique,
+    custom_error,
+    raise_problems,
+    show_value,
+    unique_names,
+)
 
 __all__ = [
-    "FILL_IN",
     "JOB_KINDS",
     "Cost",
     "Evaluation",
     "Executor",
-    "Finetune",
     "Folds",
     "Genome",
     "Grid",
     "Model",
+    "Motifs",
     "PeakCalling",
     "Platform",
-    "Problem",
     "Regions",
     "Scenario",
     "SlurmJobResources",
     "SlurmResources",
     "Study",
-    "StudyError",
     "Targets",
-    "Training",
-    "example_study_yaml",
-    "fill_in_fields",
-    "load_study",
-    "parse_study",
+    "cross_references",
 ]
-
-FILL_IN = "FILL_IN"
-"""Placeholder a preset leaves where the user must give a value (usually a path); written
-alone or followed by a colon and a hint, ``"FILL_IN: genome FASTA"``."""
 
 JOB_KINDS: tuple[str, ...] = ("ingest", "targets", "train", "evaluate", "explain", "report")
 """Kinds of grid jobs that may get their own SLURM resources (``executor.slurm.jobs``)."""
 
 JobKind = Literal["ingest", "targets", "train", "evaluate", "explain", "report"]
 
-_CROSS = "cross_reference"  # error type of the study-level checks (see Study._cross_checks)
-_HIDDEN: dict[str, Any] = {}  # offending "value" of a problem whose message needs no "(got ...)"
-
-
-# ---------------------------------------------------------------------------------------
-# Errors
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One mistake in a study: where (``loc``, as pydantic gives it) and what is wrong."""
-
-    loc: tuple[str | int, ...]
-    message: str
-
-    @property
-    def path(self) -> str:
-        """The field path, e.g. ``platforms[1].cost.per_cell``."""
-        return _format_loc(self.loc)
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
-
-
-class StudyError(AtlasbenchError):
-    """Every mistake found in a study file, reported together.
-
-    Attributes
-    ----------
-    source
-        The study file (or ``"<dict>"``) the problems were found in.
-    problems
-        Each problem with its field path; ``str(problem)`` is one line of the message.
-    fill_in
-        Field paths whose value is still the ``FILL_IN`` placeholder.
-    hints
-        The hint written after ``FILL_IN:`` for those fields that have one, by field path.
-    """
-
-    def __init__(
-        self,
-        source: str,
-        problems: list[Problem],
-        fill_in: list[str] | None = None,
-        hints: Mapping[str, str] | None = None,
-    ):
-        self.source = source
-        self.problems = list(problems)
-        self.fill_in = list(fill_in or [])
-        self.hints = {path: hint for path, hint in (hints or {}).items() if hint}
-        lines: list[str] = []
-        if self.fill_in:
-            lines.append(f"fields still to fill in: {', '.join(self.fill_in)}")
-            lines.extend(f"  {path}: {self.hints[path]}" for path in self.fill_in if path in self.hints)
-            lines.append(f"  (in {source}: replace each {FILL_IN} with a value)")
-            if self.problems:
-                n = len(self.problems)
-                lines.append(f"{source}: also {n} other problem{'s' if n > 1 else ''}:")
-        elif self.problems:
-            n = len(self.problems)
-            lines.append(f"{source}: {n} problem{'s' if n > 1 else ''} in the study:")
-        lines.extend(f"  {p}" for p in self.problems)
-        super().__init__("\n".join(lines))
-
-
-def _custom(message: str, shown: str | None = None) -> PydanticCustomError:
-    """A validation error whose text is ``message`` verbatim (braces are safe)."""
-    ctx: dict[str, Any] = {"message": message}
-    if shown is not None:
-        ctx["shown"] = shown
-    return PydanticCustomError("atlasbench", "{message}", ctx)
-
-
-def _raise_problems(title: str, found: list[tuple[tuple[str | int, ...], str, Any]], kind: str = "atlasbench") -> None:
-    """Raise the (loc, message, offending value) triples as one pydantic ValidationError.
-
-    Raised inside a model validator, pydantic prefixes each ``loc`` with the model's own
-    place in the study, so problems found across fields still point at the right field.
-    """
-    if not found:
-        return
-    details = [
-        InitErrorDetails(type=PydanticCustomError(kind, "{message}", {"message": msg}), loc=loc, input=value)
-        for loc, msg, value in found
-    ]
-    raise ValidationError.from_exception_data(title, details)
-
-
-def _format_loc(loc: tuple[str | int, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it, shortened."""
-    if value is None:
-        text = "null"
-    elif isinstance(value, bool):
-        text = "true" if value else "false"
-    elif isinstance(value, (int, float)):
-        text = repr(value)
-    elif isinstance(value, (str, os.PathLike)):
-        text = repr(os.fspath(value))
-    else:
-        try:
-            text = json.dumps(value, default=str)
-        except (TypeError, ValueError):
-            text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
-
-
-_MESSAGES: dict[str, str] = {
-    "missing": "required field is missing",
-    "int_type": "must be a whole number",
-    "int_parsing": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_type": "must be a number",
-    "float_parsing": "must be a number",
-    "finite_number": "must be a finite number",
-    "bool_type": "must be true or false",
-    "bool_parsing": "must be true or false",
-    "string_type": "must be text",
-    "path_type": "must be a file path",
-    "list_type": "must be a list ([a, b] or one '- item' per line)",
-    "dict_type": "must be a mapping (key: value lines)",
-    "model_type": "must be a mapping (key: value lines)",
-    "model_attributes_type": "must be a mapping (key: value lines)",
-}
-
-
-def _describe(error: Mapping[str, Any]) -> Problem:
-    """Turn one pydantic error into a :class:`Problem` in the study's own words."""
-    kind = error["type"]
-    loc = tuple(error["loc"])
-    ctx = error.get("ctx") or {}
-    value = error.get("input")
-    show = kind not in ("missing", "extra_forbidden") and not isinstance(value, dict)
-    shown = _show(value)
-    if loc and loc[-1] == "[key]":  # a dict key failed (e.g. executor.slurm.jobs.<kind>)
-        loc = loc[:-1]
-    if kind in ("atlasbench", _CROSS):
-        message = ctx.get("message", error["msg"])
-        if "shown" in ctx:
-            shown = ctx["shown"]
-    elif kind == "extra_forbidden":
-        allowed = _allowed_keys(loc[:-1])
-        message = "unknown key"
-        if allowed:
-            message += f"; allowed keys: {', '.join(allowed)}"
-            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-            if close:
-                message += f" (did you mean {close[0]!r}?)"
-    elif kind in ("greater_than_equal", "greater_than", "less_than", "less_than_equal"):
-        op, key = {
-            "greater_than_equal": (">=", "ge"),
-            "greater_than": (">", "gt"),
-            "less_than": ("<", "lt"),
-            "less_than_equal": ("<=", "le"),
-        }[kind]
-        bound = ctx.get(key)
-        if isinstance(bound, float) and bound.is_integer():
-            bound = int(bound)
-        message = f"must be {op} {bound}"
-    elif kind == "literal_error":
-        message = f"must be {ctx.get('expected')}"
-    elif kind == "too_short":
-        n = ctx.get("min_length")
-        message = f"must have at least {n} item{'s' if n != 1 else ''}"
-    elif kind == "too_long":
-        n = ctx.get("max_length")
-        message = f"must have at most {n} item{'s' if n != 1 else ''}"
-    elif kind in _MESSAGES:
-        message = _MESSAGES[kind]
-    else:
-        message = str(error["msg"]).removeprefix("Value error, ")
-    if show:
-        message += f" (got {shown})"
-    return Problem(loc, message)
-
-
-def _unwrap(tp: Any) -> Any:
-    """Strip Annotated and Optional/Union wrappers down to a model, list or dict type."""
-    while True:
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            tp = typing.get_args(tp)[0]
-        elif origin in (Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            structured = [
-                a
-                for a in args
-                if (isinstance(a, type) and issubclass(a, BaseModel))
-                or typing.get_origin(_strip_annotated(a)) in (list, dict)
-            ]
-            tp = (structured or args)[0]
-        else:
-            return tp
-
-
-def _strip_annotated(tp: Any) -> Any:
-    while typing.get_origin(tp) is Annotated:
-        tp = typing.get_args(tp)[0]
-    return tp
-
-
-def _allowed_keys(loc: tuple[str | int, ...]) -> list[str]:
-    """The field names of the model found at ``loc`` inside a Study, or [] if none."""
-    tp: Any = Study
-    for part in loc:
-        tp = _unwrap(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel) and isinstance(part, str):
-            field = tp.model_fields.get(part)
-            if field is None:
-                return []
-            tp = field.annotation
-        elif typing.get_origin(tp) is list and isinstance(part, int):
-            tp = typing.get_args(tp)[0]
-        elif typing.get_origin(tp) is dict:
-            tp = typing.get_args(tp)[1]
-        else:
-            return []
-    tp = _unwrap(tp)
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
-        return list(tp.model_fields)
-    return []
-
 
 # ---------------------------------------------------------------------------------------
 # Field types
 # ---------------------------------------------------------------------------------------
-
-def _duplicate_problems(items: list[Any], skip: Collection[int] = ()) -> list[tuple[tuple[str | int, ...], str, Any]]:
-    first: dict[tuple[str, Any], int] = {}
-    found: list[tuple[tuple[str | int, ...], str, Any]] = []
-    for i, value in enumerate(items):
-        try:
-            key = (type(value).__name__, value)
-            hash(key)
-        except TypeError:
-            continue
-        if i in skip:
-            continue
-        if key in first:
-            found.append(((i,), f"duplicate (also at index {first[key]})", value))
-        first.setdefault(key, i)
-    return found
-
-
-def _as_detail(error: Mapping[str, Any]) -> InitErrorDetails:
-    """A reported pydantic error turned back into one that can be raised again."""
-    ctx = dict(error.get("ctx") or {})
-    if error["type"] in ("atlasbench", _CROSS):
-        return InitErrorDetails(type=PydanticCustomError(error["type"], "{message}", ctx), loc=error["loc"], input=error["input"])
-    return InitErrorDetails(type=error["type"], loc=error["loc"], input=error["input"], ctx=ctx)
-
-
-def _no_duplicates(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    """Validate a list, then reject repeated items; repeats are reported even when
-    other items of the list are invalid."""
-    try:
-        result = handler(value)
-    except ValidationError as exc:
-        if not isinstance(value, list):
-            raise
-        errors = exc.errors()
-        bad = {e["loc"][0] for e in errors if e["loc"] and isinstance(e["loc"][0], int)}
-        details = [_as_detail(e) for e in errors]
-        details += [
-            InitErrorDetails(type=PydanticCustomError("atlasbench", "{message}", {"message": msg}), loc=loc, input=item)
-            for loc, msg, item in _duplicate_problems(value, bad)
-        ]
-        raise ValidationError.from_exception_data("list", details) from None
-    _raise_problems("list", _duplicate_problems(result))
-    return result
-
-
-_T = typing.TypeVar("_T")
-Unique = Annotated[_T, WrapValidator(_no_duplicates)]
-"""A list whose items must differ."""
-
-
-def _unique_names(items: list[Any]) -> list[Any]:
-    first: dict[str, int] = {}
-    found = []
-    for i, item in enumerate(items):
-        if item.name in first:
-            found.append(((i, "name"), f"duplicate name (also at index {first[item.name]})", item.name))
-        first.setdefault(item.name, i)
-    _raise_problems("list", found)
-    return items
 
 
 def _matching(pattern: str, allowed: str) -> Any:
@@ -408,7 +104,7 @@ def _matching(pattern: str, allowed: str) -> Any:
 
     def check(value: str) -> str:
         if not compiled.match(value):
-            raise _custom(f"must use only {allowed}", _show(value))
+            raise custom_error(f"must use only {allowed}", show_value(value))
         return value
 
     return AfterValidator(check)
@@ -423,7 +119,7 @@ ScenarioName = Annotated[str, _matching(r"^[A-Za-z0-9_+%.-]+$", "letters, digits
 
 def _nonempty_path(value: Any) -> Any:
     if isinstance(value, str) and not value.strip():
-        raise _custom("must be a file path, not empty text")
+        raise custom_error("must be a file path, not empty text")
     return value
 
 
@@ -444,23 +140,24 @@ def _input_file(value: Path, info: ValidationInfo) -> Path:
     path = _resolve(value, info)
     if (info.context or {}).get("check_files"):
         if not path.exists():
-            raise _custom("file not found", _show(path))
+            raise custom_error("file not found", show_value(path))
         if path.is_dir():
-            raise _custom("must be a file, not a folder", _show(path))
+            raise custom_error("must be a file, not a folder", show_value(path))
     return path
 
 
 def _input_folder(value: Path, info: ValidationInfo) -> Path:
     path = _resolve(value, info)
     if (info.context or {}).get("check_files") and not path.is_dir():
-        raise _custom("folder not found" if not path.exists() else "must be a folder, not a file", _show(path))
+        message = "folder not found" if not path.exists() else "must be a folder, not a file"
+        raise custom_error(message, show_value(path))
     return path
 
 
 def _output_folder(value: Path, info: ValidationInfo) -> Path:
     path = _resolve(value, info)
     if (info.context or {}).get("check_files") and path.exists() and not path.is_dir():
-        raise _custom("must be a folder (a file of that name exists)", _show(path))
+        raise custom_error("must be a folder (a file of that name exists)", show_value(path))
     return path
 
 
@@ -489,7 +186,7 @@ def _level(value: Any) -> int | str:
         return "all"
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    raise _custom("must be a positive whole number or 'all'", _show(value))
+    raise custom_error("must be a positive whole number or 'all'", show_value(value))
 
 
 Level = Annotated[int | Literal["all"], PlainValidator(_level, json_schema_input_type=int | Literal["all"])]
@@ -503,10 +200,10 @@ def _scenario_cells(value: Any) -> int | str:
         return value
     if isinstance(value, int) and not isinstance(value, bool) and value > 0:
         return value
-    raise _custom(
+    raise custom_error(
         "must be a positive whole number, 'all', 'matched' or 'matched+N%' "
         "with N a whole number of percent, e.g. 'matched+50%'",
-        _show(value),
+        show_value(value),
     )
 
 
@@ -520,19 +217,23 @@ def _test_folds(value: Any) -> list[int] | str:
         return "all"
     if isinstance(value, list):
         return _FOLD_LIST.validate_python(value)
-    raise _custom("must be 'all' or a list of fold numbers", _show(value))
+    raise custom_error("must be 'all' or a list of fold numbers", show_value(value))
 
 
-TestFolds = Annotated[list[int] | Literal["all"], PlainValidator(_test_folds, json_schema_input_type=list[int] | Literal["all"])]
+TestFolds = Annotated[
+    list[int] | Literal["all"], PlainValidator(_test_folds, json_schema_input_type=list[int] | Literal["all"])
+]
 
 
 def _param_value(value: Any) -> int | float | str | bool:
     if isinstance(value, (bool, int, float, str)):
         return value
-    raise _custom("must be a number, text or true/false", _show(value))
+    raise custom_error("must be a number, text or true/false", show_value(value))
 
 
-ParamValue = Annotated[int | float | str | bool, PlainValidator(_param_value, json_schema_input_type=int | float | str | bool)]
+ParamValue = Annotated[
+    int | float | str | bool, PlainValidator(_param_value, json_schema_input_type=int | float | str | bool)
+]
 
 _SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+):([0-5]\d):([0-5]\d)$")
 
@@ -540,7 +241,9 @@ _SLURM_TIME = re.compile(r"^(?:(\d+)-)?(\d+):([0-5]\d):([0-5]\d)$")
 def _slurm_time(value: str) -> str:
     match = _SLURM_TIME.match(value.strip())
     if not match or (match.group(1) is not None and int(match.group(2)) >= 24):
-        raise _custom("must be a time limit HH:MM:SS or D-HH:MM:SS, e.g. '02:00:00' or '1-12:00:00'", _show(value))
+        raise custom_error(
+            "must be a time limit HH:MM:SS or D-HH:MM:SS, e.g. '02:00:00' or '1-12:00:00'", show_value(value)
+        )
     return value.strip()
 
 
@@ -549,7 +252,7 @@ _MEMORY = re.compile(r"^\d+(?:\.\d+)?\s*[KMGT]i?B?$", re.IGNORECASE)
 
 def _memory(value: str) -> str:
     if not _MEMORY.match(value.strip()):
-        raise _custom("must be an amount of memory with a unit, e.g. '16GB' or '500MB'", _show(value))
+        raise custom_error("must be an amount of memory with a unit, e.g. '16GB' or '500MB'", show_value(value))
     return value.strip()
 
 
@@ -560,7 +263,7 @@ Memory = Annotated[str, AfterValidator(_memory)]
 def _keep_dup(value: str) -> str:
     if value in ("all", "auto") or (value.isdigit() and int(value) > 0):
         return value
-    raise _custom("must be 'all', 'auto' or a positive whole number (MACS3 --keep-dup)", _show(value))
+    raise custom_error("must be 'all', 'auto' or a positive whole number (MACS3 --keep-dup)", show_value(value))
 
 
 # ---------------------------------------------------------------------------------------
@@ -568,18 +271,7 @@ def _keep_dup(value: str) -> str:
 # ---------------------------------------------------------------------------------------
 
 
-class _Section(BaseModel):
-    """Base of every config object: frozen, unknown keys rejected, docstrings documented."""
-
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        use_attribute_docstrings=True,
-        coerce_numbers_to_str=True,  # YAML reads chromosome 4 or sample 1 as numbers
-    )
-
-
-class Genome(_Section):
+class Genome(Settings):
     """The reference genome. Give ``fasta`` to train models; ``chrom_sizes`` alone is
     enough for the data layer (fragments, downsampling, pseudobulk, peak calling)."""
 
@@ -599,11 +291,11 @@ class Genome(_Section):
     @model_validator(mode="after")
     def _fasta_or_sizes(self) -> Genome:
         if self.fasta is None and self.chrom_sizes is None:
-            raise _custom("give fasta or chrom_sizes (fasta is needed to train models)")
+            raise custom_error("give fasta or chrom_sizes (fasta is needed to train models)")
         return self
 
 
-class Cost(_Section):
+class Cost(Settings):
     """What a platform's data costs: library preparation per cell plus sequencing."""
 
     per_cell: float = Field(ge=0)
@@ -622,7 +314,7 @@ def _sample_name(path: Path) -> str:
     return name
 
 
-class Platform(_Section):
+class Platform(Settings):
     """One scATAC-seq platform's data set, or an atlas combining several of them.
 
     A *sourced* platform has its own data: ``fragments``, ``cells`` and ``cost``. A
@@ -660,7 +352,7 @@ class Platform(_Section):
 
     @model_validator(mode="after")
     def _sourced_or_combined(self) -> Platform:
-        found: list[tuple[tuple[str | int, ...], str, Any]] = []
+        found: Found = []
         if self.union is not None:
             for field in ("fragments", "cells", "samples", "cost"):
                 value = getattr(self, field)
@@ -678,25 +370,25 @@ class Platform(_Section):
                 if getattr(self, field) is None:
                     found.append(
                         ((field,), "required for a platform with its own data "
-                         "(or give union: [...] for a combined platform)", _HIDDEN)
+                         "(or give union: [...] for a combined platform)", HIDDEN)
                     )
             if self.fragments is not None:
                 found.extend(self._check_samples())
-        _raise_problems("Platform", found)
+        raise_problems("Platform", found)
         return self
 
-    def _check_samples(self) -> list[tuple[tuple[str | int, ...], str, Any]]:
+    def _check_samples(self) -> Found:
         assert self.fragments is not None
         if self.samples is None:
             derived = [_sample_name(p) for p in self.fragments]
             if len(set(derived)) < len(derived):
                 return [
                     (("samples",), "required: the fragments file names give the same sample "
-                     "name twice; list one unique name per fragments file", _HIDDEN)
+                     "name twice; list one unique name per fragments file", HIDDEN)
                 ]
             self.__dict__["samples"] = derived  # frozen model: fill the default in once
             return []
-        found: list[tuple[tuple[str | int, ...], str, Any]] = []
+        found: Found = []
         if len(self.samples) != len(self.fragments):
             found.append(
                 (("samples",), f"must give one name per fragments file ({len(self.fragments)})", self.samples)
@@ -712,7 +404,7 @@ def _json_value(value: Any) -> Any:
     return str(value) if isinstance(value, Path) else value
 
 
-class PeakCalling(_Section):
+class PeakCalling(Settings):
     """MACS3 ``callpeak`` options, run on each cell type's pseudobulk of the full data.
 
     The defaults are those of the published protocol: ``--format BEDPE --nomodel
@@ -733,7 +425,7 @@ class PeakCalling(_Section):
     """Effective genome size (``-g``); default: the sum of the chromosome sizes."""
 
 
-class Regions(_Section):
+class Regions(Settings):
     """The region set the models are trained on, shared by every grid level."""
 
     bed: InputPath | None = None
@@ -746,11 +438,11 @@ class Regions(_Section):
 
 def _fraction(value: float | None) -> float | None:
     if value is not None and not 0 < value <= 1:
-        raise _custom("must be a fraction in (0, 1], e.g. 0.03 for the top 3% of regions", _show(value))
+        raise custom_error("must be a fraction in (0, 1], e.g. 0.03 for the top 3% of regions", show_value(value))
     return value
 
 
-class Targets(_Section):
+class Targets(Settings):
     """How pseudobulk insertion counts become the regression targets (one AnnData per
     platform and grid level: obs = cell types, var = regions)."""
 
@@ -770,7 +462,7 @@ class Targets(_Section):
     """Also write CPM-normalised insertion coverage bigWigs per cell type."""
 
 
-class Scenario(_Section):
+class Scenario(Settings):
     """A named grid point: one platform at one cell number and read depth, trained on
     every fold. Used for comparisons such as cells matched across platforms."""
 
@@ -795,7 +487,7 @@ class Scenario(_Section):
         return int(match.group(1) or 0)
 
 
-class Grid(_Section):
+class Grid(Settings):
     """Which degraded versions of each platform's data get a model.
 
     With ``full_grid`` every platform is trained at every (reads_per_cell, cells) pair;
@@ -814,12 +506,11 @@ class Grid(_Section):
     """Cell types with fewer cells than this at a level are left out of its targets."""
     full_grid: bool = True
     """Train the cross-product platforms x reads_per_cell x cells."""
-    scenarios: Annotated[list[Scenario], AfterValidator(_unique_names)] = []
+    scenarios: Annotated[list[Scenario], AfterValidator(unique_names)] = Field(default=[])
     """Named scenarios, trained in addition to (or, with full_grid false, instead of) the grid."""
 
 
-
-class Folds(_Section):
+class Folds(Settings):
     """How regions are split into k folds; each test fold gives one model per grid point.
 
     Schemes: ``chromosome`` holds out whole chromosomes (given as ``groups``, or assigned
@@ -845,11 +536,11 @@ class Folds(_Section):
 
     @model_validator(mode="after")
     def _check(self) -> Folds:
-        found: list[tuple[tuple[str | int, ...], str, Any]] = []
+        found: Found = []
         k = self.k
         if self.groups is not None:
             if self.scheme != "chromosome":
-                found.append((("groups",), f"only for scheme 'chromosome' (scheme is {self.scheme!r})", _HIDDEN))
+                found.append((("groups",), f"only for scheme 'chromosome' (scheme is {self.scheme!r})", HIDDEN))
             elif "k" not in self.model_fields_set:
                 k = len(self.groups)
                 self.__dict__["k"] = k  # frozen model: k follows the groups once
@@ -867,7 +558,7 @@ class Folds(_Section):
             for i, fold in enumerate(self.test_folds):
                 if fold >= k:
                     found.append((("test_folds", i), f"must be a fold number from 0 to {k - 1}", fold))
-        _raise_problems("Folds", found)
+        raise_problems("Folds", found)
         return self
 
     @property
@@ -880,7 +571,7 @@ class Folds(_Section):
         return test_fold if self.validation == "same" else (test_fold + 1) % self.k
 
 
-class Model(_Section):
+class Model(Settings):
     """The sequence-to-function architecture: one output per cell type."""
 
     architecture: Name = "dilated_cnn"
@@ -889,51 +580,11 @@ class Model(_Section):
     """Width and depth preset: "tiny" trains on a CPU, "paper" is the published size (GPU)."""
     input_length: PositiveInt = 2114
     """bp of sequence the model sees, centred on each region."""
-    params: dict[str, ParamValue] = {}
+    params: dict[str, ParamValue] = Field(default={})
     """Overrides of the preset's parameters, e.g. {filters: 512, dropout: 0.5}."""
 
 
-class Finetune(_Section):
-    """A second training round on the cell-type-specific regions (targets.specificity_gini_std)."""
-
-    learning_rate: float = Field(default=1e-4, gt=0)
-    """Learning rate of the fine-tuning round."""
-    batch_size: PositiveInt = 128
-    """Batch size of the fine-tuning round."""
-    max_epochs: PositiveInt = 30
-    """Epoch limit of the fine-tuning round (early stopping applies)."""
-
-
-class Training(_Section):
-    """The training recipe (defaults follow CREsted's peak regression)."""
-
-    loss: Literal["cosine_mse_log", "mse", "poisson"] = "cosine_mse_log"
-    """Loss: CREsted's CosineMSELogLoss (profile across cell types + log height), MSE or Poisson."""
-    learning_rate: float = Field(default=1e-3, gt=0)
-    """Peak learning rate (AdamW)."""
-    batch_size: PositiveInt = 256
-    """Regions per batch."""
-    max_epochs: PositiveInt = 60
-    """Epoch limit."""
-    early_stopping_patience: PositiveInt = 6
-    """Stop after this many epochs without a better validation loss."""
-    lr_plateau_patience: PositiveInt = 3
-    """Multiply the learning rate by lr_plateau_factor after this many epochs without improvement."""
-    lr_plateau_factor: float = Field(default=0.25, gt=0, lt=1)
-    """Learning-rate factor on a plateau."""
-    warmup_epochs: NonNegativeInt = 1
-    """Epochs of linear learning-rate warm-up (0: none)."""
-    max_shift: NonNegativeInt = 3
-    """Augmentation: random shifts of the input window by up to this many bp."""
-    reverse_complement: bool = True
-    """Augmentation: train on reverse complements too (and average both at prediction)."""
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where to train: "auto" picks CUDA when present."""
-    finetune: Finetune | None = None
-    """Fine-tune on cell-type-specific regions after training; null: no fine-tuning."""
-
-
-class Motifs(_Section):
+class Motifs(Settings):
     """TF-MoDISco motifs of each platform's full-data model (first test fold and seed),
     matched to JASPAR (see :mod:`atlasbench.readouts.motifs`)."""
 
@@ -951,7 +602,7 @@ class Motifs(_Section):
     """JASPAR taxonomic group matched against ("insects", "vertebrates", ...); null: all of CORE."""
 
 
-class Evaluation(_Section):
+class Evaluation(Settings):
     """What trained models are evaluated against, besides their own test fold."""
 
     motifs: Motifs | None = Motifs()
@@ -963,7 +614,7 @@ class Evaluation(_Section):
     """Platform whose full-depth, all-cells targets serve as the common reference."""
 
 
-class SlurmJobResources(_Section):
+class SlurmJobResources(Settings):
     """SLURM resources for one kind of job; a field left out keeps the executor's value."""
 
     partition: str | None = None
@@ -980,7 +631,7 @@ class SlurmJobResources(_Section):
     """GPUs per job (``--gres=gpu:N``)."""
 
 
-class SlurmResources(_Section):
+class SlurmResources(Settings):
     """SLURM resources of every grid job, with optional overrides per kind of job
     (e.g. GPUs for ``train`` only)."""
 
@@ -996,7 +647,7 @@ class SlurmResources(_Section):
     """``--cpus-per-task``."""
     gpus: NonNegativeInt = 0
     """GPUs per job (``--gres=gpu:N``)."""
-    jobs: dict[JobKind, SlurmJobResources] = {}
+    jobs: dict[JobKind, SlurmJobResources] = Field(default={})
     """Overrides per job kind: ingest, targets, train, evaluate, explain, report."""
 
     def for_job(self, kind: str) -> SlurmResources:
@@ -1008,7 +659,7 @@ class SlurmResources(_Section):
         return self.model_copy(update={**update, "jobs": {}})
 
 
-class Executor(_Section):
+class Executor(Settings):
     """Where the grid's jobs run: in this process (``local``), on a Dask cluster (a local
     one with n_workers, or an existing scheduler at ``address``) or as SLURM jobs."""
 
@@ -1029,7 +680,7 @@ class Executor(_Section):
         return (self.slurm or SlurmResources()).for_job(job_kind)
 
 
-class Study(_Section):
+class Study(Settings):
     """A whole benchmark study, as read from its YAML file. See the module docstring."""
 
     name: Name
@@ -1066,7 +717,7 @@ class Study(_Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Study:
-        _raise_problems("Study", _cross_references(self.model_dump()), kind=_CROSS)
+        raise_problems("Study", cross_references(self.model_dump()), kind=CROSS_REFERENCE)
         return self
 
     # -- access ---------------------------------------------------------------------
@@ -1157,14 +808,14 @@ def _strip_chr(name: str) -> str:
     return name[3:] if name.lower().startswith("chr") else name
 
 
-def _cross_references(data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]:
+def cross_references(data: Any) -> Found:
     """Checks across sections (platform names and references, currencies, ...).
 
     Works on the raw mapping as well as on a validated study's dump, tolerating values of
     the wrong type (those are reported by field validation), so a study with a type error
     in one place still gets its cross-reference mistakes reported in the same message.
     """
-    found: list[tuple[tuple[str | int, ...], str, Any]] = []
+    found: Found = []
     if not isinstance(data, Mapping):
         return found
     platforms = data.get("platforms")
@@ -1222,7 +873,7 @@ def _cross_references(data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]
 
     grid = data.get("grid")
     if isinstance(grid, Mapping) and grid.get("full_grid") is False and not grid.get("scenarios"):
-        found.append((("grid", "scenarios"), "must list at least one scenario when full_grid is false", _HIDDEN))
+        found.append((("grid", "scenarios"), "must list at least one scenario when full_grid is false", HIDDEN))
     if isinstance(grid, Mapping) and isinstance(grid.get("scenarios"), list):
         for i, scenario in enumerate(grid["scenarios"]):
             if isinstance(scenario, Mapping):
@@ -1241,7 +892,7 @@ def _cross_references(data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]
     ):
         found.append(
             (("training", "finetune"), "needs targets.specificity_gini_std (it selects the "
-             "fine-tuning regions), which is null", _HIDDEN)
+             "fine-tuning regions), which is null", HIDDEN)
         )
 
     genome, folds = data.get("genome"), data.get("folds")
@@ -1262,325 +913,3 @@ def _cross_references(data: Any) -> list[tuple[tuple[str | int, ...], str, Any]]
                      f"({len(kept)}, genome.chromosomes) to hold out whole chromosomes", k)
                 )
     return found
-
-
-# ---------------------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------------------
-
-_INT_TAG = "tag:yaml.org,2002:int"
-_FLOAT_TAG = "tag:yaml.org,2002:float"
-
-
-class _StudyLoader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 numbers and duplicate keys rejected."""
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            seen: set[Any] = set()
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    duplicate = key in seen
-                    seen.add(key)
-                except TypeError:  # unhashable key: SafeLoader reports it
-                    continue
-                if duplicate:
-                    raise yaml.constructor.ConstructorError(
-                        "while reading a mapping", node.start_mark, f"found duplicate key {key!r}", key_node.start_mark
-                    )
-        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
-
-    def construct_yaml_int(self, node: yaml.Node) -> int:  # type: ignore[override]
-        return int(str(self.construct_scalar(node)).replace("_", ""), 10)  # type: ignore[arg-type]
-
-
-_StudyLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _FLOAT_TAG)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_StudyLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?[0-9]+$"), list("-+0123456789"))
-_StudyLoader.add_implicit_resolver(
-    _FLOAT_TAG,
-    re.compile(
-        r"^(?:[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
-_StudyLoader.add_constructor(_INT_TAG, _StudyLoader.construct_yaml_int)
-
-
-def _placeholders(data: Any, loc: tuple[str | int, ...] = ()) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Each ``FILL_IN`` value's location and hint ("" for a bare ``FILL_IN``)."""
-    if isinstance(data, str):
-        head, _, hint = data.partition(":")
-        if head.strip() == FILL_IN:
-            yield loc, hint.strip()
-    elif isinstance(data, Mapping):
-        for key, value in data.items():
-            yield from _placeholders(value, loc + (key,))
-    elif isinstance(data, list):
-        for i, value in enumerate(data):
-            yield from _placeholders(value, loc + (i,))
-
-
-def fill_in_fields(data: Any) -> dict[str, str]:
-    """The fields of a study, as parsed from YAML, still holding the ``FILL_IN`` placeholder.
-
-    Parameters
-    ----------
-    data
-        The study as nested dicts and lists.
-
-    Returns
-    -------
-    dict
-        Field path (``platforms[0].fragments[0]``) -> the hint written after
-        ``FILL_IN:`` ("" for none), in the order the fields appear.
-    """
-    return {_format_loc(loc): hint for loc, hint in _placeholders(data)}
-
-
-def _document_order(data: Mapping[str, Any]) -> Any:
-    """A sort key putting problems in the order their fields appear in the study."""
-    seen: dict[tuple[str | int, ...], int] = {}
-
-    def walk(value: Any, loc: tuple[str | int, ...]) -> None:
-        seen[loc] = len(seen)
-        if isinstance(value, Mapping):
-            for key, item in value.items():
-                walk(item, loc + (key,))
-        elif isinstance(value, list):
-            for i, item in enumerate(value):
-                walk(item, loc + (i,))
-
-    walk(data, ())
-
-    def key(problem: Problem) -> tuple[int, int]:
-        loc = problem.loc
-        while loc not in seen:  # a missing field: place it with its parent
-            loc = loc[:-1]
-        return seen[loc], len(loc) - len(problem.loc)
-
-    return key
-
-
-def _under(loc: tuple[str | int, ...], prefixes: list[tuple[str | int, ...]]) -> bool:
-    return any(loc[: len(p)] == p for p in prefixes)
-
-
-def parse_study(
-    data: Mapping[str, Any],
-    base_dir: str | os.PathLike[str],
-    check_files: bool = True,
-    source: str = "<dict>",
-) -> Study:
-    """Validate a study given as a mapping (the parsed YAML) into a :class:`Study`.
-
-    Every mistake is collected before anything is raised: field types and ranges,
-    unknown keys (listed with the allowed ones), missing files, and references across
-    sections (platform names in union, scenarios and evaluation; fold groups against the
-    genome's chromosomes). ``FILL_IN`` values (alone or with a hint, ``"FILL_IN: ..."``)
-    are reported together as fields still to fill in, without type errors of their own.
-
-    Parameters
-    ----------
-    data
-        The study as nested dicts and lists.
-    base_dir
-        Folder that relative paths are resolved against (the YAML file's folder).
-    check_files
-        Require every input file to exist.
-    source
-        Name of where ``data`` came from, for the error message.
-
-    Returns
-    -------
-    Study
-        The validated, frozen study; paths absolute.
-
-    Raises
-    ------
-    StudyError
-        Listing every problem, each with its field path.
-    """
-    if not isinstance(data, Mapping):
-        raise StudyError(source, [Problem((), f"the study must be a mapping of sections (got {_show(data)})")])
-    placeholders = list(_placeholders(data))
-    fill_in = [loc for loc, _ in placeholders]
-    context = {"base_dir": Path(base_dir).expanduser().resolve(), "check_files": check_files}
-    try:
-        study = Study.model_validate(data, context=context)
-        errors: list[dict[str, Any]] = []
-    except ValidationError as exc:
-        study = None
-        errors = list(exc.errors())
-    problems = [_describe(e) for e in errors]
-    if errors and any(e["type"] != _CROSS for e in errors):
-        # Some field failed, so Study's own cross-section checks did not run: run them on
-        # the raw data so that their mistakes are listed too.
-        problems += [_describe({"type": _CROSS, "loc": loc, "msg": msg, "input": value, "ctx": {"message": msg}})
-                     for loc, msg, value in _cross_references(data)]
-    if fill_in:
-        problems = [p for p in problems if not _under(p.loc, fill_in) or p.message.startswith("unknown key")]
-    problems.sort(key=_document_order(data))
-    if problems or fill_in:
-        hints = {_format_loc(loc): hint for loc, hint in placeholders}
-        raise StudyError(source, problems, list(hints), hints)
-    assert study is not None
-    return study
-
-
-def read_study_yaml(path: str | os.PathLike[str]) -> Any:
-    """A study file parsed as YAML, not yet validated (see :func:`load_study`).
-
-    Raises
-    ------
-    AtlasbenchError
-        For a missing, unreadable or empty file, or a YAML syntax error (with its line).
-    """
-    path = Path(path).expanduser()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise input_error(path, "study file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise input_error(path, f"cannot read the study file: {exc}") from None
-    try:
-        data = yaml.load(text, Loader=_StudyLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        context = getattr(exc, "context", None)
-        detail = f"{problem} ({context})" if context else str(problem)
-        if mark is not None:
-            detail += f", column {mark.column + 1}"
-        raise input_error(path, f"invalid YAML: {detail}", mark.line + 1 if mark is not None else None) from None
-    if data is None:
-        raise input_error(path, "the study file is empty")
-    return data
-
-
-def load_study(path: str | os.PathLike[str], check_files: bool = True) -> Study:
-    """Read and validate a study YAML file.
-
-    Relative paths in the file are resolved against the file's folder.
-
-    Parameters
-    ----------
-    path
-        The study file.
-    check_files
-        Require every input file to exist (``atlasbench validate`` does; tools that
-        only inspect the config may not).
-
-    Returns
-    -------
-    Study
-
-    Raises
-    ------
-    AtlasbenchError
-        For an unreadable file or a YAML syntax error (with its line), or a
-        :class:`StudyError` listing every mistake in the study.
-    """
-    path = Path(path).expanduser()
-    data = read_study_yaml(path)
-    return parse_study(data, path.resolve().parent, check_files=check_files, source=str(path))
-
-
-# ---------------------------------------------------------------------------------------
-# Example
-# ---------------------------------------------------------------------------------------
-
-_EXAMPLE = """\
-# An atlasbench study: which platform, how many cells and how many reads per cell
-# give training data good enough for sequence-to-function models?
-# Paths are relative to this file's folder. Sections left out take their defaults.
-name: example
-description: HyDrop v2 vs 10x on a small fly atlas
-output: results                 # every artefact, named by a hash of its config
-seed: 7                         # downsampling seed
-
-genome:
-  fasta: genome/dm6.fa          # FASTA with .fai; chrom_sizes alone serves the data layer
-  name: dm6
-  chromosomes: [2L, 2R, 3L, 3R, X]
-
-platforms:
-  - name: hydrop
-    fragments: data/hydrop.fragments.tsv.gz
-    cells: data/hydrop.cells.tsv        # columns: barcode, cell_type
-    cost: {per_cell: 0.049, per_million_reads: 2.875, currency: USD}
-  - name: tenx
-    fragments:                          # one file per sample ...
-      - data/tenx_rep1.fragments.tsv.gz
-      - data/tenx_rep2.fragments.tsv.gz
-    samples: [rep1, rep2]               # ... named as in the cell table's sample column
-    cells: data/tenx.cells.tsv          # columns: barcode, cell_type, sample
-    cost: {per_cell: 0.471, per_million_reads: 2.875}
-  - name: pooled                        # a combined atlas: both platforms' cells pooled
-    union: [hydrop, tenx]
-    common_depth: 20000                 # thin each part to 20k reads per cell first
-
-regions:
-  width: 500                    # MACS3 peaks per cell type -> 500 bp consensus regions
-  peak_calling: {qvalue: 0.05}
-
-targets:
-  window: 1000                  # insertions counted over the central 1 kb
-  normalization: log1p_cpm
-  peak_height_top_k_percent: 0.03
-
-grid:
-  reads_per_cell: [5000, 20000, all]
-  cells: [200, all]
-  seeds: [7]
-  scenarios:                    # named comparisons, trained on every fold
-    - {name: matched, platform: hydrop, cells: matched}
-    - {name: matched-plus-50, platform: hydrop, cells: matched+50%, reads_per_cell: 20000}
-
-folds:
-  scheme: chromosome            # or chromosome_block (the published protocol) or random
-  groups: [[2L], [2R], [3L], [3R], [X]]
-  test_folds: all
-  validation: next
-
-model:
-  architecture: dilated_cnn
-  preset: tiny                  # "paper" for the published width (GPU)
-  input_length: 2114
-  params: {}                    # preset overrides, e.g. {filters: 512}
-
-training:
-  learning_rate: 1e-3
-  batch_size: 256
-  max_epochs: 20
-  finetune: {learning_rate: 1e-4, batch_size: 128}
-
-evaluation:
-  reference_platform: tenx
-
-executor:
-  kind: local                   # or dask, or slurm (resources below)
-  slurm:
-    partition: batch
-    time: "04:00:00"
-    memory: 16GB
-    jobs:
-      train: {partition: gpu, gpus: 1, time: "12:00:00"}
-"""
-
-
-def example_study_yaml() -> str:
-    """A small commented study touching every section; valid once its files exist.
-
-    Returns
-    -------
-    str
-        YAML text (its paths are relative: ``genome/dm6.fa`` and ``data/...``).
-    """
-    return _EXAMPLE

@@ -1,0 +1,58 @@
+"""The training recipe as settings: :class:`Training` and its fine-tuning round :class:`Finetune`.
+
+The training loop (:mod:`atlasbench.models.train`) and training on a sequence table
+(:mod:`atlasbench.models.seqtable`) take a :class:`Training` object; the study schema
+composes it as a study's ``training`` section. Defining it here, without importing
+PyTorch, lets settings flow one way: the study knows the models layer's settings, the
+models layer knows nothing of studies.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, NonNegativeInt, PositiveInt
+
+from atlasbench.settings import Settings
+
+__all__ = ["Finetune", "Training"]
+
+
+class Finetune(Settings):
+    """A second training round on the cell-type-specific regions (targets.specificity_gini_std)."""
+
+    learning_rate: float = Field(default=1e-4, gt=0)
+    """Learning rate of the fine-tuning round."""
+    batch_size: PositiveInt = 128
+    """Batch size of the fine-tuning round."""
+    max_epochs: PositiveInt = 30
+    """Epoch limit of the fine-tuning round (early stopping applies)."""
+
+
+class Training(Settings):
+    """The training recipe (defaults follow CREsted's peak regression)."""
+
+    loss: Literal["cosine_mse_log", "mse", "poisson"] = "cosine_mse_log"
+    """Loss: CREsted's CosineMSELogLoss (profile across cell types + log height), MSE or Poisson."""
+    learning_rate: float = Field(default=1e-3, gt=0)
+    """Peak learning rate (AdamW)."""
+    batch_size: PositiveInt = 256
+    """Regions per batch."""
+    max_epochs: PositiveInt = 60
+    """Epoch limit."""
+    early_stopping_patience: PositiveInt = 6
+    """Stop after this many epochs without a better validation loss."""
+    lr_plateau_patience: PositiveInt = 3
+    """Multiply the learning rate by lr_plateau_factor after this many epochs without improvement."""
+    lr_plateau_factor: float = Field(default=0.25, gt=0, lt=1)
+    """Learning-rate factor on a plateau."""
+    warmup_epochs: NonNegativeInt = 1
+    """Epochs of linear learning-rate warm-up (0: none)."""
+    max_shift: NonNegativeInt = 3
+    """Augmentation: random shifts of the input window by up to this many bp."""
+    reverse_complement: bool = True
+    """Augmentation: train on reverse complements too (and average both at prediction)."""
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where to train: "auto" picks CUDA when present."""
+    finetune: Finetune | None = None
+    """Fine-tune on cell-type-specific regions after training; null: no fine-tuning."""
