@@ -125,12 +125,12 @@ def prepare_data(data_dir: Path | None, out: Path, platform_name: str | None, le
     centred as both tools centre it, lies inside its chromosome (CREsted would drop the
     others; atlasbench would N-pad them), so both train and test on the same regions.
     """
-    from atlasbench.study.loader import load_study
+    from atlasbench.data.levels import FULL_LEVEL
+    from atlasbench.data.targets import read_targets, write_targets
     from atlasbench.io.genome import open_genome
-    from atlasbench.study.scenarios import FULL_LEVEL
     from atlasbench.simulate.atlas import simulated_study
     from atlasbench.study.data_stages import study_data
-    from atlasbench.data.targets import read_targets, write_targets
+    from atlasbench.study.loader import load_study
 
     t0 = time.perf_counter()
     if data_dir is None:
@@ -201,12 +201,12 @@ def run_atlasbench(cfg: dict) -> dict:
     import torch
 
     import atlasbench.models.train as train_module
-    from atlasbench.models.settings import Training
-    from atlasbench.io.genome import open_genome, region_codes
-    from atlasbench.models.losses import cosine_mse_log_settings
-    from atlasbench.models.architectures import count_parameters, model_params
-    from atlasbench.models.predict import predict
     from atlasbench.data.targets import read_targets
+    from atlasbench.io.genome import open_genome, region_codes
+    from atlasbench.models.architectures import count_parameters, model_params
+    from atlasbench.models.losses import cosine_mse_log_settings
+    from atlasbench.models.predict import predict
+    from atlasbench.models.settings import Training
 
     device = torch.device(cfg["device"])
     adata = read_targets(cfg["targets"])

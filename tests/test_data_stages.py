@@ -17,11 +17,11 @@ import pysam
 import pytest
 
 import atlasbench.study.data_stages as stages
-from atlasbench.study.loader import load_study
-from atlasbench.errors import AtlasbenchError
-from atlasbench.study.scenarios import level_key
-from atlasbench.study.data_stages import build_all_targets
+from atlasbench.data.levels import level_key
 from atlasbench.data.targets import read_targets
+from atlasbench.errors import AtlasbenchError
+from atlasbench.study.data_stages import build_all_targets
+from atlasbench.study.loader import load_study
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"
@@ -174,7 +174,8 @@ def test_targets_for_every_scenario_level(built):
     assert len(regions) > 100
     assert ((regions["end"] - regions["start"]) == 500).all()
     counts = {}
-    for (reads, cells), key in zip(itertools.product(READS, CELLS), (level_key(r, c) for r, c in itertools.product(READS, CELLS))):
+    for (reads, cells), key in zip(itertools.product(READS, CELLS),
+                                   (level_key(r, c) for r, c in itertools.product(READS, CELLS))):
         adata = read_targets(files["tenx"][key])
         assert list(adata.obs_names) == ["B", "M", "T"]
         assert list(adata.var_names) == list(regions["name"])
@@ -422,8 +423,10 @@ def test_combined_platform_and_matched_scenario(tmp_path, raw):
         "platforms:\n",
         "platforms:\n"
         f"  - {{name: pool, union: [odd, even]}}\n"
-        f"  - {{name: odd, fragments: {FRAGMENTS}, cells: {cells_odd}, cost: {{per_cell: 1, per_million_reads: 1}}}}\n"
-        f"  - {{name: even, fragments: {FRAGMENTS}, cells: {cells_even}, cost: {{per_cell: 1, per_million_reads: 1}}}}\n",
+        f"  - {{name: odd, fragments: {FRAGMENTS}, cells: {cells_odd}, "
+        "cost: {per_cell: 1, per_million_reads: 1}}\n"
+        f"  - {{name: even, fragments: {FRAGMENTS}, cells: {cells_even}, "
+        "cost: {per_cell: 1, per_million_reads: 1}}\n",
     )
     study_file.write_text(text)
     files = build_all_targets(load_study(study_file))
@@ -433,7 +436,8 @@ def test_combined_platform_and_matched_scenario(tmp_path, raw):
     assert set(files["pool"]) == {"reads-all_cells-30", "reads-all_cells-75", "reads-all_cells-all"}
     full = {name: read_targets(files[name]["reads-all_cells-all"]) for name in ("odd", "even", "pool", "tenx")}
     pooled = np.asarray(full["pool"].layers["counts"])
-    np.testing.assert_array_equal(pooled, np.asarray(full["odd"].layers["counts"]) + np.asarray(full["even"].layers["counts"]))
+    np.testing.assert_array_equal(pooled,
+                                  np.asarray(full["odd"].layers["counts"]) + np.asarray(full["even"].layers["counts"]))
     np.testing.assert_array_equal(pooled, np.asarray(full["tenx"].layers["counts"]))
     levels = pd.read_csv(files["pool"]["reads-all_cells-75"].parent / "levels.tsv", sep="\t", dtype={"cells": str})
     matched = levels[levels["cells"] == "75"].iloc[0]
@@ -444,5 +448,6 @@ def test_combined_platform_and_matched_scenario(tmp_path, raw):
 def test_regions_bed_off_the_chromosome_end_is_a_clear_error(tmp_path, raw):
     bed = [*BED, "chr5\t180915000\t180916000"]  # chr5 is 180,915,260 bp long
     study_file = small_study(tmp_path, sorted(raw["barcode"].unique()), bed)
-    with pytest.raises(AtlasbenchError, match=r"regions\.bed: region chr5:180915000-180916000 runs off the end of chr5"):
+    with pytest.raises(AtlasbenchError,
+                       match=r"regions\.bed: region chr5:180915000-180916000 runs off the end of chr5"):
         build_all_targets(load_study(study_file))

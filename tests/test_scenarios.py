@@ -7,16 +7,16 @@ import logging
 
 import pytest
 
-from atlasbench.study.schema import Scenario as NamedScenario
+from atlasbench.data.levels import level_key
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.scenarios import (
     PlatformData,
     Scenario,
-    level_key,
     one_factor_pairs,
     platform_levels,
     resolve_scenarios,
 )
+from atlasbench.study.schema import Scenario as NamedScenario
 
 
 def named(name: str, platform: str, cells, reads_per_cell="all") -> NamedScenario:

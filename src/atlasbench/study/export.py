@@ -37,7 +37,7 @@ def study_models(study: Study, platform: str, level: str, fold: int | None = Non
     platform
         Platform name.
     level
-        Level key, e.g. ``reads-all_cells-all`` (:func:`atlasbench.study.scenarios.level_key`).
+        Level key, e.g. ``reads-all_cells-all`` (:func:`atlasbench.data.levels.level_key`).
     fold
         One test fold; None for all of the study's test folds.
 
@@ -138,8 +138,8 @@ def export_study(study: Study, out: str | os.PathLike[str], platform: str, level
     pathlib.Path
         ``out``.
     """
-    from atlasbench.study.run import evaluation_table
     from atlasbench.study.data_stages import genome_stage
+    from atlasbench.study.run import evaluation_table
 
     folders = study_models(study, platform, level, fold)
     metrics = None
@@ -149,6 +149,8 @@ def export_study(study: Study, out: str | os.PathLike[str], platform: str, level
         metrics = table[(table["platform"] == platform) & (table["level"] == level)]
     else:
         log.warning("study %s is not evaluated yet: the bundle holds no metrics", study.name)
-    with open_genome(genome_stage(study).fasta) as fasta:
+    genome_fasta = genome_stage(study).fasta
+    assert genome_fasta is not None  # trained models mean the study has a FASTA
+    with open_genome(genome_fasta) as fasta:
         sizes = dict(fasta.sizes)
     return export_bundle(folders, out, metrics=metrics, chrom_sizes=sizes)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from atlasbench.data.levels import FULL_LEVEL
 from atlasbench.errors import AtlasbenchError
-from atlasbench.study.scenarios import FULL_LEVEL
 from atlasbench.study.schema import Study
 
 if TYPE_CHECKING:
@@ -261,8 +261,8 @@ def _tn5(study: Study, data) -> Path:
 
 
 def _motifs(study: Study, data, model_dirs: list[Path]) -> Path:
-    from atlasbench.models.trained import load_trained
     from atlasbench.io.jaspar import jaspar_collection
+    from atlasbench.models.trained import load_trained
     from atlasbench.readouts.motifs import discover_motifs, write_motifs
     from atlasbench.study.model_stages import sequences_stage
 

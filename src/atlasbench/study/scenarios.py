@@ -15,15 +15,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from atlasbench.data.levels import FULL_LEVEL as FULL_LEVEL  # the study's level names are the data's
 from atlasbench.data.levels import level_key
-from atlasbench.study import schema as config
 from atlasbench.errors import AtlasbenchError
+from atlasbench.study import schema as config
 
 log = logging.getLogger(__name__)
 
-ALL = "all"
+ALL: Final = "all"
 
 
 @dataclass(frozen=True)
@@ -103,33 +103,35 @@ def resolve_scenarios(
         for platform in platforms:
             info = data[platform]
             for reads in reads_per_cell:
-                if reads != ALL and reads > info.mean_reads_per_cell:
-                    log.warning("grid: %s has %.0f reads per cell, level %s skipped", platform, info.mean_reads_per_cell, reads)
+                if isinstance(reads, int) and reads > info.mean_reads_per_cell:
+                    log.warning("grid: %s has %.0f reads per cell, level %s skipped", platform,
+                                info.mean_reads_per_cell, reads)
                     continue
                 if reads != ALL and reads == info.mean_reads_per_cell:
                     reads = ALL  # the full data, as in a named scenario
                 for n in cells:
-                    if n != ALL and n > info.n_cells:
+                    if isinstance(n, int) and n > info.n_cells:
                         log.warning("grid: %s has %d cells, level %s skipped", platform, info.n_cells, n)
                         continue
                     if n != ALL and n == info.n_cells:
                         n = ALL  # every cell, as in a named scenario
                     out.setdefault((platform, str(reads), str(n)), Scenario("grid", platform, reads, n))
-    return sorted(out.values(), key=lambda s: (list(platforms).index(s.platform), _sort_key(s.reads_per_cell), _sort_key(s.cells)))
+    return sorted(out.values(),
+                  key=lambda s: (list(platforms).index(s.platform), _sort_key(s.reads_per_cell), _sort_key(s.cells)))
 
 
 def _resolve_named(sc: config.Scenario, data: Mapping[str, PlatformData]) -> Scenario:
     """A named scenario's concrete grid point; a level equal to all the platform has is ``"all"``."""
     info = data[sc.platform]
     n_cells = _named_cells(sc, data)
-    if n_cells != ALL and n_cells > info.n_cells:
+    if isinstance(n_cells, int) and n_cells > info.n_cells:
         raise AtlasbenchError(
             f"scenario {sc.name!r}: {n_cells} cells asked of platform {sc.platform!r}, which has {info.n_cells}"
         )
     if n_cells != ALL and n_cells == info.n_cells:
         n_cells = ALL
     reads = sc.reads_per_cell
-    if reads != ALL and reads > info.mean_reads_per_cell:
+    if isinstance(reads, int) and reads > info.mean_reads_per_cell:
         raise AtlasbenchError(
             f"scenario {sc.name!r}: {reads} reads per cell asked of platform {sc.platform!r}, "
             f"sequenced to {info.mean_reads_per_cell:,.0f}"
@@ -192,7 +194,7 @@ def _named_cells(sc: config.Scenario, data: Mapping[str, PlatformData]) -> int |
     if extra is None:
         return sc.cells
     matched = min(d.n_cells for d in data.values() if d.sourced)
-    return int(round(matched * (1 + extra / 100)))
+    return round(matched * (1 + extra / 100))
 
 
 def platform_levels(scenarios: Sequence[Scenario], platform: str) -> tuple[list[int | str], list[int | str]]:
