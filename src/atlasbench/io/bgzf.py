@@ -48,7 +48,7 @@ class BgzfWriter:
         self._backlog = max(1, backlog)
         self._jobs: deque = deque()
 
-    def _member(self, piece: bytes) -> bytes:
+    def _member(self, piece: bytes | memoryview) -> bytes:
         data = isal_zlib.compress(piece, self._level, -15)  # raw deflate
         size = struct.pack("<H", len(data) + 25)
         return _HEADER + size + data + struct.pack("<II", isal_zlib.crc32(piece) & 0xFFFFFFFF, len(piece))
@@ -122,7 +122,8 @@ def write_fragments(
 def _lines(chrom: str, start: np.ndarray, end: np.ndarray, barcode: np.ndarray, count: np.ndarray,
            barcodes: pa.Array) -> bytes:
     n = len(start)
-    chrom_col = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([chrom])).cast(pa.string())
+    chrom_col = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)),
+                                               pa.array([chrom])).cast(pa.string())
     table = pa.table({"c": chrom_col, "s": start, "e": end, "b": barcodes.take(pa.array(barcode)), "n": count})
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, _WRITE)

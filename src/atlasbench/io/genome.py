@@ -22,8 +22,8 @@ import numpy as np
 import pysam
 from pysam.libcbgzf import BGZFile
 
-from atlasbench.io.atomic import atomic_path
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def prepare_fasta(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> P
     with atomic_path(dst) as tmp, atomic_path(fai) as tmp_fai, atomic_path(gzi) as tmp_gzi:
         opener = gzip.open if kind != "plain" else open
         try:
-            with opener(src, "rb") as fin, BGZFile(str(tmp), "wb") as fout:
+            # index=None is pysam's default, passed because its stub makes the argument required
+            with opener(src, "rb") as fin, BGZFile(str(tmp), "wb", index=None) as fout:
                 shutil.copyfileobj(fin, fout, _COPY_CHUNK)
         except (OSError, EOFError) as exc:
             raise input_error(src, f"could not read the FASTA ({exc}); is the file complete?") from exc

@@ -69,7 +69,8 @@ class Segments:
             first_seg[rows] = self._offset[cid] + np.searchsorted(bounds, starts[rows])
             last_seg[rows] = self._offset[cid] + np.searchsorted(bounds, ends[rows])
         self.n_segments = int(self._offset[-1])
-        self.group_depth = np.concatenate(depths, axis=1).astype(np.int32) if depths else np.zeros((n_groups, 0), np.int32)
+        self.group_depth = (np.concatenate(depths, axis=1).astype(np.int32) if depths
+                            else np.zeros((n_groups, 0), np.int32))
         self.depth = self.group_depth.sum(axis=0, dtype=np.int32)
         self._first = first_seg
         self._last = last_seg
@@ -122,9 +123,9 @@ class Segments:
             Shape (..., n_intervals), in the order of the intervals given at
             construction; 0 for intervals on chromosomes not listed.
         """
-        zero = np.zeros(segment_counts.shape[:-1] + (1,), dtype=segment_counts.dtype)
+        zero = np.zeros((*segment_counts.shape[:-1], 1), dtype=segment_counts.dtype)
         csum = np.concatenate([zero, np.cumsum(segment_counts, axis=-1)], axis=-1)
         known = self._first >= 0
-        out = np.zeros(segment_counts.shape[:-1] + (len(self._first),), dtype=csum.dtype)
+        out = np.zeros((*segment_counts.shape[:-1], len(self._first)), dtype=csum.dtype)
         out[..., known] = csum[..., self._last[known]] - csum[..., self._first[known]]
         return out
