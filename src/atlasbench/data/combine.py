@@ -17,10 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from atlasbench.io.atomic import atomic_path, write_text_atomic
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.ingest import STORE_SCHEMA, STORE_WRITE_OPTIONS, Store
 from atlasbench.data.sampling import depth_probabilities, thin_reads
+from atlasbench.errors import AtlasbenchError
+from atlasbench.io.atomic import atomic_path, write_text_atomic
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,8 @@ def combine_stores(
     chromosomes = parts[names[0]].chromosomes
     for name in names[1:]:
         if parts[name].chromosomes != chromosomes:
-            raise AtlasbenchError(f"combined platform: {name!r} was ingested against other chromosomes than {names[0]!r}")
+            raise AtlasbenchError(
+                f"combined platform: {name!r} was ingested against other chromosomes than {names[0]!r}")
     tables, offset = [], 0
     offsets = {}
     for name in names:
@@ -67,7 +68,8 @@ def combine_stores(
     cells = pd.concat(tables, ignore_index=True)
     n_frag = np.zeros(len(cells), dtype=np.int64)
     n_reads = np.zeros(len(cells), dtype=np.int64)
-    with atomic_path(out_dir / "fragments.parquet") as tmp, pq.ParquetWriter(tmp, STORE_SCHEMA, **STORE_WRITE_OPTIONS) as writer:
+    with (atomic_path(out_dir / "fragments.parquet") as tmp,
+          pq.ParquetWriter(tmp, STORE_SCHEMA, **STORE_WRITE_OPTIONS) as writer):
         for part_index, name in enumerate(names):
             store = parts[name]
             probs = None

@@ -12,10 +12,11 @@ Row groups never span two chromosomes, so one chromosome can be read alone.
 from __future__ import annotations
 
 import json
-from concurrent.futures import Future, ThreadPoolExecutor
 import logging
 from collections.abc import Collection, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from atlasbench.io.atomic import atomic_path, write_text_atomic
+from atlasbench.data.qc import CellQC
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.io.atomic import atomic_path, write_text_atomic
 from atlasbench.io.fragments import FragmentBatch, FragmentReader
 from atlasbench.io.genome import match_chromosomes
-from atlasbench.data.qc import CellQC
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,12 @@ def read_cell_table(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:
     table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     missing = [c for c in ("barcode", "cell_type") if c not in table.columns]
     if missing:
-        raise input_error(path, f"missing column(s) {missing}; expected a header with barcode and cell_type, found {list(table.columns)}", 1)
+        raise input_error(path, f"missing column(s) {missing}; expected a header with barcode and cell_type, "
+                                f"found {list(table.columns)}", 1)
     if "sample" not in table.columns:
         if len(samples) > 1:
-            raise input_error(path, f"the platform has {len(samples)} fragments files, so the cell table needs a `sample` column naming one of {list(samples)}", 1)
+            raise input_error(path, f"the platform has {len(samples)} fragments files, so the cell table needs "
+                                    f"a `sample` column naming one of {list(samples)}", 1)
         table["sample"] = samples[0]
     empty = (table["barcode"] == "") | (table["cell_type"] == "")
     if empty.any():
@@ -95,7 +98,8 @@ def read_cell_table(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:
     unknown = ~table["sample"].isin(samples)
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
-        raise input_error(path, f"sample {table['sample'].iloc[row]!r} is not one of the fragments files' samples {list(samples)}", row + 2)
+        raise input_error(path, f"sample {table['sample'].iloc[row]!r} is not one of the fragments files' samples "
+                                f"{list(samples)}", row + 2)
     dup = table.duplicated(["sample", "barcode"])
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
@@ -257,7 +261,8 @@ def ingest(
         if absent.all():
             raise AtlasbenchError(
                 f"none of the {len(cells)} barcodes of the cell table occur in {[str(p) for p in fragments]} "
-                f"(cell table has e.g. {cells['barcode'].iloc[0]!r}); check barcode suffixes such as '-1' and sample names"
+                f"(cell table has e.g. {cells['barcode'].iloc[0]!r}); "
+                "check barcode suffixes such as '-1' and sample names"
             )
     if absent.any():
         log.warning(
@@ -290,5 +295,5 @@ def _chromosome_tables(batch: FragmentBatch) -> list[pa.Table]:
             },
             schema=STORE_SCHEMA,
         )
-        for a, b in zip(cuts[:-1], cuts[1:])
+        for a, b in pairwise(cuts)
     ]

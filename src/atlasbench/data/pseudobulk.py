@@ -31,12 +31,19 @@ import pandas as pd
 import pyBigWig
 from tqdm.auto import tqdm
 
-from atlasbench.io.atomic import atomic_path
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.ingest import Store
+from atlasbench.data.sampling import (
+    cell_levels,
+    cell_order,
+    depth_probabilities,
+    first_cell_level,
+    first_level,
+    read_levels,
+)
+from atlasbench.errors import AtlasbenchError
+from atlasbench.io.atomic import atomic_path
 from atlasbench.io.intervals import Segments
 from atlasbench.io.names import file_stem
-from atlasbench.data.sampling import cell_levels, cell_order, depth_probabilities, first_cell_level, first_level, read_levels
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +153,7 @@ def pseudobulk(
     in_window = segments.group_depth[0] > 0
     in_region = segments.group_depth[1] > 0
     n_s = segments.n_segments
-    acc = np.zeros(n_d * n_c * n_t * n_s, dtype=np.int64)
+    acc: np.ndarray = np.zeros(n_d * n_c * n_t * n_s, dtype=np.int64)  # flat, reshaped to 4-D below
     library = np.zeros(n_d * n_c * n_t, dtype=np.int64)
     n_all = len(cell_table)
     frag_per_cell = np.zeros(n_d * n_all, dtype=np.int64)
@@ -154,7 +161,8 @@ def pseudobulk(
     in_regions = np.zeros(n_all, dtype=np.int64)
 
     total = int(cell_table["n_fragments"].sum())
-    with tqdm(total=total, desc=f"pseudobulk {store.directory.name}", unit=" fragments", unit_scale=True, leave=False) as bar:
+    with tqdm(total=total, desc=f"pseudobulk {store.directory.name}", unit=" fragments", unit_scale=True,
+              leave=False) as bar:
         for batch_index, batch in enumerate(store.batches()):
             rng = np.random.default_rng([seed, batch_index])
             cell = batch["cell"].astype(np.int64)
@@ -212,7 +220,8 @@ def _check_cell_types(cell_level, cell_type_id, cell_types, sizes, min_cells) ->
         )
 
 
-def _level_table(reads_levels, probs, cells_levels, sizes, cell_level, cell_type_id, cell_types, frags, reads) -> pd.DataFrame:
+def _level_table(reads_levels, probs, cells_levels, sizes, cell_level, cell_type_id, cell_types, frags,
+                 reads) -> pd.DataFrame:
     rows = []
     for i, (target, p) in enumerate(zip(reads_levels, probs)):
         for j, (n_target, n) in enumerate(zip(cells_levels, sizes)):
@@ -260,7 +269,8 @@ def write_fragment_beds(store: Store, out_dir: str | Path) -> dict[str, Path]:
             for i, handle in enumerate(handles):
                 sel = of_type == i
                 if sel.any():
-                    frame = pd.DataFrame({"c": chrom_names[batch["chrom"][sel]], "s": batch["start"][sel], "e": batch["end"][sel]})
+                    frame = pd.DataFrame({"c": chrom_names[batch["chrom"][sel]], "s": batch["start"][sel],
+                                          "e": batch["end"][sel]})
                     frame.to_csv(handle, sep="\t", header=False, index=False)
     return paths
 

@@ -23,13 +23,14 @@ import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from atlasbench.errors import AtlasbenchError, input_error
 from atlasbench.io.atomic import atomic_path
 from atlasbench.io.names import file_stem
-from atlasbench.errors import AtlasbenchError, input_error
 
 log = logging.getLogger(__name__)
 
@@ -438,7 +439,7 @@ def peaks_per_cell_type(
     beds: Mapping[str, str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     genome_size: str | float,
-    **macs_options: object,
+    **macs_options: Any,
 ) -> dict[str, pd.DataFrame]:
     """Call peaks for every cell type with :func:`call_peaks` and read the results.
 
@@ -549,7 +550,8 @@ def overlapping(regions: pd.DataFrame, intervals: pd.DataFrame, chrom_sizes: Map
     start = regions.loc[known, "start"].to_numpy(dtype=np.int64)
     width = regions.loc[known, "end"].to_numpy(dtype=np.int64) - start
     out = np.zeros(len(regions), dtype=bool)
-    out[known] = _overlaps_blacklist(chrom.map(offsets).to_numpy(dtype=np.int64) + start, width, intervals, offsets, sizes)
+    out[known] = _overlaps_blacklist(chrom.map(offsets).to_numpy(dtype=np.int64) + start, width, intervals, offsets,
+                                     sizes)
     return out
 
 

@@ -18,14 +18,15 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import anndata
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from atlasbench.io.atomic import atomic_path
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.io.atomic import atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -213,7 +214,10 @@ def gini(x: np.ndarray, axis: int = -1) -> np.ndarray:
 
 def _dense_x(adata: anndata.AnnData) -> np.ndarray:
     """``adata.X`` as a dense array (CREsted accepts CSR targets too)."""
-    return adata.X.toarray() if sparse.issparse(adata.X) else np.asarray(adata.X)
+    if sparse.issparse(adata.X):
+        # scipy-stubs narrow issparse() to a bare ABC without the matrix methods
+        return cast("sparse.csr_matrix | sparse.csc_matrix", adata.X).toarray()
+    return np.asarray(adata.X)
 
 
 def _gini_threshold(region_gini: np.ndarray, gini_std_threshold: float, sign: int) -> float:
