@@ -39,12 +39,12 @@ import safetensors.torch
 import torch
 from safetensors import SafetensorError
 
-from atlasbench.io.atomic import atomic_path
+from atlasbench.data.regions import read_bed
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.io.atomic import atomic_path
 from atlasbench.io.genome import match_chromosomes, open_genome
 from atlasbench.models.architectures import build_model
 from atlasbench.models.predict import is_bed, predict_bed, predict_ensemble, predict_fasta, predict_sequences
-from atlasbench.data.regions import read_bed
 from atlasbench.models.trained import DESCRIPTION, TrainedModel, load_trained
 
 log = logging.getLogger(__name__)
@@ -291,7 +291,8 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     path = Path(path)
     if not path.is_file():
         raise input_error(path, "model bundle not found" if not path.exists() else
-                          "not a model bundle file (a model folder is loaded by atlasbench.models.trained.load_trained)")
+                          "not a model bundle file "
+                          "(a model folder is loaded by atlasbench.models.trained.load_trained)")
     try:
         with zipfile.ZipFile(path) as archive:
             manifest = _manifest(archive, path)

@@ -106,12 +106,12 @@ class SequenceData:
         """
         if shift > self.max_shift:
             raise ValueError(f"shift {shift} exceeds the stored margin of {self.max_shift} bp")
-        index = torch.as_tensor(np.asarray(index, dtype=np.int64))
+        order = torch.as_tensor(np.asarray(index, dtype=np.int64))
         if generator is not None:
-            index = index[torch.randperm(len(index), generator=generator)]
+            order = order[torch.randperm(len(order), generator=generator)]
         positions = torch.arange(self.input_length, device=self.device)
-        for first in range(0, len(index), batch_size):
-            rows = index[first : first + batch_size]
+        for first in range(0, len(order), batch_size):
+            rows = order[first : first + batch_size]
             if generator is None or (shift == 0 and not reverse_complement):
                 codes = self.centred(rows.to(self.device))
             else:

@@ -25,10 +25,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from atlasbench.models.dataset import one_hot, reverse_complement_codes
+from atlasbench.data.regions import read_bed
 from atlasbench.errors import AtlasbenchError, input_error
 from atlasbench.io.genome import base_codes, match_chromosomes, open_genome, region_codes
-from atlasbench.data.regions import read_bed
+from atlasbench.models.dataset import one_hot, reverse_complement_codes
 from atlasbench.models.train import resolve_device
 from atlasbench.models.trained import TrainedModel
 
@@ -138,7 +138,7 @@ def predict_ensemble(models: Models, codes: np.ndarray, **kwargs) -> np.ndarray:
         float32 ``(n, n_outputs)``.
     """
     models = as_ensemble(models)
-    return np.mean([predict(m.module, codes, **kwargs) for m in models], axis=0, dtype=np.float32)
+    return np.asarray(np.mean([predict(m.module, codes, **kwargs) for m in models], axis=0, dtype=np.float32))
 
 
 def pad_codes(codes: np.ndarray, length: int) -> np.ndarray:
@@ -220,7 +220,7 @@ def predict_sequences_by_member(
         np.maximum.at(out, owners, pred)
         return out
 
-    return [best(p) for p in by_member], best(np.mean(by_member, axis=0, dtype=np.float32))
+    return [best(p) for p in by_member], best(np.asarray(np.mean(by_member, axis=0, dtype=np.float32)))
 
 
 def read_fasta_records(path: str | os.PathLike[str]) -> tuple[list[str], list[str]]:

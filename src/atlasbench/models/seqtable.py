@@ -512,11 +512,11 @@ def train_on_table(
     pandas.DataFrame
         The test-fold evaluation (``cell_type`` = target column, ``metric``, ``value``).
     """
-    from atlasbench.readouts.evaluate import correlations
     from atlasbench.models.architectures import count_parameters, model_params
     from atlasbench.models.predict import predict
     from atlasbench.models.train import train
     from atlasbench.models.trained import save_trained
+    from atlasbench.readouts.evaluate import correlations
 
     shift = training.max_shift
     if table.codes.shape[1] != input_length + 2 * shift:

@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,12 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from atlasbench.io.atomic import atomic_path
-from atlasbench.models.dataset import SequenceData
 from atlasbench.errors import AtlasbenchError
+from atlasbench.io.atomic import atomic_path
+from atlasbench.models.architectures import build_model
+from atlasbench.models.dataset import SequenceData
 from atlasbench.models.losses import Loss, make_loss
 from atlasbench.models.settings import Training
-from atlasbench.models.architectures import build_model
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class _State:
     bad_epochs: int = 0
     plateau_epochs: int = 0
     done: bool = False
-    history: list[dict[str, Any]] | None = None
+    history: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _save_checkpoint(path: Path, key: str, model: nn.Module, optimizer: torch.optim.Optimizer, state: _State,
@@ -257,14 +257,14 @@ def init_output_bias(model: nn.Module, mean: np.ndarray) -> None:
     spending epochs climbing to the targets' scale.
     """
     head = [m for m in model.modules() if isinstance(m, nn.Linear)][-1]
-    mean = torch.as_tensor(np.asarray(mean, dtype=np.float32))
+    target = torch.as_tensor(np.asarray(mean, dtype=np.float32))
     activation = getattr(model, "out", nn.Identity())
     if isinstance(activation, nn.Softplus):
-        bias = torch.where(mean > 20, mean, torch.log(torch.expm1(mean.clamp(min=1e-6))))
+        bias = torch.where(target > 20, target, torch.log(torch.expm1(target.clamp(min=1e-6))))
     elif isinstance(activation, nn.Sigmoid):
-        bias = torch.logit(mean.clamp(1e-6, 1 - 1e-6))
+        bias = torch.logit(target.clamp(1e-6, 1 - 1e-6))
     else:
-        bias = mean
+        bias = target
     with torch.no_grad():
         head.bias.copy_(bias.to(head.bias.device))
 

@@ -27,8 +27,8 @@ import safetensors.torch
 from safetensors import SafetensorError
 from torch import nn
 
-from atlasbench.io.atomic import atomic_path, write_text_atomic
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.io.atomic import atomic_path, write_text_atomic
 from atlasbench.models.architectures import build_model
 
 log = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from torch.nn import functional as F
 
 from atlasbench.models.architectures.layers import Dropout, make_activation
 
+
 class _DilatedBlock(nn.Module):
     def __init__(self, filters: int, kernel_size: int, dilation: int, dropout: float) -> None:
         super().__init__()
@@ -79,7 +80,8 @@ class DilatedCNN(nn.Module):
             nn.GELU(),
             Dropout(dropout),
         )
-        self.body = nn.Sequential(*(_DilatedBlock(filters, kernel_size, 2**i, dropout) for i in range(1, n_dil_layers + 1)))
+        self.body = nn.Sequential(*(_DilatedBlock(filters, kernel_size, 2**i, dropout)
+                                    for i in range(1, n_dil_layers + 1)))
         self.head = nn.Linear(filters, n_outputs)
         self.out = make_activation(output_activation)
         for module in self.modules():
