@@ -25,8 +25,8 @@ import pandas as pd
 import torch
 from torch import nn
 
-from atlasbench.models.dataset import one_hot, reverse_complement_codes
 from atlasbench.errors import AtlasbenchError
+from atlasbench.models.dataset import one_hot, reverse_complement_codes
 from atlasbench.models.train import resolve_device
 
 
@@ -146,7 +146,8 @@ def write_contributions(
     out.mkdir(parents=True, exist_ok=True)
     paths = {"npz": out / "contributions.npz", "table": out / "contributions.tsv", "logo": out / "logo.png"}
     with atomic_path(paths["npz"]) as tmp, open(tmp, "wb") as handle:
-        np.savez_compressed(handle, names=np.asarray(names), codes=codes, **scores)
+        # numpy's stub matches **scores against allow_pickle; the keys are model names
+        np.savez_compressed(handle, names=np.asarray(names), codes=codes, **scores)  # type: ignore[arg-type]
     rows = []
     for model, values in scores.items():
         per_base = values.sum(axis=1)

@@ -231,7 +231,7 @@ def enhancer_metrics(scores: pd.DataFrame, enhancers: pd.DataFrame) -> tuple[pd.
     if scored.empty:
         raise AtlasbenchError(f"no enhancer targets one of the model's cell types ({', '.join(cell_types)})")
     macro = {"cell_type": "macro", "auroc": scored["auroc"].mean(), "auprc": scored["auprc"].mean(),
-             "n_positive": int(scored["n_positive"].sum()), "n_negative": int(len(enhancers))}
+             "n_positive": int(scored["n_positive"].sum()), "n_negative": len(enhancers)}
     per_type = pd.concat([per_type, pd.DataFrame([macro])], ignore_index=True)
 
     index = {c: j for j, c in enumerate(cell_types)}
@@ -259,7 +259,8 @@ def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     return fpr, tpr
 
 
-def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame, out: str | os.PathLike[str]) -> dict[str, Path]:
+def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame,
+                          out: str | os.PathLike[str]) -> dict[str, Path]:
     """Write the validated-enhancer evaluation: tables and ROC curves.
 
     Files: ``per_cell_type.tsv`` and ``per_enhancer.tsv`` (see :func:`enhancer_metrics`),

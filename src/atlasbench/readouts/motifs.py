@@ -27,8 +27,8 @@ import pandas as pd
 from torch import nn
 
 from atlasbench.errors import AtlasbenchError
-from atlasbench.io.names import file_stem
 from atlasbench.io.jaspar import Motif
+from atlasbench.io.names import file_stem
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlasbench.io.atomic import atomic_path
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.io.atomic import atomic_path
 from atlasbench.io.figures import save_figure
 from atlasbench.io.fragments import FragmentReader
 from atlasbench.io.genome import Genome, match_chromosomes, open_genome
@@ -135,7 +135,7 @@ def bias_from_counts(counts: np.ndarray, background: np.ndarray, n_fragments: in
     frequencies = counts / n[:, None]
     smoothed = (counts + background) / (n[:, None] + 1.0)
     log_odds = np.log2(smoothed / background)
-    return Tn5Bias(counts, frequencies, background, log_odds, int(round(n[0])), int(n_fragments))
+    return Tn5Bias(counts, frequencies, background, log_odds, round(n[0]), int(n_fragments))
 
 
 def insertion_pfm(
@@ -208,7 +208,7 @@ def insertion_pfm(
         raise ValueError("no fragments file given")
     barcode_ids = None if cells is None else {str(b): i for i, b in enumerate(dict.fromkeys(cells))}
     own = not isinstance(genome, Genome)
-    g = open_genome(genome) if own else genome
+    g = genome if isinstance(genome, Genome) else open_genome(genome)
     try:
         counter = _WindowCounter(g, flank)
         sample = _Subsample(max_fragments, seed) if max_fragments is not None else None
@@ -285,7 +285,7 @@ class _Subsample:
         self.k = k
         self.rng = np.random.default_rng(seed)
         self.key = np.empty(0)
-        self.cols = [np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64)]
+        self.cols: list[np.ndarray] = [np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64)]
 
     def offer(self, chrom: np.ndarray, start: np.ndarray, end: np.ndarray) -> None:
         key = self.rng.random(len(chrom))
@@ -357,11 +357,8 @@ class _WindowCounter:
         flat_pos = np.arange(width, dtype=np.int64) * 4
         for i in range(0, len(centres), _CENTRES_PER_CHUNK):
             c = centres[i : i + _CENTRES_PER_CHUNK]
-            if minus:
-                # read the minus strand 5'->3': position +k is the complement of the base k to the left
-                window = _COMPLEMENT[codes[c[:, None] - self.offsets]]
-            else:
-                window = codes[c[:, None] + self.offsets]
+            # the minus strand reads 5'->3': its position +k is the complement of the base k to the left
+            window = _COMPLEMENT[codes[c[:, None] - self.offsets]] if minus else codes[c[:, None] + self.offsets]
             window = window[(window < 4).all(axis=1)]
             if len(window):
                 self.counts += np.bincount((flat_pos + window).ravel(), minlength=width * 4).reshape(width, 4)
@@ -418,10 +415,7 @@ def compare_bias(a: Tn5Bias, b: Tn5Bias) -> dict[str, float]:
     if a.counts.shape != b.counts.shape:
         raise ValueError(f"biases differ in flank: {a.counts.shape} vs {b.counts.shape}")
     x, y = a.log_odds.ravel(), b.log_odds.ravel()
-    if x.std() == 0 or y.std() == 0:
-        pearson = float("nan")
-    else:
-        pearson = float(np.corrcoef(x, y)[0, 1])
+    pearson = float("nan") if x.std() == 0 or y.std() == 0 else float(np.corrcoef(x, y)[0, 1])
     per_position = jensen_shannon(a.frequencies, b.frequencies)
     return {"pearson": pearson, "jsd": float(per_position.mean()), "max_jsd": float(per_position.max())}
 
