@@ -45,6 +45,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -176,10 +177,10 @@ class Preset:
         counts = (self.n_cells,) * len(self.platforms) if isinstance(self.n_cells, int) else self.n_cells
         if n_cells is None:
             return counts
-        return tuple(int(round(n_cells * c / counts[0])) for c in counts)
+        return tuple(round(n_cells * c / counts[0]) for c in counts)
 
 
-def _scaled(profile: PlatformProfile, complexity: float, reads: float, **changes: float) -> PlatformProfile:
+def _scaled(profile: PlatformProfile, complexity: float, reads: float, **changes: Any) -> PlatformProfile:
     return dataclasses.replace(profile, complexity=complexity, reads_per_cell=reads, **changes)
 
 
@@ -459,7 +460,8 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
     test_folds = "" if chosen.test_folds is None else f"  test_folds: {levels(chosen.test_folds)}\n"
     if chosen.scenarios:
         # with some platforms left out, "matched" would mean another count: those scenarios go too
-        every = len(chosen.platforms) == len({p.name for p in chosen.platforms} | {sc.platform for sc in chosen.scenarios})
+        every = len(chosen.platforms) == len({p.name for p in chosen.platforms}
+                                             | {sc.platform for sc in chosen.scenarios})
         kept = [sc for sc in chosen.scenarios if sc.platform in {p.name for p in chosen.platforms}
                 and (every or not str(sc.cells).startswith("matched"))]
         quoted = lambda x: f'"{x}"' if isinstance(x, str) else str(x)  # noqa: E731
@@ -510,4 +512,4 @@ evaluation:
   enhancers: enhancers.tsv
   reference_platform: {chosen.platforms[0].name}
 truth: truth
-"""
+"""  # noqa: E501 - the model line's comment is part of the study file written

@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -111,23 +112,25 @@ def plan_barcodes(
     counts = np.floor(proportions * n_cells).astype(int)
     counts[np.argsort(-(proportions * n_cells - counts))[: n_cells - counts.sum()]] += 1
     first = rng.permutation(np.repeat(np.arange(n_types), counts))
-    n_empty = int(round(profile.empty_droplets * n_cells))
+    n_empty = round(profile.empty_droplets * n_cells)
     complexity = rng.lognormal(np.log(profile.complexity), profile.complexity_sigma, n_cells)
     u = rng.random(n_cells)
-    kind = np.where(u < profile.doublet_rate, "doublet", np.where(u < profile.doublet_rate + profile.collision_rate, "collision", "cell"))
+    kind = np.where(u < profile.doublet_rate, "doublet",
+                    np.where(u < profile.doublet_rate + profile.collision_rate, "collision", "cell"))
     paired = kind != "cell"
     second = np.full(n_cells, -1)
     # the partner is a cell of another type
     partner = rng.integers(0, max(n_types - 1, 1), size=int(paired.sum()))
     second[paired] = (first[paired] + 1 + partner) % n_types
-    second_complexity = np.where(paired, rng.lognormal(np.log(profile.complexity), profile.complexity_sigma, n_cells), 0.0)
+    second_complexity = np.where(paired, rng.lognormal(np.log(profile.complexity), profile.complexity_sigma, n_cells),
+                                 0.0)
     total = complexity + second_complexity
     reads = profile.reads_per_cell * total / total.mean() * rng.lognormal(0.0, 0.2, n_cells)
     empty_complexity = rng.lognormal(np.log(profile.complexity * 0.02), 0.8, n_empty)
     empty_reads = reads.mean() * empty_complexity / total.mean()
 
     barcode = random_barcodes(rng, n_cells + n_empty, profile.barcode_length)
-    names = np.asarray(list(cell_types) + [""], dtype=object)
+    names = np.asarray([*cell_types, ""], dtype=object)
     table = pd.DataFrame({
         "barcode": barcode,
         "cell_type": np.concatenate([names[first], np.full(n_empty, "", dtype=object)]),
@@ -255,7 +258,7 @@ def sequence_platform(
             n_windows = max(1, int(np.ceil(expected / MOLECULES_PER_WINDOW)))
             edges = np.linspace(0, size, n_windows + 1).astype(np.int64)
             pending: list[tuple[np.ndarray, np.ndarray]] = []
-            for w, (lo, hi) in enumerate(zip(edges[:-1], edges[1:])):
+            for w, (lo, hi) in enumerate(pairwise(edges)):
                 a, b = np.searchsorted(summits, [lo, hi])
                 pending.append(engine.window(rng, int(lo), int(hi), size, summits[a:b], access[a:b], profile,
                                              genome_length, oversample, w_plus, w_minus))
@@ -291,7 +294,7 @@ class _Engine:
         cut = np.searchsorted(np.cumsum(n), np.arange(MOLECULES_PER_WINDOW, int(n.sum()), MOLECULES_PER_WINDOW))
         edges = [0, *np.unique(cut[(cut > 0) & (cut < len(n))]).tolist(), len(n)]
         parts = [self._batch(rng, c0, n[c0:c1], lo, hi, size, summits, access, region_mass / mass, w_plus, w_minus)
-                 for c0, c1 in zip(edges[:-1], edges[1:])]
+                 for c0, c1 in pairwise(edges)]
         if len(parts) == 1:
             return parts[0]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -312,7 +315,8 @@ class _Engine:
             cum = cum / np.where(total > 0, total, 1.0) + np.arange(access.shape[1])
             k = kind[sel]
             # a uniform below p is, divided by p, a fresh uniform
-            pick = inverse_cdf(cum.T.ravel(), k + u[sel] / p_region[sel], span=float(access.shape[1])) - k * len(summits)
+            pick = (inverse_cdf(cum.T.ravel(), k + u[sel] / p_region[sel], span=float(access.shape[1]))
+                    - k * len(summits))
             np.minimum(pick, len(summits) - 1, out=pick)
             offset = rng.normal(0.0, SUMMIT_SD, len(sel))
             centre[sel] = summits[pick] + np.rint(offset).astype(np.int64)
