@@ -199,7 +199,9 @@ def default_validation(test_fold: int, k: int) -> int:
     return (test_fold + 1) % k
 
 
-def split_masks(fold_ids: np.ndarray, test_fold: int, validation_fold: int | None = None) -> dict[str, np.ndarray]:
+def split_masks(
+    fold_ids: np.ndarray, test_fold: int, validation_fold: int | None = None, *, check: bool = True
+) -> dict[str, np.ndarray]:
     """Boolean train / validation / test masks for one model of a k-fold scheme.
 
     The test fold is held out; the validation fold (for early stopping and learning-rate
@@ -218,6 +220,9 @@ def split_masks(fold_ids: np.ndarray, test_fold: int, validation_fold: int | Non
         Fold held out for testing.
     validation_fold
         Fold used for validation; ``None`` for the test fold.
+    check
+        Raise when the test or validation fold holds no region. A caller that words an
+        empty fold in its own terms passes ``False`` and gets the (then empty) masks.
 
     Returns
     -------
@@ -228,14 +233,36 @@ def split_masks(fold_ids: np.ndarray, test_fold: int, validation_fold: int | Non
     Raises
     ------
     AtlasbenchError
-        If the test or validation fold holds no region.
+        If ``check`` and the test or validation fold holds no region.
     """
     fold_ids = np.asarray(fold_ids)
-    present = np.unique(fold_ids)
     validation_fold = test_fold if validation_fold is None else validation_fold
-    for role, fold in (("test", test_fold), ("validation", validation_fold)):
-        if fold not in present:
-            raise AtlasbenchError(f"{role} fold {fold} holds no region (folds present: {present.tolist()})")
+    if check:
+        present = np.unique(fold_ids)
+        for role, fold in (("test", test_fold), ("validation", validation_fold)):
+            if fold not in present:
+                raise AtlasbenchError(f"{role} fold {fold} holds no region (folds present: {present.tolist()})")
     test = fold_ids == test_fold
     validation = fold_ids == validation_fold
     return {"train": ~(test | validation), "validation": validation, "test": test}
+
+
+def split_labels(masks: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Each region's part in one model as text, the way a model folder records it.
+
+    A region is ``"test"`` in the test fold, else ``"val"`` in the validation fold, else
+    ``"train"``. When one fold both tests and validates the model (``validation_fold``
+    equal to ``test_fold``), its regions are ``"test"``: ``"val"`` marks only regions
+    held out for validation apart from the test fold.
+
+    Parameters
+    ----------
+    masks
+        The masks of :func:`split_masks`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``"train"``, ``"val"`` or ``"test"`` per region.
+    """
+    return np.where(masks["test"], "test", np.where(masks["validation"], "val", "train"))

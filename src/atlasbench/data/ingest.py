@@ -53,11 +53,19 @@ MAX_POSITION = np.iinfo(np.int32).max
 
 
 def default_sample_name(path: str | Path) -> str:
-    """Sample name of a fragments file: its name without ``.tsv.gz`` and kin."""
+    """Sample name of a fragments file when none is given: its file name without the extension.
+
+    One extension goes, the first of ``.tsv.gz``, ``.tsv.bgz``, ``.tsv``, ``.gz`` and
+    ``.bgz`` that the name ends with, and nothing else: ``s1.fragments.tsv.gz`` is sample
+    ``s1.fragments``. A study names the samples of a platform so when it does not list
+    them (``platforms[].samples``), and a cell table's ``sample`` column must use these
+    names.
+    """
     name = Path(path).name
-    for suffix in (".gz", ".bgz", ".tsv", ".txt", ".bed"):
-        name = name.removesuffix(suffix)
-    return name.removesuffix(".fragments").removesuffix("_fragments") or name
+    for suffix in (".tsv.gz", ".tsv.bgz", ".tsv", ".gz", ".bgz"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 def read_cell_table(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:

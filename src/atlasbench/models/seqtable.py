@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from atlasbench.data.folds import default_validation, split_labels, split_masks
 from atlasbench.errors import AtlasbenchError, input_error
 from atlasbench.io.genome import base_codes, match_chromosomes, open_genome, region_codes
 from atlasbench.models.settings import Training
@@ -529,10 +530,10 @@ def train_on_table(
     else:
         fold = np.random.default_rng(seed).permutation(np.arange(len(table.names)) % k)
     folds_present = sorted(set(fold.tolist()))
-    if validation_fold is None:
-        validation_fold = folds_present[(folds_present.index(test_fold) + 1) % len(folds_present)] \
+    if validation_fold is None:  # the next fold present; past the end when the test fold is absent
+        validation_fold = folds_present[default_validation(folds_present.index(test_fold), len(folds_present))] \
             if test_fold in folds_present else test_fold + 1
-    split = np.where(fold == test_fold, "test", np.where(fold == validation_fold, "val", "train"))
+    split = split_labels(split_masks(fold, test_fold, validation_fold, check=False))
     test = np.flatnonzero(split == "test")
     if test.size < 3:
         raise AtlasbenchError(f"test fold {test_fold} holds {test.size} sequences; folds present: {folds_present}")

@@ -34,6 +34,7 @@ from atlasbench.models.losses import cosine_mse_log_settings
 from atlasbench.models.architectures import count_parameters, model_params
 from atlasbench.models.predict import predict
 from atlasbench.study.data_stages import GenomeInfo, fingerprint
+from atlasbench.data.folds import split_labels, split_masks
 from atlasbench.data.targets import read_targets, write_targets
 from atlasbench.models.train import train
 from atlasbench.models.trained import is_trained, save_trained
@@ -126,15 +127,10 @@ def train_stage(study: Study, platform: str, level: str, targets_path: Path, seq
         log.debug("model %s %s fold %d seed %d: cached in %s", platform, level, fold, seed, out)
         return out
     adata = read_targets(targets_path)
-    folds = adata.var["fold"].to_numpy()
     val_fold = study.folds.validation_fold(fold)
-    split = np.where(folds == fold, "test", np.where(folds == val_fold, "val", "train"))
-    if val_fold == fold:
-        val_index = np.flatnonzero(folds == fold)
-    else:
-        val_index = np.flatnonzero(split == "val")
-    train_index = np.flatnonzero(split == "train")
-    test_index = np.flatnonzero(split == "test")
+    masks = split_masks(adata.var["fold"].to_numpy(), fold, val_fold, check=False)
+    split = split_labels(masks)
+    train_index, val_index, test_index = (np.flatnonzero(masks[part]) for part in ("train", "validation", "test"))
     if test_index.size == 0:
         raise AtlasbenchError(f"{targets_path}: no region is in test fold {fold}")
     codes = _load_sequences(sequences_path, adata.var_names)

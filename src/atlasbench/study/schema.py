@@ -53,6 +53,9 @@ from pydantic import (
     model_validator,
 )
 
+from atlasbench.data.folds import default_validation
+from atlasbench.data.ingest import default_sample_name
+from atlasbench.io.genome import match_chromosomes
 from atlasbench.models.settings import Training
 from atlasbench.settings import Settings
 from atlasbench.study.problems import (
@@ -306,14 +309,6 @@ class Cost(Settings):
     """Currency of both figures; every platform of a study uses the same one."""
 
 
-def _sample_name(path: Path) -> str:
-    name = path.name
-    for suffix in (".tsv.gz", ".tsv.bgz", ".tsv", ".gz", ".bgz"):
-        if name.endswith(suffix) and len(name) > len(suffix):
-            return name[: -len(suffix)]
-    return name
-
-
 class Platform(Settings):
     """One scATAC-seq platform's data set, or an atlas combining several of them.
 
@@ -380,7 +375,7 @@ class Platform(Settings):
     def _check_samples(self) -> Found:
         assert self.fragments is not None
         if self.samples is None:
-            derived = [_sample_name(p) for p in self.fragments]
+            derived = [default_sample_name(p) for p in self.fragments]
             if len(set(derived)) < len(derived):
                 return [
                     (("samples",), "required: the fragments file names give the same sample "
@@ -568,7 +563,7 @@ class Folds(Settings):
 
     def validation_fold(self, test_fold: int) -> int:
         """The validation fold used with ``test_fold``."""
-        return test_fold if self.validation == "same" else (test_fold + 1) % self.k
+        return test_fold if self.validation == "same" else default_validation(test_fold, self.k)
 
 
 class Model(Settings):
@@ -804,10 +799,6 @@ class Study(Settings):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _strip_chr(name: str) -> str:
-    return name[3:] if name.lower().startswith("chr") else name
-
-
 def cross_references(data: Any) -> Found:
     """Checks across sections (platform names and references, currencies, ...).
 
@@ -898,18 +889,24 @@ def cross_references(data: Any) -> Found:
     genome, folds = data.get("genome"), data.get("folds")
     chromosomes = genome.get("chromosomes") if isinstance(genome, Mapping) else None
     if isinstance(chromosomes, list) and isinstance(folds, Mapping):
-        kept = {_strip_chr(str(c)) for c in chromosomes}
+        # Chromosome names match as the data stages match them to the genome
+        # (atlasbench.io.genome.match_chromosomes: "chr2L" is "2L", "MT" is "chrM").
+        kept = [str(c) for c in chromosomes]
         groups = folds.get("groups")
         if isinstance(groups, list):
             for i, group in enumerate(groups):
                 for j, chrom in enumerate(group if isinstance(group, list) else []):
-                    if isinstance(chrom, (str, int)) and _strip_chr(str(chrom)) not in kept:
+                    if isinstance(chrom, (str, int)) and match_chromosomes([str(chrom)], kept)[1]:
                         found.append((("folds", "groups", i, j), "chromosome not in genome.chromosomes", chrom))
         elif folds.get("scheme", "chromosome") == "chromosome":
+            distinct: list[str] = []  # two spellings of one chromosome count once
+            for name in kept:
+                if match_chromosomes([name], distinct)[1]:
+                    distinct.append(name)
             k = folds.get("k", 5)
-            if isinstance(k, int) and not isinstance(k, bool) and k > len(kept):
+            if isinstance(k, int) and not isinstance(k, bool) and k > len(distinct):
                 found.append(
                     (("folds", "k"), f"must be at most the number of chromosomes kept "
-                     f"({len(kept)}, genome.chromosomes) to hold out whole chromosomes", k)
+                     f"({len(distinct)}, genome.chromosomes) to hold out whole chromosomes", k)
                 )
     return found
