@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from atlasbench.errors import input_error
 from atlasbench.study.problems import (
@@ -67,7 +68,7 @@ class _StudyLoader(yaml.SafeLoader):
                     )
         return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
 
-    def construct_yaml_int(self, node: yaml.Node) -> int:  # type: ignore[override]
+    def construct_yaml_int(self, node: yaml.Node) -> int:
         return int(str(self.construct_scalar(node)).replace("_", ""), 10)  # type: ignore[arg-type]
 
 
@@ -160,7 +161,7 @@ def parse_study(
     context = {"base_dir": Path(base_dir).expanduser().resolve(), "check_files": check_files}
     try:
         study = Study.model_validate(data, context=context)
-        errors: list[dict[str, Any]] = []
+        errors: list[ErrorDetails] = []
     except ValidationError as exc:
         study = None
         errors = list(exc.errors())

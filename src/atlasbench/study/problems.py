@@ -404,7 +404,7 @@ def unique_names(items: list[Any]) -> list[Any]:
     Used as an after-validator of the list; each repeat is reported at its ``name``.
     """
     first: dict[str, int] = {}
-    found = []
+    found: Found = []
     for i, item in enumerate(items):
         if item.name in first:
             found.append(((i, "name"), f"duplicate name (also at index {first[item.name]})", item.name))
