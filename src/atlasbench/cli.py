@@ -606,9 +606,9 @@ def motifs(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_ty
     """
     import pandas as pd
 
+    from atlasbench.io.jaspar import jaspar_collection
     from atlasbench.models.predict import input_windows
     from atlasbench.models.trained import load_trained
-    from atlasbench.io.jaspar import jaspar_collection
     from atlasbench.readouts.motifs import discover_motifs, matched_motifs, write_motifs
 
     chosen = list(cell_types) or load_trained(models[0]).cell_types

@@ -26,20 +26,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from atlasbench.io.annotation import read_tss
-from atlasbench.io.atomic import atomic_path, write_text_atomic
 from atlasbench.data.combine import combine_stores
-from atlasbench.study.schema import Study
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.folds import FoldScheme, assign_folds
-from atlasbench.io.genome import match_chromosomes, open_genome, prepare_fasta, read_chrom_sizes
 from atlasbench.data.ingest import Store, ingest, open_store, read_cell_table
+from atlasbench.data.levels import FULL_LEVEL
 from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.data.qc import write_table
 from atlasbench.data.regions import consensus_regions, overlapping, peaks_per_cell_type, read_bed, region_names
-from atlasbench.study.scenarios import (FULL_LEVEL, PlatformData, Scenario, named_levels, platform_levels,
-                                  resolve_scenarios)
 from atlasbench.data.targets import build_targets, normalize_peak_heights, specific_regions, write_targets
+from atlasbench.errors import AtlasbenchError
+from atlasbench.io.annotation import read_tss
+from atlasbench.io.atomic import atomic_path, write_text_atomic
+from atlasbench.io.genome import match_chromosomes, open_genome, prepare_fasta, read_chrom_sizes
+from atlasbench.study.scenarios import PlatformData, Scenario, named_levels, platform_levels, resolve_scenarios
+from atlasbench.study.schema import Study
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ def genome_stage(study: Study) -> GenomeInfo:
         with genome:
             sizes = dict(genome.sizes)
     else:
+        assert g.chrom_sizes is not None  # the schema requires fasta or chrom_sizes
         sizes = read_chrom_sizes(g.chrom_sizes)
     names = list(sizes)
     if g.chromosomes is not None:
@@ -132,6 +133,7 @@ def _to_genome_names(table: pd.DataFrame, sizes: dict[str, int], what: str) -> p
 def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
     """Ingest one sourced platform (cached); see :func:`atlasbench.data.ingest.ingest`."""
     p = study.platform(platform)
+    assert p.fragments is not None and p.cells is not None  # a sourced platform has both (schema)
     samples = p.sample_names
     key = fingerprint(list(p.fragments), p.cells, samples, genome.chrom_sizes, study.genome.annotation)
     out = study.output / "ingest" / f"{platform}-{key}"
@@ -143,12 +145,14 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
     if tss is not None:
         tss = _to_genome_names(tss, genome.chrom_sizes, str(study.genome.annotation))
     # keep only the study's chromosomes; every name must still be one the genome knows
-    return ingest(p.fragments, cells, out, genome.names, samples=samples, keep_chromosomes=list(genome.chrom_sizes), tss=tss)
+    return ingest(p.fragments, cells, out, genome.names, samples=samples, keep_chromosomes=list(genome.chrom_sizes),
+                  tss=tss)
 
 
 def combine_stage(study: Study, platform: str, stores: dict[str, Store]) -> Store:
     """Pool the parts of a combined platform (cached); see :func:`atlasbench.data.combine.combine_stores`."""
     p = study.platform(platform)
+    assert p.union is not None  # a combined platform
     parts = {name: stores[name] for name in p.union}
     key = fingerprint([str(s.directory) for s in parts.values()], p.common_depth, study.seed)
     out = study.output / "ingest" / f"{platform}-{key}"
@@ -204,7 +208,8 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
             beds = write_fragment_beds(store, out / "pseudobulk" / name)
             called = peaks_per_cell_type(
                 beds, out / "peaks" / name, genome_size,
-                qvalue=pc.qvalue, shift=pc.shift, extsize=pc.extsize, input_format=pc.input_format, keep_dup=pc.keep_dup,
+                qvalue=pc.qvalue, shift=pc.shift, extsize=pc.extsize, input_format=pc.input_format,
+                keep_dup=pc.keep_dup,
             )
             peaks.update({f"{name}:{t}": df for t, df in called.items()})
             for bed in beds.values():
@@ -213,7 +218,8 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
         if len(regions) == 0:
             raise AtlasbenchError("MACS3 found no peaks in any cell type; check the data or give regions.bed")
     f = study.folds
-    scheme = FoldScheme(kind=f.scheme, k=f.k, seed=f.seed, groups=None if f.groups is None else tuple(tuple(g) for g in f.groups))
+    scheme = FoldScheme(kind=f.scheme, k=f.k, seed=f.seed,
+                        groups=None if f.groups is None else tuple(tuple(g) for g in f.groups))
     regions = regions.copy()
     regions["name"] = region_names(regions)
     regions["fold"] = assign_folds(regions, scheme, genome.chrom_sizes)

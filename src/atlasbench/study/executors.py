@@ -22,8 +22,8 @@ import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from atlasbench.study.schema import Study
 from atlasbench.study.jobs import Job
+from atlasbench.study.schema import Study
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ def execute_job(study: Study, key: str, threads: int | None = None, *_dependenci
     Exception
         The job's own error, after it is recorded as failed.
     """
-    from atlasbench.study.records import describe_outputs, log_path, write_record
     from atlasbench.study.jobs import run_job
+    from atlasbench.study.records import describe_outputs, log_path, write_record
 
     if threads is not None:
         import torch
@@ -131,7 +131,7 @@ def run_local(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
         try:
             execute_job(study, job.key)
             outcomes[job.key] = Outcome(job.key, "done")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed job is recorded; the run goes on with the others
             outcomes[job.key] = Outcome(job.key, "failed", f"{type(exc).__name__}: {exc}")
     return list(outcomes.values())
 
@@ -157,7 +157,8 @@ def dask_client(study: Study):
     os.environ.update(environment)
     log.info("started a Dask LocalCluster: %d workers x %d threads", e.n_workers, e.threads_per_worker)
     client = Client(cluster)
-    client.close = _closing_cluster(client.close, cluster)  # the cluster is ours: close it too
+    # the cluster is ours: close it too (mypy forbids assigning to a method; this wraps it on purpose)
+    client.close = _closing_cluster(client.close, cluster)  # type: ignore[method-assign]
     return client
 
 
@@ -188,11 +189,11 @@ def run_dask(study: Study, jobs: Sequence[Job], client, progress: bool = True) -
     list of Outcome
         One per job.
     """
-    from dask.distributed import as_completed
+    from dask.distributed import Future, as_completed
     from tqdm.auto import tqdm
 
     threads = study.executor.threads_per_worker if study.executor.address is None else None
-    futures = {}
+    futures: dict[str, Future] = {}
     for job in jobs:
         deps = [futures[d] for d in job.deps if d in futures]
         futures[job.key] = client.submit(execute_job, study, job.key, threads, *deps, pure=False,

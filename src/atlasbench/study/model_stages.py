@@ -25,19 +25,19 @@ import anndata
 import numpy as np
 import pandas as pd
 
-from atlasbench.io.atomic import atomic_path, write_text_atomic
-from atlasbench.study.schema import Study
-from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.evaluate import evaluate_against, tidy
-from atlasbench.io.genome import open_genome, region_codes
-from atlasbench.models.losses import cosine_mse_log_settings
-from atlasbench.models.architectures import count_parameters, model_params
-from atlasbench.models.predict import predict
-from atlasbench.study.data_stages import GenomeInfo, fingerprint
 from atlasbench.data.folds import split_labels, split_masks
 from atlasbench.data.targets import read_targets, write_targets
+from atlasbench.errors import AtlasbenchError
+from atlasbench.io.atomic import atomic_path, write_text_atomic
+from atlasbench.io.genome import open_genome, region_codes
+from atlasbench.models.architectures import count_parameters, model_params
+from atlasbench.models.losses import cosine_mse_log_settings
+from atlasbench.models.predict import predict
 from atlasbench.models.train import train
 from atlasbench.models.trained import is_trained, save_trained
+from atlasbench.readouts.evaluate import evaluate_against, tidy
+from atlasbench.study.data_stages import GenomeInfo, fingerprint
+from atlasbench.study.schema import Study
 
 log = logging.getLogger(__name__)
 

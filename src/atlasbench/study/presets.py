@@ -28,8 +28,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from atlasbench.io.atomic import write_text_atomic
 from atlasbench.errors import AtlasbenchError, input_error
+from atlasbench.io.atomic import write_text_atomic
 
 __all__ = ["PRESETS", "preset_text", "unfilled_fields", "write_preset"]
 

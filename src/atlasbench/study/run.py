@@ -21,11 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from atlasbench.study.schema import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.executors import Outcome, dask_client, run_dask, run_local
-from atlasbench.study.records import read_record, remove_outputs, verify
 from atlasbench.study.jobs import Job, data_jobs, model_jobs
+from atlasbench.study.records import read_record, remove_outputs, verify
+from atlasbench.study.schema import Study
 from atlasbench.study.slurm import check_slurm, run_slurm, slurm_status
 
 log = logging.getLogger(__name__)

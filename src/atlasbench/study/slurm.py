@@ -30,13 +30,13 @@ import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from atlasbench.study.schema import Study
 from atlasbench.errors import AtlasbenchError
 from atlasbench.study.executors import Outcome, blocked, execute_job
-from atlasbench.study.records import log_path, read_record, write_record
 from atlasbench.study.jobs import Job
+from atlasbench.study.records import log_path, read_record, write_record
+from atlasbench.study.schema import Study
 
 if TYPE_CHECKING:
     from submitit import SlurmJob
@@ -178,7 +178,9 @@ def _submit(study: Study, job: Job) -> SlurmJob:
     write_record(study, job.key, "submitted", submitted=time.time())  # before the job can write "running"
     limit = study.executor.slurm_resources(job.kind).time
     try:
-        slurm_job = executor.submit(_in_slurm, study, job.key, parameters["cpus_per_task"], limit)
+        # a SlurmExecutor makes SlurmJobs (its job_class); submitit types submit() as the base Job
+        submitted = executor.submit(_in_slurm, study, job.key, parameters["cpus_per_task"], limit)
+        slurm_job = cast("SlurmJob[str]", submitted)
     except FailedJobError as exc:  # sbatch said no: a partition, account or size this cluster lacks
         error = f"SLURM refused job {job.key} ({job.kind}): " + "; ".join(str(exc).splitlines())
         write_record(study, job.key, "failed", error=error)
@@ -239,8 +241,8 @@ def _still_queued(study: Study, jobs: Sequence[Job]) -> dict[str, SlurmJob]:
     """
     import submitit
 
-    handles = {job.key: _slurm_job(study, job.key, read_record(study, job.key)) for job in jobs}
-    handles = {key: handle for key, handle in handles.items() if handle is not None}
+    found = {job.key: _slurm_job(study, job.key, read_record(study, job.key)) for job in jobs}
+    handles = {key: handle for key, handle in found.items() if handle is not None}
     states = {key: slurm_state(handle) for key, handle in handles.items()}  # one sacct call
     deadline = time.monotonic() + ACCOUNTING_LAG_SECONDS
     while "UNKNOWN" in states.values() and time.monotonic() < deadline:

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import numpy as np
 
-from atlasbench.study.schema import Study
-from atlasbench.errors import AtlasbenchError
-from atlasbench.io.fragments import FragmentReader
-from atlasbench.io.genome import match_chromosomes, open_genome, read_chrom_sizes
 from atlasbench.data.ingest import read_cell_table
 from atlasbench.data.regions import read_bed
+from atlasbench.errors import AtlasbenchError
 from atlasbench.io.annotation import read_tss
+from atlasbench.io.fragments import FragmentReader
+from atlasbench.io.genome import match_chromosomes, open_genome, read_chrom_sizes
+from atlasbench.study.schema import Study
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,7 @@ def _genome_names(study: Study) -> list[str]:
     g = study.genome
     if g.chrom_sizes is not None:
         return list(read_chrom_sizes(g.chrom_sizes))
+    assert g.fasta is not None  # the schema requires fasta or chrom_sizes
     try:
         with open_genome(g.fasta) as genome:
             return list(genome.names)
@@ -78,7 +79,7 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
         names = _genome_names(study)
     except AtlasbenchError as exc:
         return [*problems, str(exc)]
-    for field, path, reader in (
+    for field, path, read_chroms in (
         ("regions.bed", study.regions.bed, lambda p: read_bed(p)["chrom"]),
         ("genome.blacklist", study.genome.blacklist, lambda p: read_bed(p)["chrom"]),
         ("genome.annotation", study.genome.annotation, lambda p: read_tss(p)["chrom"]),
@@ -86,17 +87,18 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
         if path is None:
             continue
         try:
-            chroms = sorted(set(reader(path).astype(str)))
+            chroms = sorted(set(read_chroms(path).astype(str)))
         except AtlasbenchError as exc:
             problems.append(f"{field}: {exc}")
             continue
-        mapping, unknown = match_chromosomes(chroms, names)
+        mapping, _ = match_chromosomes(chroms, names)
         if not mapping:
             problems.append(f"{field}: none of its chromosomes {chroms[:5]} match the genome's {names[:5]}")
     for i, platform in enumerate(study.platforms):
         if platform.kind != "sourced":
             continue
         where = f"platforms[{i}] ({platform.name})"
+        assert platform.cells is not None and platform.fragments is not None  # a sourced platform has both (schema)
         samples = platform.sample_names
         try:
             cells = read_cell_table(platform.cells, samples)
