@@ -159,7 +159,8 @@ def generate(folder: Path, n_fragments: int, n_cells: int, n_types: int, n_regio
         edges = np.linspace(0, size, n_win + 1).astype(np.int64)
         for lo, hi in itertools.pairwise(edges):
             a, b = np.searchsorted(reg_centre[rows], [lo, hi])
-            windows.append((cid, int(lo), int(hi), int(rows[0] + a) if len(rows) else 0, int(rows[0] + b) if len(rows) else 0))
+            windows.append((cid, int(lo), int(hi),
+                            int(rows[0] + a) if len(rows) else 0, int(rows[0] + b) if len(rows) else 0))
     win_mass = np.array([peak_mass[a:b].sum() + bg_rate.sum() * (hi - lo) for _, lo, hi, a, b in windows])
     win_n = rng.multinomial(n_fragments, win_mass / win_mass.sum())
 
@@ -198,13 +199,17 @@ def generate(folder: Path, n_fragments: int, n_cells: int, n_types: int, n_regio
     writer.close()
     os.replace(tmp, folder / "fragments.tsv.gz")
 
-    names = np.array(CELL_TYPE_NAMES[:n_types] if n_types <= len(CELL_TYPE_NAMES) else [f"type_{i}" for i in range(n_types)])
-    pd.DataFrame({"barcode": barcodes[:n_cells], "cell_type": names[cell_type]}).to_csv(folder / "cells.tsv", sep="\t", index=False)
+    names = np.array(CELL_TYPE_NAMES[:n_types] if n_types <= len(CELL_TYPE_NAMES)
+                     else [f"type_{i}" for i in range(n_types)])
+    pd.DataFrame({"barcode": barcodes[:n_cells], "cell_type": names[cell_type]}).to_csv(
+        folder / "cells.tsv", sep="\t", index=False)
     chrom_names = np.array(chroms)[reg_chrom]
     pd.DataFrame({"chrom": chrom_names, "start": reg_start, "end": reg_start + PEAK_WIDTH,
-                  "name": [f"peak{i}" for i in range(n_regions)]}).to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
+                  "name": [f"peak{i}" for i in range(n_regions)]}).to_csv(
+        folder / "regions.bed", sep="\t", header=False, index=False)
     promoters = np.arange(0, n_regions, 5)  # every fifth peak holds a TSS
-    pd.DataFrame({"chrom": chrom_names[promoters], "pos": reg_centre[promoters]}).to_csv(folder / "tss.tsv", sep="\t", index=False)
+    pd.DataFrame({"chrom": chrom_names[promoters], "pos": reg_centre[promoters]}).to_csv(
+        folder / "tss.tsv", sep="\t", index=False)
     (folder / "chrom.sizes").write_text("".join(f"{c}\t{s}\n" for c, s in CHROM_SIZES.items()))
     manifest = {"params": params, "fragments_written": written, "seconds": round(time.perf_counter() - t0, 1),
                 "bytes": (folder / "fragments.tsv.gz").stat().st_size, "n_background_barcodes": n_empty,
@@ -278,10 +283,7 @@ def run_worker(name: str, data: Path, work: Path, window: int | None, seed: int,
         out = subprocess.run(f"{timed_zcat} {frag} | wc -l", shell=True, check=True, capture_output=True, text=True)
         seconds = time.perf_counter() - t
         info["lines"] = int(out.stdout.strip())
-        if gnu_time:
-            rss = int(rss_file.read_text().split()[-1]) / 1024.0
-        else:
-            rss = _maxrss_mb(resource.RUSAGE_CHILDREN)
+        rss = int(rss_file.read_text().split()[-1]) / 1024.0 if gnu_time else _maxrss_mb(resource.RUSAGE_CHILDREN)
         return {"seconds": seconds, "peak_rss_mb": rss, **info}
 
     def timed(fn):
@@ -311,7 +313,8 @@ def run_worker(name: str, data: Path, work: Path, window: int | None, seed: int,
         tss = pd.read_csv(data / "tss.tsv", sep="\t", dtype={"chrom": str})
         shutil.rmtree(work / "store", ignore_errors=True)
         rss_start = _peak_rss_mb()
-        store, seconds = timed(lambda: ingest([frag], cells, work / "store", list(CHROM_SIZES), samples=["fragments"], tss=tss))
+        store, seconds = timed(lambda: ingest([frag], cells, work / "store", list(CHROM_SIZES), samples=["fragments"],
+                                              tss=tss))
         info["fragments_in_store"] = int(store.cells["n_fragments"].sum())
         info["cells_with_data"] = int((store.cells["n_fragments"] > 0).sum())
     elif name == "atlasbench-pseudobulk":
@@ -369,7 +372,8 @@ def run_worker(name: str, data: Path, work: Path, window: int | None, seed: int,
     return info
 
 
-def run_contender(name: str, data: Path, work: Path, window: int | None, seed: int, profile: Path | None = None) -> dict:
+def run_contender(name: str, data: Path, work: Path, window: int | None, seed: int,
+                  profile: Path | None = None) -> dict:
     """Run one contender in a fresh subprocess; return its JSON report."""
     result = work / f".{name}.json"
     result.unlink(missing_ok=True)
@@ -430,7 +434,8 @@ def report(results: dict, meta: dict) -> str:
         label = f"snapatac2 {si.get('snapatac2_version', '')} pp.import_fragments"
         lines.append(_row(label, si["seconds"], n, si["peak_rss_mb"], floor))
         if sp_ and "error" not in sp_:
-            lines.append(_row("&nbsp;&nbsp;(then make_peak_matrix + sum per type, 1 level)", sp_["seconds"], n, sp_["peak_rss_mb"], floor))
+            lines.append(_row("&nbsp;&nbsp;(then make_peak_matrix + sum per type, 1 level)", sp_["seconds"], n,
+                              sp_["peak_rss_mb"], floor))
             lines.append(_row("snapatac2 import + peak matrix (total)", si["seconds"] + sp_["seconds"], n,
                               max(si["peak_rss_mb"], sp_["peak_rss_mb"]), floor))
     grid = pb.get("grid", {})
@@ -439,7 +444,8 @@ def report(results: dict, meta: dict) -> str:
         (f"fragments/s is input fragments (all {n:,} lines) per second for every row; atlasbench keeps "
          f"{ing.get('fragments_in_store', 0):,} fragments of annotated cells for pseudobulk. "
          f"Pseudobulk grid: reads_per_cell {grid.get('reads_per_cell')} x cells {grid.get('cells')} "
-         f"({len(grid.get('reads_per_cell', [])) * len(grid.get('cells', []))} levels, window {grid.get('window')} bp), "
+         f"({len(grid.get('reads_per_cell', [])) * len(grid.get('cells', []))} levels, "
+         f"window {grid.get('window')} bp), "
          f"one pass. Peak RSS is the whole contender process (interpreter and imports included; zcat: the "
          f"zcat/wc processes). Each contender ran in its own subprocess with the file in the page cache."),
     ]
@@ -449,7 +455,8 @@ def report(results: dict, meta: dict) -> str:
             "",
             "## Peak memory vs. number of fragments (atlasbench, same cells and regions)",
             "",
-            "| fragments | ingest s | ingest peak RSS MB (before work) | pseudobulk s | pseudobulk peak RSS MB (before work) |",
+            "| fragments | ingest s | ingest peak RSS MB (before work) | pseudobulk s "
+            "| pseudobulk peak RSS MB (before work) |",
             "| ---: | ---: | ---: | ---: | ---: |",
         ]
         for count, res in ((m["n_fragments"], small), (n, main)):
@@ -457,7 +464,8 @@ def report(results: dict, meta: dict) -> str:
             if "error" in a or "error" in b:
                 lines.append(f"| {count:,} | failed | | | |")
             else:
-                lines.append(f"| {count:,} | {a['seconds']:.1f} | {a['peak_rss_mb']:,.0f} ({a['rss_before_work_mb']:,.0f}) "
+                lines.append(f"| {count:,} | {a['seconds']:.1f} "
+                             f"| {a['peak_rss_mb']:,.0f} ({a['rss_before_work_mb']:,.0f}) "
                              f"| {b['seconds']:.1f} | {b['peak_rss_mb']:,.0f} ({b['rss_before_work_mb']:,.0f}) |")
         lines += ["", ("(before work): the process's high-water mark after imports and reading the inputs, "
                        "before the timed call.")]
@@ -468,8 +476,10 @@ def _code_state() -> str:
     """The atlasbench code measured: git commit, plus the library files changed since."""
     root = Path(__file__).resolve().parent.parent
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True, check=True)
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
+                              check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=root, capture_output=True, text=True,
+                               check=True)
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     changed = [line[3:] for line in dirty.stdout.splitlines()]
@@ -477,14 +487,16 @@ def _code_state() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fragments", type=int, default=20_000_000, help="fragments in the main file (default 20M)")
     ap.add_argument("--small-fragments", type=int, default=None,
                     help="fragments in the memory-scaling file (default: a quarter of --fragments; 0 to skip)")
     ap.add_argument("--cells", type=int, default=10_000, help="annotated cells (default 10,000)")
     ap.add_argument("--cell-types", type=int, default=6, help="cell types (default 6)")
     ap.add_argument("--regions", type=int, default=50_000, help="500 bp regions (default 50,000)")
-    ap.add_argument("--window", type=int, default=1000, help="pseudobulk target window in bp, 0 = the region itself (default 1000)")
+    ap.add_argument("--window", type=int, default=1000,
+                    help="pseudobulk target window in bp, 0 = the region itself (default 1000)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out"))
     ap.add_argument("--repeat", type=int, default=1, help="runs per contender; the fastest is reported (default 1)")
@@ -521,14 +533,15 @@ def main(argv: list[str] | None = None) -> None:
         print("snapatac2 not importable: skipping it (pip install snapatac2 to compare)", file=sys.stderr)
 
     def dataset(n: int) -> tuple[Path, dict]:
-        folder = out / "data" / f"frags{n}_cells{args.cells}_types{args.cell_types}_regions{args.regions}_seed{args.seed}"
+        folder = out / "data" / (f"frags{n}_cells{args.cells}_types{args.cell_types}"
+                                 f"_regions{args.regions}_seed{args.seed}")
         manifest = cached_dataset(folder, _params(n, args.cells, args.cell_types, args.regions, args.seed))
         state = "cached"
         if manifest is None:
             # in a subprocess, so that this launcher stays small (see _peak_rss_mb)
-            subprocess.run([sys.executable, __file__, "--worker", "generate", "--data", str(folder), "--fragments", str(n),
-                            "--cells", str(args.cells), "--cell-types", str(args.cell_types), "--regions", str(args.regions),
-                            "--seed", str(args.seed)], check=True)
+            subprocess.run([sys.executable, __file__, "--worker", "generate", "--data", str(folder),
+                            "--fragments", str(n), "--cells", str(args.cells), "--cell-types", str(args.cell_types),
+                            "--regions", str(args.regions), "--seed", str(args.seed)], check=True)
             manifest = json.loads((folder / "manifest.json").read_text())
             state = f"generated in {manifest['seconds']:.0f} s, peak RSS {manifest['generator_peak_rss_mb']:,} MB"
         print(f"dataset {n:,} fragments: {folder} ({state}, {manifest['bytes'] / 1e6:,.0f} MB)", file=sys.stderr)
@@ -553,8 +566,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  {name} ...", end="", flush=True, file=sys.stderr)
             res[name] = best_of(name, folder, work)
             r = res[name]
-            print(f" {r['seconds']:.1f} s, {r['peak_rss_mb']:,.0f} MB" if "error" not in r else f" FAILED: {r['error']}",
-                  file=sys.stderr)
+            print(f" {r['seconds']:.1f} s, {r['peak_rss_mb']:,.0f} MB" if "error" not in r
+                  else f" FAILED: {r['error']}", file=sys.stderr)
         return res
 
     def best_of(name: str, folder: Path, work: Path) -> dict:
@@ -573,7 +586,8 @@ def main(argv: list[str] | None = None) -> None:
     results["main"] = contenders(data, out / "work" / "main", with_peers=True)
     meta = {"n_fragments": args.fragments, "n_cells": args.cells, "n_types": args.cell_types, "n_regions": args.regions,
             "n_background_barcodes": manifest["n_background_barcodes"], "file_mb": manifest["bytes"] / 1e6,
-            "machine": f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, {platform.machine()}",
+            "machine": (f"{os.cpu_count()} CPUs, {platform.python_implementation()} {platform.python_version()}, "
+                        f"{platform.machine()}"),
             "window": window, "seed": args.seed, "repeat": args.repeat, "atlasbench": _code_state(),
             "snapatac2": "run" if have_snap else ("skipped (--no-snapatac2)" if args.no_snapatac2
                                                   else "not installed (`pip install snapatac2`)")}
@@ -583,7 +597,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"timing on {small_n:,} fragments (memory scaling):", file=sys.stderr)
         work = out / "work" / "small"
         work.mkdir(parents=True, exist_ok=True)
-        results["small"] = {name: best_of(name, small_data, work) for name in ("atlasbench-ingest", "atlasbench-pseudobulk")}
+        results["small"] = {name: best_of(name, small_data, work)
+                            for name in ("atlasbench-ingest", "atlasbench-pseudobulk")}
         meta["small"] = {"n_fragments": small_n, "data": str(small_data)}
     if args.profile:
         work = out / "work" / "main"

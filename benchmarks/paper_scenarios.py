@@ -38,8 +38,8 @@ log = logging.getLogger("paper_scenarios")
 
 def targets_vs_truth(study, data) -> pd.DataFrame:
     """Pearson of log1p(targets) with log1p(truth) per cell type, averaged, for every level."""
-    from atlasbench.study.jobs import truth_targets
     from atlasbench.data.targets import read_targets
+    from atlasbench.study.jobs import truth_targets
 
     truth = read_targets(truth_targets(study, data))
     expected = pd.DataFrame(np.log1p(truth.X), index=truth.obs_names, columns=truth.var_names)
@@ -86,9 +86,8 @@ def scenario_summary(study, data) -> pd.DataFrame:
 def scenario_comparisons(study, data, against: str) -> pd.DataFrame:
     """The report's comparisons of named scenarios differing in one factor, paired over folds."""
     from atlasbench.readouts.comparisons import compare_scenarios
-    from atlasbench.study.scenarios import one_factor_pairs
     from atlasbench.study.run import evaluation_table
-    from atlasbench.study.scenarios import scenario_labels
+    from atlasbench.study.scenarios import one_factor_pairs, scenario_labels
 
     labels = scenario_labels(data.scenarios, data.named)
     point = {name: (sc.platform, sc.level) for name, sc in data.named.items()}
@@ -100,9 +99,9 @@ def scenario_comparisons(study, data, against: str) -> pd.DataFrame:
 
 def training_seconds(study) -> pd.Series:
     """Wall seconds of every finished training job, by job key."""
-    from atlasbench.study.records import read_record
-    from atlasbench.study.jobs import model_jobs
     from atlasbench.study.data_stages import study_data
+    from atlasbench.study.jobs import model_jobs
+    from atlasbench.study.records import read_record
 
     seconds = {}
     for job in model_jobs(study, study_data(study)):
@@ -122,10 +121,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    from atlasbench.study.loader import load_study
-    from atlasbench.study.run import run_study
     from atlasbench.simulate.atlas import simulated_study
     from atlasbench.study.data_stages import study_data
+    from atlasbench.study.loader import load_study
+    from atlasbench.study.run import run_study
 
     t0 = time.perf_counter()
     study_file = simulated_study(args.out, preset="paper", seed=args.seed)

@@ -82,8 +82,10 @@ def worker(args: argparse.Namespace) -> None:
 def _commit() -> str:
     root = Path(__file__).resolve().parent.parent
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=root, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "src"], check=False, cwd=root, capture_output=True, text=True).stdout
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, cwd=root, capture_output=True,
+                             text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "src"], check=False, cwd=root, capture_output=True,
+                               text=True).stdout
         return sha + (" + uncommitted changes in src/" if dirty.strip() else "")
     except OSError:
         return "unknown"
@@ -113,13 +115,15 @@ def main() -> None:
         names = set(args.runs.split(","))
         results = [r for r in json.loads(previous.read_text()) if r["run"] not in names]
     for name in args.runs.split(","):
-        cmd = [sys.executable, __file__, "--worker", name, "--work", args.work, "--seed", str(args.seed), "--out", str(out)]
+        cmd = [sys.executable, __file__, "--worker", name, "--work", args.work, "--seed", str(args.seed),
+               "--out", str(out)]
         # the demo is timed as shipped (both platforms); --platforms applies to the large runs
         if args.platforms and name != "demo":
             cmd += ["--platforms", args.platforms]
         print(f"running {name} ...", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
+        proc = subprocess.run(cmd, check=False, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "TQDM_DISABLE": "1"})
         if proc.returncode:
             sys.exit(f"{name} failed ({proc.returncode})")
         result = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -133,7 +137,8 @@ def main() -> None:
 
 def _table(results: list[dict]) -> str:
     rows = [
-        "| run | preset | cells/platform | platforms | seconds | fragments | fragments/s | peak RSS (MiB) | output (GiB) |",
+        "| run | preset | cells/platform | platforms | seconds | fragments | fragments/s "
+        "| peak RSS (MiB) | output (GiB) |",
         "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in results:

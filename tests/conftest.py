@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import torch
 
-from atlasbench.models.settings import Training
 from atlasbench.data.folds import FoldScheme, assign_folds
 from atlasbench.io.genome import base_codes
+from atlasbench.models.settings import Training
+from atlasbench.models.train import train
 from atlasbench.simulate.atlas import bundled_genome, read_fasta
 from atlasbench.simulate.grammar import Design, design_atlas
-from atlasbench.models.train import train
 
 #: Largest random shift in training; the training windows are this much wider per side.
 PLANTED_SHIFT = 3

@@ -15,6 +15,10 @@ import torch
 from click.testing import CliRunner
 from test_predict import CELL_TYPES, DM6, LENGTH, PARAMS, random_sequence
 
+from atlasbench.cli import main
+from atlasbench.errors import AtlasbenchError
+from atlasbench.io.genome import open_genome, prepare_fasta
+from atlasbench.models.architectures import build_model, model_params
 from atlasbench.models.bundle import (
     FORMAT_VERSION,
     export_bundle,
@@ -22,10 +26,6 @@ from atlasbench.models.bundle import (
     predict_array,
     predict_bundle,
 )
-from atlasbench.cli import main
-from atlasbench.errors import AtlasbenchError
-from atlasbench.io.genome import open_genome, prepare_fasta
-from atlasbench.models.architectures import build_model, model_params
 from atlasbench.models.predict import predict, predict_bed, predict_fasta, predict_sequences
 from atlasbench.models.trained import load_trained, save_trained
 
@@ -333,9 +333,9 @@ evaluation:
 @pytest.fixture(scope="module")
 def study_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny simulated study, trained and evaluated (two test folds, one named scenario)."""
+    from atlasbench.simulate.atlas import simulate_atlas
     from atlasbench.study.loader import load_study
     from atlasbench.study.run import run_study
-    from atlasbench.simulate.atlas import simulate_atlas
 
     base = tmp_path_factory.mktemp("study")
     simulate_atlas(base, "small", seed=5)

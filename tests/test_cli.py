@@ -181,7 +181,7 @@ def test_validate_missing_study_file(tmp_path):
 
 def test_qc_one_row_per_cell_with_histogram(tmp_path, raw):
     barcodes = sorted(raw["barcode"].unique())
-    cells = pd.DataFrame({"barcode": barcodes + ["Z.404"], "cell_type": [b[0] for b in barcodes] + ["Z"]})
+    cells = pd.DataFrame({"barcode": [*barcodes, "Z.404"], "cell_type": [b[0] for b in barcodes] + ["Z"]})
     cells.to_csv(tmp_path / "cells.tsv", sep="\t", index=False)
     out = tmp_path / "qc" / "x.tsv"
     result = run("qc", FRAGMENTS, "--cells", tmp_path / "cells.tsv", "--out", out)

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from atlasbench.data.combine import combine_stores
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.ingest import ingest, open_store
 from atlasbench.data.pseudobulk import pseudobulk
+from atlasbench.errors import AtlasbenchError
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from atlasbench.errors import AtlasbenchError
 from atlasbench.readouts.comparisons import (
     COMPARISON_COLUMNS,
     compare_scenarios,
@@ -16,7 +17,6 @@ from atlasbench.readouts.comparisons import (
     holm,
     paired_comparison,
 )
-from atlasbench.errors import AtlasbenchError
 from atlasbench.readouts.evaluate import TIDY_COLUMNS, tidy
 
 A = np.array([0.61, 0.58, 0.63, 0.60, 0.59])

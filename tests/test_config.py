@@ -135,7 +135,8 @@ def test_sample_names_default_to_file_names_and_must_be_unique(tmp_path: Path) -
     wrong = MINIMAL.replace("fragments: hydrop.tsv.gz", "fragments: [a.tsv.gz, b.tsv.gz]\n    samples: [x, y, z]")
     with pytest.raises(StudyError) as exc:
         load_study(write(tmp_path, wrong), check_files=False)
-    assert "platforms[0].samples: must give one name per fragments file (2) (got [\"x\", \"y\", \"z\"])" in error_lines(exc)
+    expected = "platforms[0].samples: must give one name per fragments file (2) (got [\"x\", \"y\", \"z\"])"
+    assert expected in error_lines(exc)
     twice = wrong.replace("[x, y, z]", "[x, x]")
     with pytest.raises(StudyError) as exc:
         load_study(write(tmp_path, twice), check_files=False)
@@ -263,7 +264,8 @@ def test_value_grammar_errors(tmp_path: Path) -> None:
         "folds.test_folds[1]: must be a fold number from 0 to 4 (got 9)",
         "model.params.filters: must be a number, text or true/false (got [64])",
         "executor.kind: must be 'local', 'dask' or 'slurm' (got 'cloud')",
-        "executor.slurm.time: must be a time limit HH:MM:SS or D-HH:MM:SS, e.g. '02:00:00' or '1-12:00:00' (got '25:00')",
+        "executor.slurm.time: must be a time limit HH:MM:SS or D-HH:MM:SS, e.g. '02:00:00' or '1-12:00:00' "
+        "(got '25:00')",
         "executor.slurm.memory: must be an amount of memory with a unit, e.g. '16GB' or '500MB' (got 'lots')",
     ]:
         assert line in lines, f"{line!r} missing from:\n{exc.value}"

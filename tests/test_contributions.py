@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from atlasbench.models.dataset import one_hot, reverse_complement_codes
 from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.contributions import contribution_agreement, integrated_gradients
 from atlasbench.models.architectures import build_model
+from atlasbench.models.dataset import one_hot, reverse_complement_codes
+from atlasbench.readouts.contributions import contribution_agreement, integrated_gradients
 
 
 def _model() -> torch.nn.Module:

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from atlasbench.models.dataset import SequenceData, one_hot, reverse_complement_codes
 from atlasbench.io.genome import codes_one_hot, reverse_complement
+from atlasbench.models.dataset import SequenceData, one_hot, reverse_complement_codes
 
 INPUT = 20
 SHIFT = 3

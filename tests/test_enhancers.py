@@ -9,6 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
+from atlasbench.errors import AtlasbenchError
+from atlasbench.models.architectures import build_model, model_params
+from atlasbench.models.trained import load_trained, save_trained
 from atlasbench.readouts.enhancers import (
     average_precision,
     enhancer_metrics,
@@ -17,9 +20,6 @@ from atlasbench.readouts.enhancers import (
     score_enhancers,
     write_enhancer_report,
 )
-from atlasbench.errors import AtlasbenchError
-from atlasbench.models.architectures import build_model, model_params
-from atlasbench.models.trained import load_trained, save_trained
 
 
 def test_roc_auc_and_average_precision_by_hand() -> None:
@@ -137,7 +137,7 @@ def test_ensemble_metrics_score_each_fold_model_and_their_mean(tmp_path: Path) -
     np.testing.assert_allclose(ensemble.to_numpy(), score_enhancers(models, table, None).to_numpy(), rtol=1e-6)
     for row, scores in zip(metrics.itertuples(), [score_enhancers(m, table, None) for m in models] + [ensemble]):
         expected = _headline(scores, table)
-        per_type, per_enhancer = enhancer_metrics(scores, table)
+        _per_type, per_enhancer = enhancer_metrics(scores, table)
         assert expected["accuracy"] == per_enhancer["correct"].mean() and expected["n_enhancers"] == 4
         assert (row.accuracy, row.macro_auroc, row.macro_auprc) == pytest.approx(
             (expected["accuracy"], expected["macro_auroc"], expected["macro_auprc"]))

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.folds import FoldScheme, assign_folds, default_validation, split_masks
+from atlasbench.errors import AtlasbenchError
 
 SIZES = {"chr1": 3000, "chr2": 2000, "chr3": 1003}
 

@@ -234,7 +234,7 @@ def fields(text: str, line: int) -> list[str]:
 
 BAD_LINE_CASES = {
     "four columns": (lambda f: "\t".join(f[:4]), "5 tab-separated columns"),
-    "six columns": (lambda f: "\t".join(f + ["extra"]), "5 tab-separated columns"),
+    "six columns": (lambda f: "\t".join([*f, "extra"]), "5 tab-separated columns"),
     "non-integer start": (lambda f: "\t".join([f[0], "12x", *f[2:]]), "'start' must be an integer"),
     "float end": (lambda f: "\t".join([f[0], f[1], f[2] + ".5", *f[3:]]), "'end' must be an integer"),
     "start equals end": (lambda f: "\t".join([f[0], f[1], f[1], *f[3:]]), "start must be < end"),

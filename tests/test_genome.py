@@ -110,7 +110,7 @@ def test_prepare_failure_leaves_nothing(tmp_path: Path) -> None:
     ragged = tmp_path / "ragged.fa"
     ragged.write_text(">a\nACGT\nACGTACGT\nAC\n")
     out = tmp_path / "out"
-    with pytest.raises(AtlasbenchError, match="ragged.fa"):
+    with pytest.raises(AtlasbenchError, match=r"ragged\.fa"):
         prepare_fasta(ragged, out / "ragged.fa.gz")
     assert list(out.iterdir()) == []
     with pytest.raises(AtlasbenchError, match="not found"):
@@ -140,7 +140,7 @@ def test_match_chromosomes() -> None:
     mapping, missing = match_chromosomes(["2L", "chrX", "X", "MT", "chrUn", "2L"], ucsc)
     assert mapping == {"2L": "chr2L", "chrX": "chrX", "X": "chrX", "MT": "chrM"}
     assert missing == ["chrUn"]
-    flybase = DM6_NAMES + ["mitochondrion_genome", "MT"]
+    flybase = [*DM6_NAMES, "mitochondrion_genome", "MT"]
     mapping, missing = match_chromosomes(["chr2L", "chr4", "chrM", "M", "chrMT", "chrY_random"], flybase)
     assert mapping == {"chr2L": "2L", "chr4": "4", "chrM": "MT", "M": "MT", "chrMT": "MT"}
     assert missing == ["chrY_random"]

@@ -14,8 +14,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.ingest import default_sample_name, ingest, open_store, read_cell_table
+from atlasbench.errors import AtlasbenchError
 
 ARCHR = Path(__file__).parent / "data" / "archr_pbsmall_hg19.fragments.tsv.gz"
 COLUMNS = ["chrom", "start", "end", "barcode", "count"]
@@ -191,7 +191,8 @@ def test_unknown_chromosome_errors_with_file_and_line(tmp_path, frags, annotated
 
 
 def test_bad_fragment_line_fails_ingest_atomically(tmp_path, frags, annotated):
-    lines = gzip.open(ARCHR, "rt").read().splitlines()
+    with gzip.open(ARCHR, "rt") as fh:
+        lines = fh.read().splitlines()
     lines[20_000] = lines[20_000].replace("\t", " ")
     bad = tmp_path / "bad.tsv.gz"
     with gzip.open(bad, "wt", compresslevel=1) as fh:

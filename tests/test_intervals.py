@@ -24,7 +24,8 @@ def brute_depth(intervals: pd.DataFrame, chroms: list[str], chrom_id: np.ndarray
     return out
 
 
-def brute_interval_counts(intervals: pd.DataFrame, chroms: list[str], chrom_id: np.ndarray, pos: np.ndarray) -> np.ndarray:
+def brute_interval_counts(intervals: pd.DataFrame, chroms: list[str], chrom_id: np.ndarray,
+                          pos: np.ndarray) -> np.ndarray:
     """Positions inside each interval (0 for intervals on unlisted chromosomes)."""
     out = []
     for r in intervals.itertuples():

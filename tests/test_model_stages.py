@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.study.loader import load_study
-from atlasbench.readouts.evaluate import TIDY_COLUMNS
-from atlasbench.study.run import evaluation_table, run_study
-from atlasbench.simulate.atlas import simulate_atlas
 from atlasbench.data.targets import read_targets
 from atlasbench.models.trained import load_trained
+from atlasbench.readouts.evaluate import TIDY_COLUMNS
+from atlasbench.simulate.atlas import simulate_atlas
+from atlasbench.study.loader import load_study
+from atlasbench.study.run import evaluation_table, run_study
 
 # Three jobs: 10x at full depth and at 20 reads per cell, HyDrop at full depth.
 GRID = """\

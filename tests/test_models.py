@@ -7,9 +7,9 @@ import torch
 
 from atlasbench.errors import AtlasbenchError
 from atlasbench.models.architectures import ARCHITECTURES, PRESETS, build_model, count_parameters, model_params
-from atlasbench.models.architectures.layers import OUTPUT_ACTIVATIONS, Dropout, make_activation
 from atlasbench.models.architectures.deeptopic_cnn import DeepTopicCNN, _ConvBlock
 from atlasbench.models.architectures.dilated_cnn import DilatedCNN
+from atlasbench.models.architectures.layers import OUTPUT_ACTIVATIONS, Dropout, make_activation
 
 
 def random_one_hot(n: int, length: int, seed: int = 0) -> torch.Tensor:

@@ -12,10 +12,10 @@ import torch
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.models.dataset import reverse_complement_codes
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.genome import base_codes, open_genome, prepare_fasta, region_codes
 from atlasbench.models.architectures import build_model, model_params
+from atlasbench.models.dataset import reverse_complement_codes
 from atlasbench.models.predict import pad_codes, predict, predict_bed, predict_fasta, predict_sequences
 from atlasbench.models.trained import TrainedModel, load_trained, save_trained
 
@@ -148,7 +148,8 @@ def test_mixed_lengths_keep_order(trained: TrainedModel) -> None:
 
 
 def test_predict_fasta(trained: TrainedModel, tmp_path: Path) -> None:
-    seqs = {"short": random_sequence(120, 9), "long": random_sequence(LENGTH + 33, 10), "exact": "N" * 10 + random_sequence(LENGTH - 10, 11)}
+    seqs = {"short": random_sequence(120, 9), "long": random_sequence(LENGTH + 33, 10),
+            "exact": "N" * 10 + random_sequence(LENGTH - 10, 11)}
     text = ">short some description\n" + seqs["short"][:60] + "\n" + seqs["short"][60:].lower() + "\n\n"
     text += ">long\n" + "\n".join(seqs["long"][i : i + 80] for i in range(0, len(seqs["long"]), 80)) + "\n"
     text += ">exact\n" + seqs["exact"] + "\n"
@@ -225,7 +226,7 @@ def test_predict_bed_matches_region_windows(trained: TrainedModel, genome: Path,
 def test_predict_bed_unknown_chromosome(trained: TrainedModel, genome: Path, tmp_path: Path) -> None:
     bed = tmp_path / "human.bed"
     bed.write_text("2L\t100\t200\nchr17\t100\t200\n")
-    with pytest.raises(AtlasbenchError, match="chromosomes not in the genome .*: chr17") as info:
+    with pytest.raises(AtlasbenchError, match=r"chromosomes not in the genome .*: chr17") as info:
         predict_bed(trained, bed, genome)
     assert str(info.value).startswith(str(bed))
 

@@ -11,13 +11,13 @@ import yaml
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.study.loader import load_study, parse_study
-from atlasbench.study.problems import FILL_IN
-from atlasbench.study.schema import Study
 from atlasbench.errors import AtlasbenchError
-from atlasbench.study.presets import PRESETS, preset_text, unfilled_fields, write_preset
 from atlasbench.simulate.atlas import PRESETS as SIMULATED
 from atlasbench.simulate.atlas import _study_yaml, simulate_atlas
+from atlasbench.study.loader import load_study, parse_study
+from atlasbench.study.presets import PRESETS, preset_text, unfilled_fields, write_preset
+from atlasbench.study.problems import FILL_IN
+from atlasbench.study.schema import Study
 from atlasbench.study.validate import check_study
 
 #: The fields each preset leaves to the user, in file order.
@@ -138,7 +138,8 @@ def test_mouse_preset_carries_the_published_protocol(filled):
     assert (calling.input_format, calling.shift, calling.extsize, calling.keep_dup, calling.qvalue) == (
         "BEDPE", 73, 146, "all", 0.05)
     t = study.targets
-    assert (t.window, t.normalization, t.peak_height_top_k_percent, t.specificity_gini_std) == (1000, "mean_cpm", 0.03, 1.0)
+    assert (t.window, t.normalization, t.peak_height_top_k_percent, t.specificity_gini_std) == (
+        1000, "mean_cpm", 0.03, 1.0)
     assert (study.folds.scheme, study.folds.k, study.folds.test_folds, study.folds.validation) == (
         "chromosome_block", 10, "all", "same")
     assert (study.model.architecture, study.model.preset, study.model.input_length) == ("dilated_cnn", "paper", 2114)

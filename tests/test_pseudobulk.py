@@ -7,10 +7,10 @@ import pandas as pd
 import pyBigWig
 import pytest
 
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.ingest import ingest
 from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, target_windows, write_fragment_beds
 from atlasbench.data.sampling import cell_order
+from atlasbench.errors import AtlasbenchError
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"
@@ -112,7 +112,7 @@ def test_depth_levels_are_nested_and_thinned(store, regions):
 
 
 def test_too_few_cells_per_type_is_a_clear_error(store, regions):
-    with pytest.raises(AtlasbenchError, match="fewer than grid.min_cells_per_type=10"):
+    with pytest.raises(AtlasbenchError, match=r"fewer than grid\.min_cells_per_type=10"):
         pseudobulk(store, regions, ["all"], [9, "all"], seed=1, min_cells_per_type=10)
 
 

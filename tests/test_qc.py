@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from atlasbench.io.annotation import read_tss
 from atlasbench.data.qc import fragments_qc
+from atlasbench.io.annotation import read_tss
 
 DATA = Path(__file__).parent / "data"
 ARCHR = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"
@@ -33,7 +33,7 @@ def cells(frags) -> pd.DataFrame:
     barcodes = sorted(frags["barcode"].unique())
     rng = np.random.default_rng(7)
     kept = [b for i, b in enumerate(barcodes) if i % 3 != 0]
-    kept = list(rng.permutation(kept)) + ["X.not_in_file"]
+    kept = [*rng.permutation(kept), "X.not_in_file"]
     return pd.DataFrame({"barcode": kept, "cell_type": [b.split(".")[0] for b in kept]})
 
 
@@ -75,7 +75,7 @@ def check_basic(got: pd.DataFrame, table: pd.DataFrame, cells: pd.DataFrame) -> 
 
 
 def test_basic_qc_on_archr_matches_pandas(frags, cells):
-    table, hist = fragments_qc(ARCHR, cells=cells)
+    table, _hist = fragments_qc(ARCHR, cells=cells)
     check_basic(table, frags, cells)
     # every count in this file is 1: no duplicates at all
     present = table["barcode"] != "X.not_in_file"
@@ -133,7 +133,8 @@ def test_frip_with_overlapping_regions(tmp_path, frags, cells):
     )
     inside = np.zeros(len(ins), dtype=bool)
     for r in regions.itertuples():
-        inside |= (ins["chrom"].to_numpy() == r.chrom) & (ins["pos"].to_numpy() >= r.start) & (ins["pos"].to_numpy() < r.end)
+        inside |= ((ins["chrom"].to_numpy() == r.chrom) & (ins["pos"].to_numpy() >= r.start)
+                   & (ins["pos"].to_numpy() < r.end))
     n_in = ins[inside].groupby("barcode").size().reindex(cells["barcode"], fill_value=0)
     n_frag = frags.groupby("barcode").size().reindex(cells["barcode"], fill_value=0)
     assert n_in.sum() > 1000 and (n_in < 2 * n_frag).any()  # the regions cover part of the data
@@ -234,7 +235,8 @@ def test_tss_window_edges(tmp_path, gff_chrom):
     gff.write_text(f"{gff_chrom}\tt\tmRNA\t{t + 1}\t{t + 900}\t.\t+\t.\tID=t\n")
     # one-base-long fragments put a single insertion position (start == end - 1) ...
     # count twice, once per end: so every position below gets two insertions
-    positions = [t - 2001, t - 2000, t - 1901, t - 1900, t - 51, t - 50, t, t + 50, t + 51, t + 1900, t + 1901, t + 2000, t + 2001]
+    positions = [t - 2001, t - 2000, t - 1901, t - 1900, t - 51, t - 50, t,
+                 t + 50, t + 51, t + 1900, t + 1901, t + 2000, t + 2001]
     path = tmp_path / "f.tsv"
     path.write_text("".join(f"chr1\t{p}\t{p + 1}\tA\t1\n" for p in positions))
     centre = 2 * sum(abs(p - t) <= 50 for p in positions)

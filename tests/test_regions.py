@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.regions import (
     NARROWPEAK_COLUMNS,
     call_peaks,
@@ -22,6 +21,7 @@ from atlasbench.data.regions import (
     region_names,
     write_bed,
 )
+from atlasbench.errors import AtlasbenchError
 
 FRAGMENTS = Path(__file__).parent / "data" / "archr_pbsmall_hg19.fragments.tsv.gz"
 HG19_SIZES = {"chr5": 180915260, "chr11": 135006516}
@@ -234,7 +234,8 @@ def test_read_bed_skips_headers_and_reads_name_score(tmp_path: Path) -> None:
     packed.write_bytes(gzip.compress(text.encode()))
     for path in (plain, packed):
         table = read_bed(path, {"chr1": 100, "chr2": 50})
-        assert table[["chrom", "start", "end", "name"]].values.tolist() == [["chr1", 0, 100, "r1"], ["chr2", 10, 20, "r2"]]
+        assert table[["chrom", "start", "end", "name"]].values.tolist() == [
+            ["chr1", 0, 100, "r1"], ["chr2", 10, 20, "r2"]]
         assert table["start"].dtype == np.int64
         assert table["score"].iloc[0] == 5 and np.isnan(table["score"].iloc[1])
 

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from atlasbench.cli import main
-from atlasbench.study.loader import load_study
 from atlasbench.errors import AtlasbenchError
+from atlasbench.simulate.atlas import simulate_atlas
+from atlasbench.study.loader import load_study
 from atlasbench.study.records import read_record, record_path
 from atlasbench.study.run import evaluation_table, run_study, study_status
-from atlasbench.simulate.atlas import simulate_atlas
 
 SETTINGS = """\
 grid:

@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.sampling import (
     cell_levels,
     cell_order,
@@ -15,6 +14,7 @@ from atlasbench.data.sampling import (
     read_levels,
     thin_reads,
 )
+from atlasbench.errors import AtlasbenchError
 
 
 def test_depth_probabilities_are_targets_over_mean():

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -18,15 +19,15 @@ import pysam
 import pytest
 from click.testing import CliRunner
 
-from atlasbench.io.annotation import read_tss
 from atlasbench.cli import main
-from atlasbench.study.loader import load_study
-from atlasbench.errors import AtlasbenchError
-from atlasbench.io.genome import open_genome
 from atlasbench.data.ingest import ingest, read_cell_table
 from atlasbench.data.pseudobulk import pseudobulk
+from atlasbench.errors import AtlasbenchError
+from atlasbench.io.annotation import read_tss
+from atlasbench.io.genome import open_genome
 from atlasbench.simulate.atlas import DEFAULT_PROPORTIONS, PRESETS, read_fasta, simulate_atlas
 from atlasbench.simulate.sequencing import plan_barcodes, sequence_platform
+from atlasbench.study.loader import load_study
 from atlasbench.study.validate import check_study
 
 SEED = 11
@@ -181,7 +182,7 @@ def test_unique_fragments_follow_library_complexity(atlas, regions, tmp_path):
     # saturation: fragments per read fall with depth, and at 16x the complexity the
     # unique fragments are the library itself
     per_read = [f / r for r, f, _ in observed]
-    assert all(a > b for a, b in zip(per_read, per_read[1:]))
+    assert all(a > b for a, b in pairwise(per_read))
     assert observed[-1][1] == pytest.approx(observed[-1][2], rel=0.03)
 
 

@@ -23,12 +23,12 @@ from click.testing import CliRunner
 from test_run import _study_file
 
 from atlasbench.cli import main
-from atlasbench.study.loader import load_study
 from atlasbench.errors import AtlasbenchError
+from atlasbench.simulate.atlas import simulate_atlas
 from atlasbench.study.jobs import Job
+from atlasbench.study.loader import load_study
 from atlasbench.study.records import log_path, read_record
 from atlasbench.study.run import evaluation_table, run_study, study_status
-from atlasbench.simulate.atlas import simulate_atlas
 from atlasbench.study.slurm import sbatch_parameters, slurm_folder
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "slurm-single-node.sh"
@@ -230,7 +230,8 @@ def test_each_job_gets_its_kind_s_resources_and_a_log_beside_its_record(runs) ->
     folder = slurm_folder(study, key)
     script = (folder / f"{_job_id(study, key)}_submission.sh").read_text()
     assert "--time=5\n" in script and "--cpus-per-task=1\n" in script and "--mem=1024M\n" in script
-    assert "--time=10\n" in (slurm_folder(study, "evaluate") / f"{_job_id(study, 'evaluate')}_submission.sh").read_text()
+    evaluate_script = slurm_folder(study, "evaluate") / f"{_job_id(study, 'evaluate')}_submission.sh"
+    assert "--time=10\n" in evaluate_script.read_text()
     assert folder.parent.parent == study.output / "jobs"
     assert (study.output / "jobs" / (key.replace("/", "__") + ".log")).stat().st_size > 0
 
@@ -266,7 +267,8 @@ def test_the_slurm_executor_without_slurm_fails_before_any_work(atlas, tmp_path,
 
 def test_a_job_slurm_refuses_stops_the_run_with_sbatch_s_word(slurm_cluster, atlas) -> None:
     path = _study_file(atlas, "refused")
-    path.write_text(path.read_text() + "executor:\n  kind: slurm\n  slurm: {partition: nowhere, memory: 1GB, cpus: 1}\n")
+    path.write_text(path.read_text()
+                    + "executor:\n  kind: slurm\n  slurm: {partition: nowhere, memory: 1GB, cpus: 1}\n")
     study = load_study(path)
     with pytest.raises(AtlasbenchError, match=r"SLURM refused job ingest/\w+ \(ingest\): .*partition") as info:
         run_study(study, progress=False)

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 from scipy import sparse
 
-from atlasbench.errors import AtlasbenchError
 from atlasbench.data.targets import (
     NORMALIZATIONS,
     build_targets,
@@ -20,6 +19,7 @@ from atlasbench.data.targets import (
     specific_regions,
     write_targets,
 )
+from atlasbench.errors import AtlasbenchError
 
 COUNTS = np.array([[0, 10, 20, 30], [5, 5, 5, 5], [100, 0, 50, 250]], dtype=np.int64)
 LIBRARY = np.array([1_000_000, 500_000, 2_000_000])

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 
 from atlasbench.cli import main
 from atlasbench.errors import AtlasbenchError
+from atlasbench.readouts.tn5 import compare_bias, insertion_pfm, jensen_shannon, same_bias, write_bias
 from atlasbench.simulate import platforms
 from atlasbench.simulate.atlas import simulate_atlas
 from atlasbench.simulate.sequencing import tn5_weights
-from atlasbench.readouts.tn5 import compare_bias, insertion_pfm, jensen_shannon, same_bias, write_bias
 
 # index:          0123456789...
 CHR1 = "ACGTTGCANNACGGATCCAT"  # 20 bp, N at 8 and 9
@@ -57,7 +57,7 @@ HAND_FRAGMENTS = [
     ("chr2", 1, 5, "bcA", 1), ("chr2", 5, 8, "bcC", 3),
 ]
 CELL_WINDOWS = ["ACGTT", "TGCAA", "CGTTG", "ATGGA", "GTTTC"]
-ALL_WINDOWS = CELL_WINDOWS + ["AAACC", "AGGGT"]
+ALL_WINDOWS = [*CELL_WINDOWS, "AAACC", "AGGGT"]
 # chr1 + chr2 (chr3 has no insertion), N excluded: A 8, C 8, G 7, T 5; both strands: A=T=13, C=G=15
 HAND_BACKGROUND = np.array([13, 15, 15, 13]) / 56
 
@@ -65,7 +65,8 @@ HAND_BACKGROUND = np.array([13, 15, 15, 13]) / 56
 @pytest.mark.parametrize("genome_prefix", ["chr", ""])
 def test_hand_counts_strands_edges_and_n(tmp_path, genome_prefix):
     # fragments say chr1, the genome may say 1 (Ensembl style): both must give the same counts
-    genome = _write_fasta(tmp_path / "g.fa", {f"{genome_prefix}{n}": s for n, s in (("1", CHR1), ("2", CHR2), ("3", CHR3))})
+    genome = _write_fasta(tmp_path / "g.fa",
+                          {f"{genome_prefix}{n}": s for n, s in (("1", CHR1), ("2", CHR2), ("3", CHR3))})
     frags = _write_fragments(tmp_path / "f.tsv.gz", HAND_FRAGMENTS)
     bias = insertion_pfm(frags, genome, flank=2, cells={"bcA", "bcB"}, max_fragments=None)
     np.testing.assert_array_equal(bias.counts, _count(CELL_WINDOWS))
@@ -128,7 +129,7 @@ def test_bad_fragments_files_raise_naming_them(tmp_path):
     elsewhere = _write_fragments(tmp_path / "elsewhere.tsv.gz", [("chrX", 2, 6, "bcA", 1)])
     with pytest.raises(AtlasbenchError, match=r"elsewhere\.tsv\.gz.*no Tn5 insertion"):
         insertion_pfm(elsewhere, genome)
-    with pytest.raises(AtlasbenchError, match="missing.tsv.gz"):
+    with pytest.raises(AtlasbenchError, match=r"missing\.tsv\.gz"):
         insertion_pfm(tmp_path / "missing.tsv.gz", genome)
 
 

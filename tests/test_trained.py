@@ -178,7 +178,7 @@ def test_weights_of_another_architecture(saved: tuple[Path, torch.nn.Module, dic
     directory, _, _ = saved
     other = make_spec("deeptopic_cnn")
     (directory / DESCRIPTION).write_text(json.dumps(other))
-    with pytest.raises(AtlasbenchError, match="weights do not fit the model described in model.json") as info:
+    with pytest.raises(AtlasbenchError, match=r"weights do not fit the model described in model\.json") as info:
         load_trained(directory)
     assert str(directory / WEIGHTS) in str(info.value)
 

@@ -88,7 +88,8 @@ def test_cell_type_too_small_for_the_smallest_cells_level(tmp_path, barcodes):
     # 8 of the 50 T cells become "NK": 60 of 150 cells keep about 60 * 8 / 150 = 3 NK cells
     nk = [b for b in barcodes if b.startswith("T.")][:8]
     cells = write_cells(tmp_path / "cells.tsv", barcodes, {b: "NK" for b in nk})
-    problems = check_study(study(tmp_path, barcodes, cells=cells, grid={"cells": [60, "all"], "min_cells_per_type": 10}))
+    problems = check_study(study(tmp_path, barcodes, cells=cells,
+                                 grid={"cells": [60, "all"], "min_cells_per_type": 10}))
     assert len(problems) == 1
     problem = problems[0]
     assert problem.startswith("platforms[0] (tenx).cells")
