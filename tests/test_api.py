@@ -24,7 +24,7 @@ def test_every_listed_name_resolves(package: str) -> None:
 def test_an_unknown_name_is_an_attribute_error() -> None:
     import atlasbench.data
 
-    with pytest.raises(AttributeError, match="atlasbench.data' has no attribute 'not_a_stage'"):
+    with pytest.raises(AttributeError, match=r"atlasbench\.data' has no attribute 'not_a_stage'"):
         atlasbench.data.not_a_stage  # noqa: B018
 
 

@@ -106,7 +106,7 @@ def test_the_check_sees_imports_inside_functions_and_relative_ones() -> None:
         "    from . import dataset\n"
     )
     found = [module for _, module in _imports(source, ["atlasbench", "models"])]
-    assert found == ["atlasbench.io.genome", "atlasbench.errors", "atlasbench", "atlasbench.study.schema", "atlasbench.report",
-                     "atlasbench.models"]
+    assert found == ["atlasbench.io.genome", "atlasbench.errors", "atlasbench", "atlasbench.study.schema",
+                     "atlasbench.report", "atlasbench.models"]
     layers = [_layer(module.split(".")[1:]) for module in found]
     assert [layer not in ALLOWED["models"] | {"models"} for layer in layers] == [False, False, False, True, True, False]

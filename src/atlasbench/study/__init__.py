@@ -1,7 +1,8 @@
 """The orchestration; the only layer (with the CLI) that knows a whole study.
 
 - :mod:`~atlasbench.study.schema`: the study's typed sections; :mod:`~atlasbench.study.problems`: clear errors;
-- :mod:`~atlasbench.study.loader`: the YAML study file; :mod:`~atlasbench.study.example`, :mod:`~atlasbench.study.presets`;
+- :mod:`~atlasbench.study.loader`: the YAML study file; :mod:`~atlasbench.study.example`,
+  :mod:`~atlasbench.study.presets`;
 - :mod:`~atlasbench.study.validate`: checks of the files a study names, before any work;
 - :mod:`~atlasbench.study.scenarios`: grid points and named scenarios;
 - :mod:`~atlasbench.study.data_stages`, :mod:`~atlasbench.study.model_stages`: each stage with the study's settings;
