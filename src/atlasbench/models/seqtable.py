@@ -484,7 +484,7 @@ def train_on_table(
     The table's ``fold`` column splits it; without one, rows are assigned to ``k`` folds
     at random (seeded). The model is trained on every fold but the test and validation
     folds, evaluated on the test fold (per target Pearson and Spearman across sequences,
-    see :func:`atlasbench.readouts.evaluate.correlations`) and saved to ``out`` (see
+    see :func:`atlasbench.models.metrics.correlations`) and saved to ``out`` (see
     :mod:`atlasbench.models.trained`) with its evaluation in ``evaluation.tsv``.
 
     Parameters
@@ -514,10 +514,10 @@ def train_on_table(
         The test-fold evaluation (``cell_type`` = target column, ``metric``, ``value``).
     """
     from atlasbench.models.architectures import count_parameters, model_params
+    from atlasbench.models.metrics import correlations
     from atlasbench.models.predict import predict
     from atlasbench.models.train import train
     from atlasbench.models.trained import save_trained
-    from atlasbench.readouts.evaluate import correlations
 
     shift = training.max_shift
     if table.codes.shape[1] != input_length + 2 * shift:
