@@ -12,6 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from atlasbench.cli import main
+from atlasbench.errors import AtlasbenchError
 from atlasbench.readouts.cost import (
     CHEAPEST_COLUMNS,
     DESIGN_COLUMNS,
@@ -25,7 +26,6 @@ from atlasbench.readouts.cost import (
     design_costs,
     fit_saturation,
 )
-from atlasbench.errors import AtlasbenchError
 
 COSTS = {"10x": (0.471, 2.875), "hydrop": (0.049, 2.875)}  # De Rop et al. 2023 (PROTOCOL.md)
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -69,7 +69,7 @@ def test_design_costs_bad_figures():
     designs = pd.DataFrame({"platform": ["a"], "n_cells": [10], "reads_per_cell": [10]})
     with pytest.raises(AtlasbenchError, match="per_cell must be a finite number >= 0"):
         design_costs(designs, {"a": (-1.0, 2.0)})
-    with pytest.raises(AtlasbenchError, match="lacks column.*reads_per_cell"):
+    with pytest.raises(AtlasbenchError, match=r"lacks column.*reads_per_cell"):
         design_costs(designs.drop(columns="reads_per_cell"), {"a": (1.0, 2.0)})
 
 
@@ -177,7 +177,8 @@ def test_cheapest_unreachable_target():
         {"platform": ["atlas"], "reads_per_cell": [36_000], "n_cells": [30_000], "accuracy": [0.65]}), COSTS)])
     with_atlas = cheapest_designs(table, 0.6).set_index("platform")
     assert with_atlas.loc["atlas", "source"] == "unpriced" and not with_atlas.loc["atlas", "reached"]
-    assert compare_costs(with_atlas.reset_index(), "10x")[-1] == "atlas is not compared with 10x: atlas has no cost figures."
+    sentences = compare_costs(with_atlas.reset_index(), "10x")
+    assert sentences[-1] == "atlas is not compared with 10x: atlas has no cost figures."
 
 
 def test_cheapest_along_fit_stays_within_measured_range():

@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from atlasbench.data.complexity import saturation_depth
-from atlasbench.study.loader import load_study
 from atlasbench.report.page import SECTIONS, ReportInputs, write_report
 from atlasbench.study.jobs import report_settings
+from atlasbench.study.loader import load_study
 
 # platform -> (plateau, K_reads, K_cells, achieved reads at "all", cells at "all", library complexity)
 TRUTH = {"10x": (0.66, 300.0, 60.0, 4000.0, 1500, 3000.0), "hydrop": (0.56, 600.0, 120.0, 3500.0, 1200, 1500.0)}
@@ -263,7 +263,8 @@ def test_report_has_every_section_figure_and_table(full_report) -> None:
                  "comparisons", "truth_comparisons", "enhancers_by_scenario"):
         assert (tables / f"{name}.csv").stat().st_size > 0, name
     for name in ("qc", "accuracy", "accuracy_grid", "transfer", "cost_frontier", "truth_tn5", "truth_saturation"):
-        assert (path.parent / "figures" / f"{name}.png").is_file() and (path.parent / "figures" / f"{name}.pdf").is_file()
+        figure = path.parent / "figures" / name
+        assert figure.with_suffix(".png").is_file() and figure.with_suffix(".pdf").is_file()
     assert not list(path.parent.rglob("*.tmp*"))  # atomic writes leave nothing behind
 
 

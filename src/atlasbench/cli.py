@@ -38,8 +38,9 @@ def main(verbose: int, quiet: bool) -> None:
     costs), the grid of reads per cell x cells, folds, model and executor. Start with
     `atlasbench demo`, or check your own study with `atlasbench validate STUDY.yaml`.
     """
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     log.setLevel(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
 
 
@@ -69,8 +70,12 @@ def init(study_file: Path, preset: str, force: bool) -> None:
 
 @main.command()
 @click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--max-fragments", default=2_000_000, show_default=True,
-              help="Fragments read per file for the barcode and chromosome checks (0: all).")
+@click.option(
+    "--max-fragments",
+    default=2_000_000,
+    show_default=True,
+    help="Fragments read per file for the barcode and chromosome checks (0: all).",
+)
 def validate(study_file: Path, max_fragments: int) -> None:
     """Check a study file and the files it names, before any long work.
 
@@ -91,13 +96,23 @@ def validate(study_file: Path, max_fragments: int) -> None:
 
 @main.command()
 @click.argument("fragments", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--cells", type=click.Path(dir_okay=False, path_type=Path),
-              help="Cell table (barcode, cell_type): report only these barcodes, with their type.")
+@click.option(
+    "--cells",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cell table (barcode, cell_type): report only these barcodes, with their type.",
+)
 @click.option("--regions", type=click.Path(dir_okay=False, path_type=Path), help="BED of regions, for FRiP.")
-@click.option("--annotation", type=click.Path(dir_okay=False, path_type=Path),
-              help="GTF/GFF3 gene annotation, for TSS enrichment.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Output table (.tsv or .parquet); the fragment-length histogram goes beside it.")
+@click.option(
+    "--annotation",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="GTF/GFF3 gene annotation, for TSS enrichment.",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output table (.tsv or .parquet); the fragment-length histogram goes beside it.",
+)
 def qc(fragments: Path, cells: Path | None, regions: Path | None, annotation: Path | None, out: Path) -> None:
     """Per-barcode QC of a fragments file: fragments, reads, duplication, FRiP, TSS enrichment."""
     from atlasbench.data.ingest import default_sample_name, read_cell_table
@@ -155,15 +170,26 @@ def targets(study_file: Path) -> None:
 
 @main.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-@click.option("--preset", type=click.Choice(["small", "demo", "paper", "large"]), default="demo", show_default=True,
-              help="small (tests), demo (the demo study), paper (the published mouse study's shape at CPU size: "
-                   "16 cell types, the mouse scenarios, 10 chromosome-block folds), large (100,000 cells at "
-                   "20,000 reads per cell).")
-@click.option("--cells", type=click.IntRange(min=10),
-              help="Cells of the first platform, overriding the preset (the others keep their ratio to it).")
+@click.option(
+    "--preset",
+    type=click.Choice(["small", "demo", "paper", "large"]),
+    default="demo",
+    show_default=True,
+    help="small (tests), demo (the demo study), paper (the published mouse study's shape at CPU size: "
+    "16 cell types, the mouse scenarios, 10 chromosome-block folds), large (100,000 cells at "
+    "20,000 reads per cell).",
+)
+@click.option(
+    "--cells",
+    type=click.IntRange(min=10),
+    help="Cells of the first platform, overriding the preset (the others keep their ratio to it).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed: same seed, byte-identical files.")
-@click.option("--genome", type=click.Path(dir_okay=False, path_type=Path),
-              help="FASTA for the sequence background (default: the bundled real dm6 slice).")
+@click.option(
+    "--genome",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FASTA for the sequence background (default: the bundled real dm6 slice).",
+)
 def simulate(out: Path, preset: str, cells: int | None, seed: int, genome: Path | None) -> None:
     """Write an in-silico scATAC study whose truth is known.
 
@@ -186,15 +212,20 @@ def _run(study, executor: str | None, workers: int | None, until: str | None = N
         study = study.model_copy(update={"executor": study.executor.model_copy(update={"n_workers": workers})})
     summary = run_study(study, executor, until=until)
     ran = len(summary.outcomes)
-    click.echo(f"{ran} job(s) run, {len(summary.skipped)} already done"
-               + (f", {len(summary.rebuilt)} rebuilt (damaged artefacts)" if summary.rebuilt else ""))
+    click.echo(
+        f"{ran} job(s) run, {len(summary.skipped)} already done"
+        + (f", {len(summary.rebuilt)} rebuilt (damaged artefacts)" if summary.rebuilt else "")
+    )
     return summary
 
 
 @main.command()
 @click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--executor", type=click.Choice(["local", "dask", "slurm"]),
-              help="Where jobs run: here, on Dask or as SLURM jobs (default: the study's executor.kind).")
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "dask", "slurm"]),
+    help="Where jobs run: here, on Dask or as SLURM jobs (default: the study's executor.kind).",
+)
 @click.option("--workers", type=click.IntRange(min=1), help="Dask LocalCluster workers (overrides executor.n_workers).")
 @click.option("--until", help="Stop after this job and what it needs (e.g. evaluate); see `atlasbench status`.")
 def run(study_file: Path, executor: str | None, workers: int | None, until: str | None) -> None:
@@ -234,12 +265,23 @@ def status(study_file: Path, show_all: bool) -> None:
 
 
 @main.command()
-@click.option("--out", default="atlasbench-demo", show_default=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder for the demo study and its results.")
-@click.option("--preset", type=click.Choice(["small", "demo"]), default="demo", show_default=True,
-              help="Size of the simulated atlas.")
-@click.option("--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True,
-              help="Where the jobs run.")
+@click.option(
+    "--out",
+    default="atlasbench-demo",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the demo study and its results.",
+)
+@click.option(
+    "--preset",
+    type=click.Choice(["small", "demo"]),
+    default="demo",
+    show_default=True,
+    help="Size of the simulated atlas.",
+)
+@click.option(
+    "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="Where the jobs run."
+)
 def demo(out: Path, preset: str, executor: str) -> None:
     """Simulate an atlas with known truth, run its whole study and write the report.
 
@@ -274,29 +316,64 @@ def _params(pairs: tuple[str, ...]) -> dict[str, object]:
 
 @main.command()
 @click.argument("source", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path),
-              help="Model folder (sequence tables only; default: next to the table).")
-@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Genome FASTA for a table of chrom/start/end coordinates.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Model folder (sequence tables only; default: next to the table).",
+)
+@click.option(
+    "--genome",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Genome FASTA for a table of chrom/start/end coordinates.",
+)
 @click.option("--input-length", type=click.IntRange(min=1), help="Model input length in bp (sequence tables).")
 @click.option("--target", "target_columns", multiple=True, help="Target column (repeatable; default: all numeric).")
 @click.option("--architecture", default="dilated_cnn", show_default=True, help="Model architecture.")
-@click.option("--preset", type=click.Choice(["tiny", "paper"]), default="tiny", show_default=True,
-              help="Model size: tiny (CPU) or paper (GPU).")
+@click.option(
+    "--preset",
+    type=click.Choice(["tiny", "paper"]),
+    default="tiny",
+    show_default=True,
+    help="Model size: tiny (CPU) or paper (GPU).",
+)
 @click.option("--param", "param_pairs", multiple=True, metavar="KEY=VALUE", help="Model parameter override.")
-@click.option("--loss", type=click.Choice(["cosine_mse_log", "mse", "poisson"]), default="mse", show_default=True,
-              help="Training loss (sequence tables).")
+@click.option(
+    "--loss",
+    type=click.Choice(["cosine_mse_log", "mse", "poisson"]),
+    default="mse",
+    show_default=True,
+    help="Training loss (sequence tables).",
+)
 @click.option("--epochs", type=click.IntRange(min=1), default=60, show_default=True, help="Epoch limit.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True, help="Batch size.")
 @click.option("--learning-rate", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True)
-@click.option("--folds", "k", type=click.IntRange(min=3), default=10, show_default=True,
-              help="Random folds when the table has no fold column.")
+@click.option(
+    "--folds",
+    "k",
+    type=click.IntRange(min=3),
+    default=10,
+    show_default=True,
+    help="Random folds when the table has no fold column.",
+)
 @click.option("--test-fold", type=click.IntRange(min=0), default=0, show_default=True, help="Held-out test fold.")
 @click.option("--seed", default=7, show_default=True, help="Seed of folds and training.")
-def train(source: Path, out: Path | None, genome: Path | None, input_length: int | None,
-          target_columns: tuple[str, ...], architecture: str, preset: str, param_pairs: tuple[str, ...],
-          loss: Literal["cosine_mse_log", "mse", "poisson"],  # the --loss choices
-          epochs: int, batch_size: int, learning_rate: float, k: int, test_fold: int, seed: int) -> None:
+def train(
+    source: Path,
+    out: Path | None,
+    genome: Path | None,
+    input_length: int | None,
+    target_columns: tuple[str, ...],
+    architecture: str,
+    preset: str,
+    param_pairs: tuple[str, ...],
+    loss: Literal["cosine_mse_log", "mse", "poisson"],  # the --loss choices
+    epochs: int,
+    batch_size: int,
+    learning_rate: float,
+    k: int,
+    test_fold: int,
+    seed: int,
+) -> None:
     """Train S2F models: every grid job of a STUDY.yaml, or one model on a sequence TABLE.
 
     With a study file, builds the targets if needed, then trains one model per platform,
@@ -326,11 +403,22 @@ def train(source: Path, out: Path | None, genome: Path | None, input_length: int
     if input_length is None:
         raise click.UsageError("--input-length is required for a sequence table")
     training = Training(loss=loss, max_epochs=epochs, batch_size=batch_size, learning_rate=learning_rate)
-    table = read_sequence_table(source, input_length + 2 * training.max_shift, genome=genome,
-                                targets=list(target_columns) or None)
+    table = read_sequence_table(
+        source, input_length + 2 * training.max_shift, genome=genome, targets=list(target_columns) or None
+    )
     out = out or source.with_name(source.name.split(".")[0] + "-model")
-    evaluation = train_on_table(table, out, input_length=input_length, training=training, architecture=architecture,
-                                preset=preset, params=_params(param_pairs), seed=seed, k=k, test_fold=test_fold)
+    evaluation = train_on_table(
+        table,
+        out,
+        input_length=input_length,
+        training=training,
+        architecture=architecture,
+        preset=preset,
+        params=_params(param_pairs),
+        seed=seed,
+        k=k,
+        test_fold=test_fold,
+    )
     click.echo(evaluation.to_string(index=False))
     click.echo(f"model: {out}")
 
@@ -338,8 +426,9 @@ def train(source: Path, out: Path | None, genome: Path | None, input_length: int
 @main.command()
 @click.argument("model", type=click.Path(exists=True, path_type=Path))
 @click.argument("sequences", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Genome FASTA for a BED input.")
+@click.option(
+    "--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Genome FASTA for a BED input."
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Output TSV (default: stdout).")
 def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None) -> None:
     """Predict per-cell-type accessibility with a trained MODEL folder or a bundle file.
@@ -379,15 +468,26 @@ def predict(model: Path, sequences: Path, genome: Path | None, out: Path | None)
 @main.command("export")
 @click.argument("study_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--platform", help="Platform of the models (required with --level; a --scenario names its own).")
-@click.option("--level", help="Grid level key, e.g. reads-all_cells-all (the full data) or reads-5000_cells-1000; "
-                              "`atlasbench status STUDY.yaml --all` lists the trained ones.")
+@click.option(
+    "--level",
+    help="Grid level key, e.g. reads-all_cells-all (the full data) or reads-5000_cells-1000; "
+    "`atlasbench status STUDY.yaml --all` lists the trained ones.",
+)
 @click.option("--scenario", help="Named scenario of the study's grid.scenarios, instead of --level.")
-@click.option("--fold", type=click.IntRange(min=0),
-              help="Export this test fold's model only (default: the ensemble of every test fold and seed).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Bundle file to write, e.g. 10x-full.zip.")
-def export(study_file: Path, platform: str | None, level: str | None, scenario: str | None, fold: int | None,
-           out: Path) -> None:
+@click.option(
+    "--fold",
+    type=click.IntRange(min=0),
+    help="Export this test fold's model only (default: the ensemble of every test fold and seed).",
+)
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Bundle file to write, e.g. 10x-full.zip.",
+)
+def export(
+    study_file: Path, platform: str | None, level: str | None, scenario: str | None, fold: int | None, out: Path
+) -> None:
     """Write the trained models of one grid point of a study as one shareable bundle file.
 
     The bundle holds the weights (safetensors) of one model (--fold) or of the fold
@@ -416,10 +516,18 @@ def export(study_file: Path, platform: str | None, level: str | None, scenario: 
 
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--enhancers", "table", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Enhancer table: name, sequence or chrom/start/end, target_cell_type, label.")
-@click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Genome FASTA, for enhancers given as coordinates.")
+@click.option(
+    "--enhancers",
+    "table",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Enhancer table: name, sequence or chrom/start/end, target_cell_type, label.",
+)
+@click.option(
+    "--genome",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Genome FASTA, for enhancers given as coordinates.",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 def enhancers(models: tuple[Path, ...], table: Path, genome: Path | None, out: Path) -> None:
     """Score in vivo validated enhancers with one MODEL folder or a fold ensemble of several.
@@ -442,16 +550,29 @@ def enhancers(models: tuple[Path, ...], table: Path, genome: Path | None, out: P
 
 @main.command()
 @click.argument("evaluation", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--study", "study_file", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Study YAML: the platforms' cost figures (and reference platform).")
+@click.option(
+    "--study",
+    "study_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Study YAML: the platforms' cost figures (and reference platform).",
+)
 @click.option("--target", type=float, help="Accuracy to reach (default: 95% of the lowest attainable plateau).")
 @click.option("--metric", default="pearson_mean", show_default=True, help="Evaluation metric used as accuracy.")
 @click.option("--against", default="full", show_default=True, help="Targets compared with: full, own, platform:NAME.")
 @click.option("--reference", help="Platform the others are compared with (default: the study's reference).")
 @click.option("--model", help="Architecture to use when the table holds several.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-def cost(evaluation: Path, study_file: Path, target: float | None, metric: str, against: str,
-         reference: str | None, model: str | None, out: Path) -> None:
+def cost(
+    evaluation: Path,
+    study_file: Path,
+    target: float | None,
+    metric: str,
+    against: str,
+    reference: str | None,
+    model: str | None,
+    out: Path,
+) -> None:
     """Cost of every design, saturation of accuracy, and the cheapest design per platform.
 
     EVALUATION is the evaluation table (.parquet or .tsv) that `atlasbench train
@@ -463,27 +584,64 @@ def cost(evaluation: Path, study_file: Path, target: float | None, metric: str, 
     from atlasbench.study.loader import load_study
 
     study = load_study(study_file, check_files=False)
-    paths = cost_report(read_evaluation(evaluation), study, target=target, metric=metric, against=against,
-                        out=out, reference_platform=reference, model=model)
+    paths = cost_report(
+        read_evaluation(evaluation),
+        study,
+        target=target,
+        metric=metric,
+        against=against,
+        out=out,
+        reference_platform=reference,
+        model=model,
+    )
     click.echo(paths["summary"].read_text(), nl=False)
     click.echo(f"tables and figures: {out}")
 
 
 @main.command()
-@click.option("--genome", "genome_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Genome FASTA the fragments were aligned to (plain or bgzip, indexed).")
-@click.option("--fragments", "fragment_pairs", required=True, multiple=True, metavar="NAME=PATH",
-              help="A platform's fragments file (repeatable; repeat a NAME to pool its files).")
-@click.option("--cells", "cell_pairs", multiple=True, metavar="NAME=CELLS.tsv",
-              help="Cell table (barcode, cell_type) of a platform: count only its cells' fragments.")
-@click.option("--flank", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Bases each side of the insertion site.")
-@click.option("--max-fragments", type=click.IntRange(min=0), default=2_000_000, show_default=True,
-              help="Fragments per platform, a seeded uniform subsample (0: all).")
+@click.option(
+    "--genome",
+    "genome_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Genome FASTA the fragments were aligned to (plain or bgzip, indexed).",
+)
+@click.option(
+    "--fragments",
+    "fragment_pairs",
+    required=True,
+    multiple=True,
+    metavar="NAME=PATH",
+    help="A platform's fragments file (repeatable; repeat a NAME to pool its files).",
+)
+@click.option(
+    "--cells",
+    "cell_pairs",
+    multiple=True,
+    metavar="NAME=CELLS.tsv",
+    help="Cell table (barcode, cell_type) of a platform: count only its cells' fragments.",
+)
+@click.option(
+    "--flank", type=click.IntRange(min=1), default=10, show_default=True, help="Bases each side of the insertion site."
+)
+@click.option(
+    "--max-fragments",
+    type=click.IntRange(min=0),
+    default=2_000_000,
+    show_default=True,
+    help="Fragments per platform, a seeded uniform subsample (0: all).",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed of the subsample.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-def tn5(genome_path: Path, fragment_pairs: tuple[str, ...], cell_pairs: tuple[str, ...], flank: int,
-        max_fragments: int, seed: int, out: Path) -> None:
+def tn5(
+    genome_path: Path,
+    fragment_pairs: tuple[str, ...],
+    cell_pairs: tuple[str, ...],
+    flank: int,
+    max_fragments: int,
+    seed: int,
+    out: Path,
+) -> None:
     """Tn5 insertion sequence bias per platform and how alike the platforms are.
 
     Counts the bases around both ends of every fragment (strand-aware) into a position
@@ -516,8 +674,9 @@ def tn5(genome_path: Path, fragment_pairs: tuple[str, ...], cell_pairs: tuple[st
         if name in cell_tables:
             table = read_cell_table(cell_tables[name][0], [default_sample_name(p) for p in paths])
             cells = table["barcode"].unique()
-        biases[name] = insertion_pfm(paths, genome_path, flank=flank, max_fragments=max_fragments or None,
-                                     cells=cells, seed=seed)
+        biases[name] = insertion_pfm(
+            paths, genome_path, flank=flank, max_fragments=max_fragments or None, cells=cells, seed=seed
+        )
     written = write_bias(biases, out)
     import pandas as pd
 
@@ -548,14 +707,19 @@ def _one_or_two_models(models: tuple[Path, ...], cell_types: list[str]) -> list:
 
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--regions", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="BED of regions (with --genome) or FASTA of sequences of the model's input length.")
+@click.option(
+    "--regions",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="BED of regions (with --genome) or FASTA of sequences of the model's input length.",
+)
 @click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Genome FASTA for a BED.")
 @click.option("--cell-type", required=True, help="Output (cell type) to explain.")
 @click.option("--steps", default=32, show_default=True, type=click.IntRange(min=1), help="Integration steps.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_type: str, steps: int,
-            out: Path) -> None:
+def explain(
+    models: tuple[Path, ...], regions: Path, genome: Path | None, cell_type: str, steps: int, out: Path
+) -> None:
     """Contribution scores (integrated gradients) of one or two MODEL folders for a cell type.
 
     With two models (e.g. HyDrop- and 10x-trained) also writes their per-region
@@ -578,25 +742,63 @@ def explain(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_t
 
 @main.command()
 @click.argument("models", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--regions", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Candidate regions: BED (with --genome) or FASTA of sequences up to the model's input length.")
+@click.option(
+    "--regions",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Candidate regions: BED (with --genome) or FASTA of sequences up to the model's input length.",
+)
 @click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Genome FASTA for a BED.")
 @click.option("--cell-type", "cell_types", multiple=True, help="Cell type to analyse (repeatable; default: all).")
-@click.option("--top-regions", default=500, show_default=True, type=click.IntRange(min=1),
-              help="Most specific regions explained per cell type.")
-@click.option("--jaspar-group", default=None,
-              help="JASPAR taxonomic group to match against (insects, vertebrates, ...; default: all of CORE).")
+@click.option(
+    "--top-regions",
+    default=500,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most specific regions explained per cell type.",
+)
+@click.option(
+    "--jaspar-group",
+    default=None,
+    help="JASPAR taxonomic group to match against (insects, vertebrates, ...; default: all of CORE).",
+)
 @click.option("--steps", default=32, show_default=True, type=click.IntRange(min=1), help="Integration steps.")
-@click.option("--max-seqlets", default=2000, show_default=True, type=click.IntRange(min=1),
-              help="Most seqlets clustered per cell type and sign.")
-@click.option("--leiden-runs", default=50, show_default=True, type=click.IntRange(min=1),
-              help="Leiden clustering runs of TF-MoDISco.")
-@click.option("--q-value", "q_threshold", default=0.05, show_default=True, type=click.FloatRange(0, 1),
-              help="Largest TOMTOM q-value counted as a JASPAR match.")
+@click.option(
+    "--max-seqlets",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Most seqlets clustered per cell type and sign.",
+)
+@click.option(
+    "--leiden-runs",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Leiden clustering runs of TF-MoDISco.",
+)
+@click.option(
+    "--q-value",
+    "q_threshold",
+    default=0.05,
+    show_default=True,
+    type=click.FloatRange(0, 1),
+    help="Largest TOMTOM q-value counted as a JASPAR match.",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
-def motifs(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_types: tuple[str, ...],
-           top_regions: int, jaspar_group: str | None, steps: int, max_seqlets: int, leiden_runs: int,
-           q_threshold: float, out: Path) -> None:
+def motifs(
+    models: tuple[Path, ...],
+    regions: Path,
+    genome: Path | None,
+    cell_types: tuple[str, ...],
+    top_regions: int,
+    jaspar_group: str | None,
+    steps: int,
+    max_seqlets: int,
+    leiden_runs: int,
+    q_threshold: float,
+    out: Path,
+) -> None:
     """TF-MoDISco motifs of one or two MODEL folders per cell type, matched to JASPAR.
 
     Each cell type's most specific regions (by the model's predictions) are explained
@@ -618,8 +820,17 @@ def motifs(models: tuple[Path, ...], regions: Path, genome: Path | None, cell_ty
     tables, patterns = [], {}
     for i, model in enumerate(trained):
         label = model.path.name if len(trained) == 1 or model.path.name != trained[1 - i].path.name else f"model{i + 1}"
-        table, found = discover_motifs(model.module, model.cell_types, codes, chosen, targets, n_regions=top_regions,
-                                       steps=steps, max_seqlets=max_seqlets, leiden_runs=leiden_runs)
+        table, found = discover_motifs(
+            model.module,
+            model.cell_types,
+            codes,
+            chosen,
+            targets,
+            n_regions=top_regions,
+            steps=steps,
+            max_seqlets=max_seqlets,
+            leiden_runs=leiden_runs,
+        )
         table.insert(0, "model", label)
         tables.append(table)
         patterns.update({(label, c): p for c, p in found.items()})

@@ -55,7 +55,8 @@ def combine_stores(
     for name in names[1:]:
         if parts[name].chromosomes != chromosomes:
             raise AtlasbenchError(
-                f"combined platform: {name!r} was ingested against other chromosomes than {names[0]!r}")
+                f"combined platform: {name!r} was ingested against other chromosomes than {names[0]!r}"
+            )
     tables, offset = [], 0
     offsets = {}
     for name in names:
@@ -68,8 +69,10 @@ def combine_stores(
     cells = pd.concat(tables, ignore_index=True)
     n_frag = np.zeros(len(cells), dtype=np.int64)
     n_reads = np.zeros(len(cells), dtype=np.int64)
-    with (atomic_path(out_dir / "fragments.parquet") as tmp,
-          pq.ParquetWriter(tmp, STORE_SCHEMA, **STORE_WRITE_OPTIONS) as writer):
+    with (
+        atomic_path(out_dir / "fragments.parquet") as tmp,
+        pq.ParquetWriter(tmp, STORE_SCHEMA, **STORE_WRITE_OPTIONS) as writer,
+    ):
         for part_index, name in enumerate(names):
             store = parts[name]
             probs = None
@@ -84,17 +87,25 @@ def combine_stores(
                 cell = batch["cell"][keep] + offsets[name]
                 n_frag += np.bincount(cell, minlength=len(cells))
                 n_reads += np.bincount(cell, weights=count[keep], minlength=len(cells)).astype(np.int64)
-                writer.write_table(pa.table({
-                    "chrom": batch["chrom"][keep], "start": batch["start"][keep].astype(np.int32),
-                    "end": batch["end"][keep].astype(np.int32), "cell": cell.astype(np.int32),
-                    "count": count[keep].astype(np.int32),
-                }, schema=STORE_SCHEMA))
+                writer.write_table(
+                    pa.table(
+                        {
+                            "chrom": batch["chrom"][keep],
+                            "start": batch["start"][keep].astype(np.int32),
+                            "end": batch["end"][keep].astype(np.int32),
+                            "cell": cell.astype(np.int32),
+                            "count": count[keep].astype(np.int32),
+                        },
+                        schema=STORE_SCHEMA,
+                    )
+                )
     cells["n_fragments"] = n_frag
     cells["n_reads"] = n_reads
     with atomic_path(out_dir / "cells.parquet") as tmp:
         cells.to_parquet(tmp, index=False)
-    write_text_atomic(out_dir / "store.json", json.dumps(
-        {"chromosomes": chromosomes, "parts": names, "common_depth": common_depth, "seed": seed}, indent=1))
+    write_text_atomic(
+        out_dir / "store.json",
+        json.dumps({"chromosomes": chromosomes, "parts": names, "common_depth": common_depth, "seed": seed}, indent=1),
+    )
     log.info("combined %s: %d cells, %d fragments", "+".join(names), len(cells), int(n_frag.sum()))
     return Store(out_dir, list(chromosomes), cells)
-

@@ -93,12 +93,19 @@ def read_cell_table(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:
     table = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     missing = [c for c in ("barcode", "cell_type") if c not in table.columns]
     if missing:
-        raise input_error(path, f"missing column(s) {missing}; expected a header with barcode and cell_type, "
-                                f"found {list(table.columns)}", 1)
+        raise input_error(
+            path,
+            f"missing column(s) {missing}; expected a header with barcode and cell_type, found {list(table.columns)}",
+            1,
+        )
     if "sample" not in table.columns:
         if len(samples) > 1:
-            raise input_error(path, f"the platform has {len(samples)} fragments files, so the cell table needs "
-                                    f"a `sample` column naming one of {list(samples)}", 1)
+            raise input_error(
+                path,
+                f"the platform has {len(samples)} fragments files, so the cell table needs "
+                f"a `sample` column naming one of {list(samples)}",
+                1,
+            )
         table["sample"] = samples[0]
     empty = (table["barcode"] == "") | (table["cell_type"] == "")
     if empty.any():
@@ -106,8 +113,11 @@ def read_cell_table(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:
     unknown = ~table["sample"].isin(samples)
     if unknown.any():
         row = int(np.flatnonzero(unknown)[0])
-        raise input_error(path, f"sample {table['sample'].iloc[row]!r} is not one of the fragments files' samples "
-                                f"{list(samples)}", row + 2)
+        raise input_error(
+            path,
+            f"sample {table['sample'].iloc[row]!r} is not one of the fragments files' samples {list(samples)}",
+            row + 2,
+        )
     dup = table.duplicated(["sample", "barcode"])
     if dup.any():
         row = int(np.flatnonzero(dup)[0])
@@ -275,16 +285,29 @@ def ingest(
     if absent.any():
         log.warning(
             "%d of %d annotated barcodes have no fragments (e.g. %s); they are left out of the cell levels",
-            int(absent.sum()), len(cells), ", ".join(cell_table.loc[absent, "barcode"].head(3)),
+            int(absent.sum()),
+            len(cells),
+            ", ".join(cell_table.loc[absent, "barcode"].head(3)),
         )
-    log.info("ingested %d fragments of %d cells; dropped %d fragments of barcodes not in the cell table",
-             int(cell_table["n_fragments"].sum()), int((~absent).sum()), n_dropped)
+    log.info(
+        "ingested %d fragments of %d cells; dropped %d fragments of barcodes not in the cell table",
+        int(cell_table["n_fragments"].sum()),
+        int((~absent).sum()),
+        n_dropped,
+    )
     with atomic_path(out_dir / "cells.parquet") as tmp:
         cell_table.to_parquet(tmp, index=False)
     write_text_atomic(
         out_dir / "store.json",
-        json.dumps({"chromosomes": reference, "samples": samples, "fragments": [str(p) for p in fragments],
-                    "dropped_unannotated_fragments": n_dropped}, indent=1),
+        json.dumps(
+            {
+                "chromosomes": reference,
+                "samples": samples,
+                "fragments": [str(p) for p in fragments],
+                "dropped_unannotated_fragments": n_dropped,
+            },
+            indent=1,
+        ),
     )
     return Store(out_dir, reference, cell_table)
 

@@ -161,8 +161,9 @@ def pseudobulk(
     in_regions = np.zeros(n_all, dtype=np.int64)
 
     total = int(cell_table["n_fragments"].sum())
-    with tqdm(total=total, desc=f"pseudobulk {store.directory.name}", unit=" fragments", unit_scale=True,
-              leave=False) as bar:
+    with tqdm(
+        total=total, desc=f"pseudobulk {store.directory.name}", unit=" fragments", unit_scale=True, leave=False
+    ) as bar:
         for batch_index, batch in enumerate(store.batches()):
             rng = np.random.default_rng([seed, batch_index])
             cell = batch["cell"].astype(np.int64)
@@ -176,8 +177,9 @@ def pseudobulk(
             valid = seen & (c < n_c)
             group = (d * n_c + c) * n_t + cell_type_id[cell]
             library += 2 * np.bincount(group[valid], minlength=n_d * n_c * n_t)
-            seg = segments.lookup(np.concatenate([batch["chrom"], batch["chrom"]]),
-                                  np.concatenate([batch["start"], batch["end"] - 1]))
+            seg = segments.lookup(
+                np.concatenate([batch["chrom"], batch["chrom"]]), np.concatenate([batch["start"], batch["end"] - 1])
+            )
             inside = seg >= 0
             cell2 = np.concatenate([cell, cell])
             hit_region = inside.copy()
@@ -220,8 +222,9 @@ def _check_cell_types(cell_level, cell_type_id, cell_types, sizes, min_cells) ->
         )
 
 
-def _level_table(reads_levels, probs, cells_levels, sizes, cell_level, cell_type_id, cell_types, frags,
-                 reads) -> pd.DataFrame:
+def _level_table(
+    reads_levels, probs, cells_levels, sizes, cell_level, cell_type_id, cell_types, frags, reads
+) -> pd.DataFrame:
     rows = []
     for i, (target, p) in enumerate(zip(reads_levels, probs)):
         for j, (n_target, n) in enumerate(zip(cells_levels, sizes)):
@@ -269,8 +272,9 @@ def write_fragment_beds(store: Store, out_dir: str | Path) -> dict[str, Path]:
             for i, handle in enumerate(handles):
                 sel = of_type == i
                 if sel.any():
-                    frame = pd.DataFrame({"c": chrom_names[batch["chrom"][sel]], "s": batch["start"][sel],
-                                          "e": batch["end"][sel]})
+                    frame = pd.DataFrame(
+                        {"c": chrom_names[batch["chrom"][sel]], "s": batch["start"][sel], "e": batch["end"][sel]}
+                    )
                     frame.to_csv(handle, sep="\t", header=False, index=False)
     return paths
 

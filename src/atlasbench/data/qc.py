@@ -135,8 +135,9 @@ class CellQC:
         c["n_nucleosome_free"] += np.bincount(cell[length < NUCLEOSOME_FREE], minlength=size)
         mono = (length >= NUCLEOSOME_FREE) & (length <= MONO_NUCLEOSOME)
         c["n_mono_nucleosome"] += np.bincount(cell[mono], minlength=size)
-        self.length_histogram += np.bincount(np.minimum(length, MAX_HISTOGRAM_LENGTH),
-                                             minlength=MAX_HISTOGRAM_LENGTH + 1)
+        self.length_histogram += np.bincount(
+            np.minimum(length, MAX_HISTOGRAM_LENGTH), minlength=MAX_HISTOGRAM_LENGTH + 1
+        )
         if self._regions is None and self._tss is None:
             return
         # both Tn5 insertions of a fragment: its start and its last base

@@ -550,8 +550,9 @@ def overlapping(regions: pd.DataFrame, intervals: pd.DataFrame, chrom_sizes: Map
     start = regions.loc[known, "start"].to_numpy(dtype=np.int64)
     width = regions.loc[known, "end"].to_numpy(dtype=np.int64) - start
     out = np.zeros(len(regions), dtype=bool)
-    out[known] = _overlaps_blacklist(chrom.map(offsets).to_numpy(dtype=np.int64) + start, width, intervals, offsets,
-                                     sizes)
+    out[known] = _overlaps_blacklist(
+        chrom.map(offsets).to_numpy(dtype=np.int64) + start, width, intervals, offsets, sizes
+    )
     return out
 
 

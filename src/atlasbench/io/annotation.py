@@ -10,7 +10,16 @@ import pandas as pd
 from atlasbench.errors import input_error
 
 TRANSCRIPT_FEATURES = {
-    "transcript", "mRNA", "ncRNA", "lnc_RNA", "snRNA", "snoRNA", "miRNA", "pre_miRNA", "rRNA", "tRNA",
+    "transcript",
+    "mRNA",
+    "ncRNA",
+    "lnc_RNA",
+    "snRNA",
+    "snoRNA",
+    "miRNA",
+    "pre_miRNA",
+    "rRNA",
+    "tRNA",
 }
 
 
@@ -52,8 +61,9 @@ def read_tss(path: str | Path) -> pd.DataFrame:
             try:
                 start, end = int(fields[3]), int(fields[4])
             except ValueError:
-                raise input_error(path, f"start and end must be integers, found {fields[3]!r} {fields[4]!r}",
-                                  line_no) from None
+                raise input_error(
+                    path, f"start and end must be integers, found {fields[3]!r} {fields[4]!r}", line_no
+                ) from None
             strand = fields[6]
             if strand not in ("+", "-"):
                 continue

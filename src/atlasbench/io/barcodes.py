@@ -127,8 +127,9 @@ class BarcodeIndex:
         numpy.ndarray
             int32 ids, one per value.
         """
-        lengths = np.diff(np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1,
-                                        offset=array.offset * 4))
+        lengths = np.diff(
+            np.frombuffer(array.buffers()[1], dtype=np.int32, count=len(array) + 1, offset=array.offset * 4)
+        )
         if self.grow and len(lengths) and lengths.max() > 8 * self._n_words:
             widen = -(-int(lengths.max()) // 8) - self._n_words
             self._words = np.hstack([self._words, np.zeros((len(self._words), widen), np.uint64)])
@@ -143,8 +144,9 @@ class BarcodeIndex:
             rows = np.flatnonzero(ids < 0)[np.sort(first_seen)]
             start = len(self.names)
             self.names.extend(words[r].tobytes().rstrip(b"\0").decode() for r in rows)
-            self._set(np.vstack([self._words, words[rows]]),
-                      np.concatenate([self._ids, np.arange(start, start + len(rows))]))
+            self._set(
+                np.vstack([self._words, words[rows]]), np.concatenate([self._ids, np.arange(start, start + len(rows))])
+            )
             ids = self._match(words, keys, too_long)
         return ids.astype(np.int32)
 

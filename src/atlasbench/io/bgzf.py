@@ -96,7 +96,12 @@ _WRITE = pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style=
 
 
 def write_fragments(
-    writer: BgzfWriter, chrom: str, start: np.ndarray, end: np.ndarray, barcode: np.ndarray, count: np.ndarray,
+    writer: BgzfWriter,
+    chrom: str,
+    start: np.ndarray,
+    end: np.ndarray,
+    barcode: np.ndarray,
+    count: np.ndarray,
     barcodes: pa.Array,
 ) -> None:
     """Append fragments of one chromosome as 10x fragments lines.
@@ -119,11 +124,13 @@ def write_fragments(
         writer.submit(_lines, chrom, start, end, barcode, count, barcodes)
 
 
-def _lines(chrom: str, start: np.ndarray, end: np.ndarray, barcode: np.ndarray, count: np.ndarray,
-           barcodes: pa.Array) -> bytes:
+def _lines(
+    chrom: str, start: np.ndarray, end: np.ndarray, barcode: np.ndarray, count: np.ndarray, barcodes: pa.Array
+) -> bytes:
     n = len(start)
-    chrom_col = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)),
-                                               pa.array([chrom])).cast(pa.string())
+    chrom_col = pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, dtype=np.int32)), pa.array([chrom])).cast(
+        pa.string()
+    )
     table = pa.table({"c": chrom_col, "s": start, "e": end, "b": barcodes.take(pa.array(barcode)), "n": count})
     sink = pa.BufferOutputStream()
     pacsv.write_csv(table, sink, _WRITE)

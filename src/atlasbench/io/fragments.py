@@ -189,8 +189,9 @@ class FragmentReader:
             nl = data.find(b"\n", pos)
             if nl < 0 and not at_eof:
                 if len(data) - pos > self.block_bytes:
-                    raise input_error(self.path, "header line longer than a block; is this a fragments file?",
-                                      self.n_header_lines + 1)
+                    raise input_error(
+                        self.path, "header line longer than a block; is this a fragments file?", self.n_header_lines + 1
+                    )
                 return data[pos:], True
             pos = len(data) if nl < 0 else nl + 1
             self.n_header_lines += 1
@@ -204,13 +205,16 @@ class FragmentReader:
     def _parse_block(self, block: bytes, first_line: int) -> tuple[FragmentBatch, int]:
         """Parse and validate a block of whole lines; return its fragments and line count."""
         try:
-            table = pacsv.read_csv(pa.py_buffer(block), read_options=_READ, parse_options=_PARSE,
-                                   convert_options=_CONVERT)
+            table = pacsv.read_csv(
+                pa.py_buffer(block), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT
+            )
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             raise _diagnose_block(self.path, block, first_line) from None
         # a blank line parses as nulls, an empty field as an empty string
-        if (any(table.column(c).null_count for c in COLUMNS)
-                or pc.min(pc.binary_length(table.column("barcode"))).as_py() == 0):
+        if (
+            any(table.column(c).null_count for c in COLUMNS)
+            or pc.min(pc.binary_length(table.column("barcode"))).as_py() == 0
+        ):
             raise _diagnose_block(self.path, block, first_line)
         # a '#' line after the first fragment that still has five columns (a commented-out
         # fragment) parses cleanly; its chromosome name gives it away

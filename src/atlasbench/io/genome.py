@@ -217,8 +217,7 @@ def open_genome(path: str | os.PathLike[str]) -> Genome:
             if fh.read() != _BGZF_EOF:
                 raise input_error(
                     path,
-                    "bgzip FASTA lacks the BGZF end-of-file block: the file is truncated; "
-                    "download or prepare it again",
+                    "bgzip FASTA lacks the BGZF end-of-file block: the file is truncated; download or prepare it again",
                 )
     if not Path(f"{path}.fai").exists():
         logger.info("building FASTA index %s.fai", path)

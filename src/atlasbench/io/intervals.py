@@ -69,8 +69,9 @@ class Segments:
             first_seg[rows] = self._offset[cid] + np.searchsorted(bounds, starts[rows])
             last_seg[rows] = self._offset[cid] + np.searchsorted(bounds, ends[rows])
         self.n_segments = int(self._offset[-1])
-        self.group_depth = (np.concatenate(depths, axis=1).astype(np.int32) if depths
-                            else np.zeros((n_groups, 0), np.int32))
+        self.group_depth = (
+            np.concatenate(depths, axis=1).astype(np.int32) if depths else np.zeros((n_groups, 0), np.int32)
+        )
         self.depth = self.group_depth.sum(axis=0, dtype=np.int32)
         self._first = first_seg
         self._last = last_seg

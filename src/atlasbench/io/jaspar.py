@@ -162,16 +162,21 @@ def jaspar_collection(tax_group: str | None = None) -> tuple[Motif, ...]:
         If the group holds no motif (the message lists the groups there are).
     """
     conn = _database().conn
-    latest = ("SELECT m.ID, m.BASE_ID || '.' || m.VERSION, m.NAME FROM MATRIX m WHERE m.COLLECTION = 'CORE' "
-              "AND m.VERSION = (SELECT MAX(VERSION) FROM MATRIX WHERE BASE_ID = m.BASE_ID)")
+    latest = (
+        "SELECT m.ID, m.BASE_ID || '.' || m.VERSION, m.NAME FROM MATRIX m WHERE m.COLLECTION = 'CORE' "
+        "AND m.VERSION = (SELECT MAX(VERSION) FROM MATRIX WHERE BASE_ID = m.BASE_ID)"
+    )
     if tax_group is None:
         rows = conn.execute(latest).fetchall()
     else:
-        rows = conn.execute(latest + " AND m.ID IN (SELECT ID FROM MATRIX_ANNOTATION WHERE TAG = 'tax_group' "
-                            "AND VAL = ?)", (tax_group,)).fetchall()
+        rows = conn.execute(
+            latest + " AND m.ID IN (SELECT ID FROM MATRIX_ANNOTATION WHERE TAG = 'tax_group' AND VAL = ?)", (tax_group,)
+        ).fetchall()
     if not rows:
-        groups = [r[0] for r in conn.execute("SELECT DISTINCT VAL FROM MATRIX_ANNOTATION WHERE TAG = 'tax_group' "
-                                             "ORDER BY VAL")]
+        groups = [
+            r[0]
+            for r in conn.execute("SELECT DISTINCT VAL FROM MATRIX_ANNOTATION WHERE TAG = 'tax_group' ORDER BY VAL")
+        ]
         raise AtlasbenchError(f"JASPAR CORE has no motif of tax group {tax_group!r}; groups: {', '.join(groups)}")
     counts: dict[int, dict[str, list[tuple[int, float]]]] = {}
     for matrix, base, column, value in conn.execute("SELECT ID, row, col, val FROM MATRIX_DATA"):

@@ -60,8 +60,19 @@ MANIFEST = "bundle.json"
 SHARED = ("architecture", "preset", "params", "input_length", "cell_types", "normalization", "window", "genome")
 """Fields of ``model.json`` that every model of a bundle must agree on."""
 
-PER_MODEL = ("fold_scheme", "seed", "validation_fold", "platform", "level", "reads_per_cell", "n_cells",
-             "n_parameters", "best_val_loss", "training", "atlasbench")
+PER_MODEL = (
+    "fold_scheme",
+    "seed",
+    "validation_fold",
+    "platform",
+    "level",
+    "reads_per_cell",
+    "n_cells",
+    "n_parameters",
+    "best_val_loss",
+    "training",
+    "atlasbench",
+)
 """Fields of ``model.json`` kept per model (with ``test_fold`` as ``fold``)."""
 
 _METRIC_KEYS = (("platform", "platform"), ("level", "level"), ("fold", "test_fold"), ("seed", "seed"))
@@ -174,10 +185,14 @@ def export_bundle(
     for model in loaded[1:]:
         for field in SHARED:
             if model.spec.get(field) != first.spec.get(field):
-                raise AtlasbenchError(f"cannot bundle models that disagree on {field}: {first.path} has "
-                                      f"{first.spec.get(field)!r}, {model.path} has {model.spec.get(field)!r}")
+                raise AtlasbenchError(
+                    f"cannot bundle models that disagree on {field}: {first.path} has "
+                    f"{first.spec.get(field)!r}, {model.path} has {model.spec.get(field)!r}"
+                )
     manifest: dict[str, Any] = {
-        "format": FORMAT, "format_version": FORMAT_VERSION, "atlasbench": importlib.metadata.version("atlasbench"),
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "atlasbench": importlib.metadata.version("atlasbench"),
         **{field: first.spec.get(field) for field in SHARED},
         "chrom_sizes": None if chrom_sizes is None else {str(k): int(v) for k, v in chrom_sizes.items()},
         "models": [],
@@ -187,8 +202,11 @@ def export_bundle(
         name = f"model-{i}.safetensors"
         state = {k: v.detach().cpu().contiguous() for k, v in model.module.state_dict().items()}
         members[name] = safetensors.torch.save(state, metadata={"format": "pt"})
-        entry = {"weights": name, "sha256": hashlib.sha256(members[name]).hexdigest(),
-                 "fold": model.spec.get("test_fold")}
+        entry = {
+            "weights": name,
+            "sha256": hashlib.sha256(members[name]).hexdigest(),
+            "fold": model.spec.get("test_fold"),
+        }
         entry.update({field: model.spec[field] for field in PER_MODEL if field in model.spec})
         entry["metrics"] = [] if metrics is None else _metric_rows(model.spec, metrics)
         manifest["models"].append(entry)
@@ -197,8 +215,14 @@ def export_bundle(
         archive.writestr(MANIFEST, json.dumps(manifest, indent=1, default=str))
         for name, data in members.items():
             archive.writestr(name, data)
-    log.info("bundle of %d model(s) (%s, %d bp, %d cell types): %s", len(loaded), first.spec["architecture"],
-             first.input_length, len(first.cell_types), out)
+    log.info(
+        "bundle of %d model(s) (%s, %d bp, %d cell types): %s",
+        len(loaded),
+        first.spec["architecture"],
+        first.input_length,
+        len(first.cell_types),
+        out,
+    )
     return out
 
 
@@ -210,8 +234,9 @@ def _member(archive: zipfile.ZipFile, path: Path, name: str) -> bytes:
     try:
         return archive.read(name)
     except KeyError:
-        raise input_error(path, f"{name} is missing from the bundle; expected an atlasbench model bundle "
-                                f"(`atlasbench export`)") from None
+        raise input_error(
+            path, f"{name} is missing from the bundle; expected an atlasbench model bundle (`atlasbench export`)"
+        ) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as err:
         raise input_error(path, f"{name} is damaged ({err}); ask for the bundle again") from err
 
@@ -226,14 +251,21 @@ def _manifest(archive: zipfile.ZipFile, path: Path) -> dict[str, Any]:
         raise input_error(path, f"{MANIFEST} does not describe an atlasbench model bundle")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise input_error(path, f"bundle format version {version!r}; this atlasbench "
-                                f"({importlib.metadata.version('atlasbench')}) reads version {FORMAT_VERSION}"
-                                + (": update atlasbench" if isinstance(version, int) and version > FORMAT_VERSION
-                                   else ""))
-    missing = [k for k in ("architecture", "preset", "params", "input_length", "cell_types", "models")
-               if k not in manifest]
-    missing += [f"models[{i}].{k}" for i, entry in enumerate(manifest.get("models") or [])
-                for k in ("weights", "sha256") if k not in entry]
+        raise input_error(
+            path,
+            f"bundle format version {version!r}; this atlasbench "
+            f"({importlib.metadata.version('atlasbench')}) reads version {FORMAT_VERSION}"
+            + (": update atlasbench" if isinstance(version, int) and version > FORMAT_VERSION else ""),
+        )
+    missing = [
+        k for k in ("architecture", "preset", "params", "input_length", "cell_types", "models") if k not in manifest
+    ]
+    missing += [
+        f"models[{i}].{k}"
+        for i, entry in enumerate(manifest.get("models") or [])
+        for k in ("weights", "sha256")
+        if k not in entry
+    ]
     if missing or not manifest["models"]:
         raise input_error(path, f"{MANIFEST} lacks {missing or ['models']}")
     return manifest
@@ -251,8 +283,13 @@ def _model(archive: zipfile.ZipFile, path: Path, manifest: dict[str, Any], entry
     except (SafetensorError, ValueError) as err:
         raise input_error(path, f"{name} is damaged ({err})") from err
     try:
-        module = build_model(manifest["architecture"], len(manifest["cell_types"]), int(manifest["input_length"]),
-                             manifest["preset"], manifest["params"])
+        module = build_model(
+            manifest["architecture"],
+            len(manifest["cell_types"]),
+            int(manifest["input_length"]),
+            manifest["preset"],
+            manifest["params"],
+        )
     except AtlasbenchError as err:
         raise input_error(path, f"cannot build the model {MANIFEST} describes: {err}") from err
     try:
@@ -290,9 +327,12 @@ def load_bundle(path: str | os.PathLike[str]) -> Bundle:
     """
     path = Path(path)
     if not path.is_file():
-        raise input_error(path, "model bundle not found" if not path.exists() else
-                          "not a model bundle file "
-                          "(a model folder is loaded by atlasbench.models.trained.load_trained)")
+        raise input_error(
+            path,
+            "model bundle not found"
+            if not path.exists()
+            else "not a model bundle file (a model folder is loaded by atlasbench.models.trained.load_trained)",
+        )
     try:
         with zipfile.ZipFile(path) as archive:
             manifest = _manifest(archive, path)
@@ -338,16 +378,20 @@ def check_genome(bundle: Bundle, bed: str | os.PathLike[str], genome: str | os.P
     chroms = read_bed(bed)["chrom"].unique()
     to_bundle, unknown = match_chromosomes(chroms, sizes)
     if unknown:
-        raise input_error(bed, f"chromosome {unknown[0]} is not in {trained_on} "
-                               f"(chromosomes: {', '.join(list(sizes)[:10])})")
+        raise input_error(
+            bed, f"chromosome {unknown[0]} is not in {trained_on} (chromosomes: {', '.join(list(sizes)[:10])})"
+        )
     with open_genome(genome) as fasta:
         given = dict(fasta.sizes)
     to_fasta, _ = match_chromosomes(chroms, given)  # chromosomes absent from the FASTA: bed_windows says so
     for chrom, name in to_fasta.items():
         expected = sizes[to_bundle[chrom]]
         if given[name] != expected:
-            raise input_error(genome, f"chromosome {chrom} has {given[name]:,} bp here but {expected:,} bp in "
-                                      f"{trained_on}: give the genome FASTA the models were trained on")
+            raise input_error(
+                genome,
+                f"chromosome {chrom} has {given[name]:,} bp here but {expected:,} bp in "
+                f"{trained_on}: give the genome FASTA the models were trained on",
+            )
 
 
 def _codes(x: np.ndarray | torch.Tensor, bundle: Bundle) -> np.ndarray:
@@ -360,11 +404,15 @@ def _codes(x: np.ndarray | torch.Tensor, bundle: Bundle) -> np.ndarray:
             raise AtlasbenchError(f"base codes must be 0-4 (A, C, G, T, N), got {x.min()} to {x.max()}")
         codes = x.astype(np.uint8)
     else:
-        raise AtlasbenchError(f"expected one-hot sequences (n, 4, length) or integer base codes (n, length), "
-                              f"got an array of shape {x.shape} and type {x.dtype}")
+        raise AtlasbenchError(
+            f"expected one-hot sequences (n, 4, length) or integer base codes (n, length), "
+            f"got an array of shape {x.shape} and type {x.dtype}"
+        )
     if codes.shape[1] != bundle.input_length:
-        raise AtlasbenchError(f"{bundle.path}: the models take sequences of {bundle.input_length} bp, got "
-                              f"{codes.shape[1]} bp; pass DNA strings or a FASTA to pad or window them")
+        raise AtlasbenchError(
+            f"{bundle.path}: the models take sequences of {bundle.input_length} bp, got "
+            f"{codes.shape[1]} bp; pass DNA strings or a FASTA to pad or window them"
+        )
     return codes
 
 

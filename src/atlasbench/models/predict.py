@@ -112,11 +112,15 @@ def as_ensemble(models: Models) -> list[TrainedModel]:
     first = models[0]
     for model in models[1:]:
         if model.input_length != first.input_length:
-            raise AtlasbenchError(f"the models of an ensemble take inputs of different lengths: {first.path} "
-                                  f"{first.input_length} bp, {model.path} {model.input_length} bp")
+            raise AtlasbenchError(
+                f"the models of an ensemble take inputs of different lengths: {first.path} "
+                f"{first.input_length} bp, {model.path} {model.input_length} bp"
+            )
         if model.cell_types != first.cell_types:
-            raise AtlasbenchError(f"the models of an ensemble must predict the same cell types in the same order: "
-                                  f"{first.path} {first.cell_types}, {model.path} {model.cell_types}")
+            raise AtlasbenchError(
+                f"the models of an ensemble must predict the same cell types in the same order: "
+                f"{first.path} {first.cell_types}, {model.path} {model.cell_types}"
+            )
     return models
 
 
@@ -149,7 +153,11 @@ def pad_codes(codes: np.ndarray, length: int) -> np.ndarray:
 
 
 def predict_sequences(
-    trained: Models, sequences: Sequence[str], *, stride: int = WINDOW_STRIDE, batch_size: int = 256,
+    trained: Models,
+    sequences: Sequence[str],
+    *,
+    stride: int = WINDOW_STRIDE,
+    batch_size: int = 256,
     device: str = "auto",
 ) -> np.ndarray:
     """Predict DNA sequences of any length.
@@ -174,13 +182,16 @@ def predict_sequences(
     numpy.ndarray
         float32 ``(n, n_outputs)``.
     """
-    _, ensemble = predict_sequences_by_member(trained, sequences, stride=stride, batch_size=batch_size,
-                                              device=device)
+    _, ensemble = predict_sequences_by_member(trained, sequences, stride=stride, batch_size=batch_size, device=device)
     return ensemble
 
 
 def predict_sequences_by_member(
-    trained: Models, sequences: Sequence[str], *, stride: int = WINDOW_STRIDE, batch_size: int = 256,
+    trained: Models,
+    sequences: Sequence[str],
+    *,
+    stride: int = WINDOW_STRIDE,
+    batch_size: int = 256,
     device: str = "auto",
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """:func:`predict_sequences` for each member of an ensemble and for the ensemble, from
@@ -278,9 +289,7 @@ def predict_fasta(trained: Models, path: str | os.PathLike[str], **kwargs) -> pd
     return table
 
 
-def predict_bed(
-    trained: Models, bed: str | os.PathLike[str], genome: str | os.PathLike[str], **kwargs
-) -> pd.DataFrame:
+def predict_bed(trained: Models, bed: str | os.PathLike[str], genome: str | os.PathLike[str], **kwargs) -> pd.DataFrame:
     """Predict regions of a BED file: the input-length window centred on each region.
 
     Chromosome names are matched to the genome's (``chr2L`` and ``2L`` agree); windows
@@ -333,8 +342,13 @@ def bed_windows(
     if len(codes) == 0:
         raise AtlasbenchError(f"{bed}: no regions")
     table = regions[["chrom", "start", "end"]].copy()
-    table.insert(0, "name", regions["name"] if "name" in regions else
-                 regions["chrom"] + ":" + regions["start"].astype(str) + "-" + regions["end"].astype(str))
+    table.insert(
+        0,
+        "name",
+        regions["name"]
+        if "name" in regions
+        else regions["chrom"] + ":" + regions["start"].astype(str) + "-" + regions["end"].astype(str),
+    )
     return table.reset_index(drop=True), codes
 
 

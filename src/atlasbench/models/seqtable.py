@@ -531,16 +531,27 @@ def train_on_table(
         fold = np.random.default_rng(seed).permutation(np.arange(len(table.names)) % k)
     folds_present = sorted(set(fold.tolist()))
     if validation_fold is None:  # the next fold present; past the end when the test fold is absent
-        validation_fold = folds_present[default_validation(folds_present.index(test_fold), len(folds_present))] \
-            if test_fold in folds_present else test_fold + 1
+        validation_fold = (
+            folds_present[default_validation(folds_present.index(test_fold), len(folds_present))]
+            if test_fold in folds_present
+            else test_fold + 1
+        )
     split = split_labels(split_masks(fold, test_fold, validation_fold, check=False))
     test = np.flatnonzero(split == "test")
     if test.size < 3:
         raise AtlasbenchError(f"test fold {test_fold} holds {test.size} sequences; folds present: {folds_present}")
     model, history = train(
-        table.codes, table.targets, np.flatnonzero(split == "train"), np.flatnonzero(split == "val"),
-        architecture=architecture, preset=preset, params=params, input_length=input_length, training=training,
-        seed=seed, progress=progress,
+        table.codes,
+        table.targets,
+        np.flatnonzero(split == "train"),
+        np.flatnonzero(split == "val"),
+        architecture=architecture,
+        preset=preset,
+        params=params,
+        input_length=input_length,
+        training=training,
+        seed=seed,
+        progress=progress,
     )
     pred = predict(model, table.codes[test, shift : shift + input_length], device=training.device)
     evaluation = correlations(pred, table.targets[test], table.target_names)
@@ -548,10 +559,17 @@ def train_on_table(
     if table.regions is not None:
         regions = pd.concat([regions, table.regions[["chrom", "start", "end"]].reset_index(drop=True)], axis=1)
     spec = {
-        "architecture": architecture, "preset": preset, "params": model_params(architecture, preset, params),
-        "input_length": input_length, "cell_types": list(table.target_names), "normalization": "table",
-        "test_fold": test_fold, "validation_fold": validation_fold, "seed": seed,
-        "training": training.model_dump(mode="json"), "n_parameters": count_parameters(model),
+        "architecture": architecture,
+        "preset": preset,
+        "params": model_params(architecture, preset, params),
+        "input_length": input_length,
+        "cell_types": list(table.target_names),
+        "normalization": "table",
+        "test_fold": test_fold,
+        "validation_fold": validation_fold,
+        "seed": seed,
+        "training": training.model_dump(mode="json"),
+        "n_parameters": count_parameters(model),
     }
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

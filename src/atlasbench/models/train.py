@@ -79,8 +79,9 @@ class _State:
     history: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _save_checkpoint(path: Path, key: str, model: nn.Module, optimizer: torch.optim.Optimizer, state: _State,
-                     generator: torch.Generator) -> None:
+def _save_checkpoint(
+    path: Path, key: str, model: nn.Module, optimizer: torch.optim.Optimizer, state: _State, generator: torch.Generator
+) -> None:
     payload = {
         "key": key,
         "model": model.state_dict(),
@@ -94,8 +95,9 @@ def _save_checkpoint(path: Path, key: str, model: nn.Module, optimizer: torch.op
         torch.save(payload, tmp)
 
 
-def _load_checkpoint(path: Path, key: str, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     generator: torch.Generator) -> _State | None:
+def _load_checkpoint(
+    path: Path, key: str, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+) -> _State | None:
     """Restore a checkpoint; None (start afresh) when it is unreadable or from other training."""
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
@@ -175,8 +177,10 @@ def fit(
     train_index = np.asarray(train_index, dtype=np.int64)
     val_index = np.asarray(val_index, dtype=np.int64)
     if train_index.size == 0 or val_index.size == 0:
-        raise AtlasbenchError(f"{phase}: {train_index.size} training and {val_index.size} validation regions; "
-                              "both must be non-empty (check the folds)")
+        raise AtlasbenchError(
+            f"{phase}: {train_index.size} training and {val_index.size} validation regions; "
+            "both must be non-empty (check the folds)"
+        )
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate, weight_decay=WEIGHT_DECAY)
@@ -193,14 +197,20 @@ def fit(
     steps = math.ceil(train_index.size / training.batch_size)
     warmup_steps = training.warmup_epochs * steps
     shift = min(training.max_shift, data.max_shift)
-    bar = tqdm(total=training.max_epochs, initial=state.epoch, desc=phase, unit="epoch", disable=not progress,
-               leave=False)
+    bar = tqdm(
+        total=training.max_epochs, initial=state.epoch, desc=phase, unit="epoch", disable=not progress, leave=False
+    )
     while not state.done and state.epoch < training.max_epochs:
         model.train()
         started = time.perf_counter()
         total = torch.zeros((), device=data.device)
-        batches = data.batches(train_index, training.batch_size, generator=generator, shift=shift,
-                               reverse_complement=training.reverse_complement)
+        batches = data.batches(
+            train_index,
+            training.batch_size,
+            generator=generator,
+            shift=shift,
+            reverse_complement=training.reverse_complement,
+        )
         for step, (x, y) in enumerate(batches):
             done_steps = state.epoch * steps + step
             warm = min(1.0, (done_steps + 1) / warmup_steps) if warmup_steps else 1.0
@@ -229,13 +239,27 @@ def fit(
             if state.plateau_epochs >= training.lr_plateau_patience:
                 state.lr_scale *= training.lr_plateau_factor
                 state.plateau_epochs = 0
-        state.history.append({
-            "phase": phase, "epoch": state.epoch, "train_loss": train_loss, "val_loss": val_loss,
-            "learning_rate": learning_rate, "seconds": seconds, "samples_per_s": train_index.size / seconds,
-            "best": best,
-        })
-        log.info("%s epoch %d: train loss %.4f, validation loss %.4f%s, %.0f samples/s", phase, state.epoch,
-                 train_loss, val_loss, " (best)" if best else "", train_index.size / seconds)
+        state.history.append(
+            {
+                "phase": phase,
+                "epoch": state.epoch,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "learning_rate": learning_rate,
+                "seconds": seconds,
+                "samples_per_s": train_index.size / seconds,
+                "best": best,
+            }
+        )
+        log.info(
+            "%s epoch %d: train loss %.4f, validation loss %.4f%s, %.0f samples/s",
+            phase,
+            state.epoch,
+            train_loss,
+            val_loss,
+            " (best)" if best else "",
+            train_index.size / seconds,
+        )
         state.epoch += 1
         state.done = state.bad_epochs >= training.early_stopping_patience
         if path is not None:
@@ -331,15 +355,49 @@ def train(
     data = SequenceData(codes, targets, input_length, device)
     loss = make_loss(training.loss, loss_multiplier, loss_max_weight)
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
-    log.info("training %s (%s) on %d regions, validating on %d, on %s", architecture, preset, len(train_index),
-             len(val_index), device)
-    history = [fit(model, data, train_index, val_index, training, loss, seed=seed, progress=progress,
-                   checkpoint=folder / "checkpoint-train.pt" if folder else None)]
+    log.info(
+        "training %s (%s) on %d regions, validating on %d, on %s",
+        architecture,
+        preset,
+        len(train_index),
+        len(val_index),
+        device,
+    )
+    history = [
+        fit(
+            model,
+            data,
+            train_index,
+            val_index,
+            training,
+            loss,
+            seed=seed,
+            progress=progress,
+            checkpoint=folder / "checkpoint-train.pt" if folder else None,
+        )
+    ]
     if training.finetune is not None and finetune_index is not None:
         ft = training.finetune
-        recipe = training.model_copy(update={"learning_rate": ft.learning_rate, "batch_size": ft.batch_size,
-                                             "max_epochs": ft.max_epochs, "warmup_epochs": 0})
-        history.append(fit(model, data, finetune_index[0], finetune_index[1], recipe, loss, seed=seed,
-                           phase="finetune", progress=progress,
-                           checkpoint=folder / "checkpoint-finetune.pt" if folder else None))
+        recipe = training.model_copy(
+            update={
+                "learning_rate": ft.learning_rate,
+                "batch_size": ft.batch_size,
+                "max_epochs": ft.max_epochs,
+                "warmup_epochs": 0,
+            }
+        )
+        history.append(
+            fit(
+                model,
+                data,
+                finetune_index[0],
+                finetune_index[1],
+                recipe,
+                loss,
+                seed=seed,
+                phase="finetune",
+                progress=progress,
+                checkpoint=folder / "checkpoint-finetune.pt" if folder else None,
+            )
+        )
     return model.cpu().eval(), pd.concat(history, ignore_index=True)

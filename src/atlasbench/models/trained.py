@@ -155,8 +155,9 @@ def load_trained(directory: str | os.PathLike[str]) -> TrainedModel:
     missing = [k for k in _REQUIRED if k not in spec]
     if missing:
         raise input_error(description, f"model description lacks {missing}")
-    module = build_model(spec["architecture"], len(spec["cell_types"]), int(spec["input_length"]), spec["preset"],
-                         spec["params"])
+    module = build_model(
+        spec["architecture"], len(spec["cell_types"]), int(spec["input_length"]), spec["preset"], spec["params"]
+    )
     weights = directory / WEIGHTS
     if not weights.is_file():
         raise input_error(weights, "model weights are missing")

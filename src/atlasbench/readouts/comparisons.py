@@ -516,12 +516,7 @@ def _default_pairs(points: dict[str, pd.Series], max_pairs: int) -> list[tuple[s
     """Every two grid points evaluated on the same (at least 2) folds and seeds."""
     folds = {name: frozenset(values.index) for name, values in points.items()}
     names = list(points)
-    pairs = [
-        (a, b)
-        for i, a in enumerate(names)
-        for b in names[i + 1 :]
-        if folds[a] == folds[b] and len(folds[a]) >= 2
-    ]
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :] if folds[a] == folds[b] and len(folds[a]) >= 2]
     if len(pairs) > max_pairs:
         raise AtlasbenchError(
             f"{len(pairs)} pairs of grid points share their folds, more than max_pairs={max_pairs}: "
@@ -585,7 +580,13 @@ def compare_platforms(evaluation: pd.DataFrame, platforms: Sequence[str], **kwar
     present = set(evaluation["platform"].astype(str))
     chosen = [p for p in platforms if p in present]
     several_folds = evaluation["fold"].nunique() > 1
-    paired = evaluation.assign(fold=evaluation["level"].astype(str) + "/" + evaluation["fold"].astype(str),
-                               level="grid")
-    return compare_scenarios(paired, [(chosen[0], p) for p in chosen[1:]], names={f"{p}/grid": p for p in chosen},
-                             unit="grid point-fold" if several_folds else "grid point", **kwargs)
+    paired = evaluation.assign(
+        fold=evaluation["level"].astype(str) + "/" + evaluation["fold"].astype(str), level="grid"
+    )
+    return compare_scenarios(
+        paired,
+        [(chosen[0], p) for p in chosen[1:]],
+        names={f"{p}/grid": p for p in chosen},
+        unit="grid point-fold" if several_folds else "grid point",
+        **kwargs,
+    )

@@ -151,8 +151,17 @@ def write_contributions(
     rows = []
     for model, values in scores.items():
         per_base = values.sum(axis=1)
-        rows.append(pd.DataFrame({"model": model, "name": names, "total": per_base.sum(axis=1),
-                                  "max": per_base.max(axis=1), "argmax": per_base.argmax(axis=1)}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "model": model,
+                    "name": names,
+                    "total": per_base.sum(axis=1),
+                    "max": per_base.max(axis=1),
+                    "argmax": per_base.argmax(axis=1),
+                }
+            )
+        )
     table = pd.concat(rows, ignore_index=True)
     with atomic_path(paths["table"]) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")

@@ -62,8 +62,9 @@ def read_enhancers(path: str | os.PathLike[str]) -> pd.DataFrame:
     needed = ["name", "target_cell_type", "label"] + ([] if has_sequence else ["chrom", "start", "end"])
     missing = [c for c in needed if c not in table.columns]
     if missing:
-        raise input_error(path, f"missing column(s) {missing}; expected name, sequence or chrom/start/end, "
-                                "target_cell_type, label")
+        raise input_error(
+            path, f"missing column(s) {missing}; expected name, sequence or chrom/start/end, target_cell_type, label"
+        )
     if table.empty:
         raise input_error(path, "no enhancers in the table")
     label = table["label"].str.strip()
@@ -78,8 +79,11 @@ def read_enhancers(path: str | os.PathLike[str]) -> pd.DataFrame:
             values = pd.to_numeric(table[column], errors="coerce")
             bad = np.flatnonzero(values.isna().to_numpy() | (values < 0).to_numpy())
             if bad.size:
-                raise input_error(path, f"column {column!r} must be a non-negative integer, got "
-                                        f"{table[column].iloc[bad[0]]!r}", int(bad[0]) + 2)
+                raise input_error(
+                    path,
+                    f"column {column!r} must be a non-negative integer, got {table[column].iloc[bad[0]]!r}",
+                    int(bad[0]) + 2,
+                )
             out[column] = values.astype(np.int64)
         out.insert(1, "chrom", table["chrom"])
         bad = np.flatnonzero(out["start"].to_numpy() >= out["end"].to_numpy())
@@ -123,8 +127,11 @@ def score_enhancers(
         Indexed by enhancer name, one column per cell type (raw predictions).
     """
     models = [models] if isinstance(models, TrainedModel) else list(models)
-    return pd.DataFrame(predict_sequences(models, enhancer_sequences(enhancers, genome)),
-                        index=pd.Index(enhancers["name"], name="name"), columns=models[0].cell_types)
+    return pd.DataFrame(
+        predict_sequences(models, enhancer_sequences(enhancers, genome)),
+        index=pd.Index(enhancers["name"], name="name"),
+        columns=models[0].cell_types,
+    )
 
 
 def ensemble_metrics(
@@ -157,8 +164,10 @@ def ensemble_metrics(
     index = pd.Index(enhancers["name"], name="name")
     scores = [pd.DataFrame(p, index=index, columns=m.cell_types) for m, p in zip(models, members)]
     ensemble = pd.DataFrame(mean, index=index, columns=models[0].cell_types)
-    rows = [{"fold": str(m.spec.get("test_fold", "")), "seed": str(m.spec.get("seed", "")), **_headline(s, enhancers)}
-            for m, s in zip(models, scores)]
+    rows = [
+        {"fold": str(m.spec.get("test_fold", "")), "seed": str(m.spec.get("seed", "")), **_headline(s, enhancers)}
+        for m, s in zip(models, scores)
+    ]
     rows.append({"fold": "ensemble", "seed": "", **_headline(ensemble, enhancers)})
     return pd.DataFrame(rows), ensemble
 
@@ -166,9 +175,12 @@ def ensemble_metrics(
 def _headline(scores: pd.DataFrame, enhancers: pd.DataFrame) -> dict[str, float]:
     per_type, per_enhancer = enhancer_metrics(scores, enhancers)
     macro = per_type[per_type["cell_type"] == "macro"].iloc[0]
-    return {"accuracy": float(per_enhancer["correct"].mean()) if len(per_enhancer) else float("nan"),
-            "macro_auroc": float(macro["auroc"]), "macro_auprc": float(macro["auprc"]),
-            "n_enhancers": len(per_enhancer)}
+    return {
+        "accuracy": float(per_enhancer["correct"].mean()) if len(per_enhancer) else float("nan"),
+        "macro_auroc": float(macro["auroc"]),
+        "macro_auprc": float(macro["auprc"]),
+        "n_enhancers": len(per_enhancer),
+    }
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -223,15 +235,26 @@ def enhancer_metrics(scores: pd.DataFrame, enhancers: pd.DataFrame) -> tuple[pd.
     rows = []
     for j, cell_type in enumerate(cell_types):
         labels = np.array([cell_type in ts for ts in enhancers["targets"]]) & (enhancers["label"].to_numpy() == 1)
-        rows.append({"cell_type": cell_type, "auroc": roc_auc(labels, normalised[:, j]),
-                     "auprc": average_precision(labels, normalised[:, j]),
-                     "n_positive": int(labels.sum()), "n_negative": int((~labels).sum())})
+        rows.append(
+            {
+                "cell_type": cell_type,
+                "auroc": roc_auc(labels, normalised[:, j]),
+                "auprc": average_precision(labels, normalised[:, j]),
+                "n_positive": int(labels.sum()),
+                "n_negative": int((~labels).sum()),
+            }
+        )
     per_type = pd.DataFrame(rows)
     scored = per_type[per_type["n_positive"] > 0]
     if scored.empty:
         raise AtlasbenchError(f"no enhancer targets one of the model's cell types ({', '.join(cell_types)})")
-    macro = {"cell_type": "macro", "auroc": scored["auroc"].mean(), "auprc": scored["auprc"].mean(),
-             "n_positive": int(scored["n_positive"].sum()), "n_negative": len(enhancers)}
+    macro = {
+        "cell_type": "macro",
+        "auroc": scored["auroc"].mean(),
+        "auprc": scored["auprc"].mean(),
+        "n_positive": int(scored["n_positive"].sum()),
+        "n_negative": len(enhancers),
+    }
     per_type = pd.concat([per_type, pd.DataFrame([macro])], ignore_index=True)
 
     index = {c: j for j, c in enumerate(cell_types)}
@@ -244,8 +267,16 @@ def enhancer_metrics(scores: pd.DataFrame, enhancers: pd.DataFrame) -> tuple[pd.
         target = known[0]
         rank = 1 + int((row > row[index[target]]).sum())
         top = cell_types[int(np.argmax(row))]
-        records.append({"name": name, "target": target, "rank": rank, "top": top, "correct": top in known,
-                        **{f"score_{c}": row[j] for j, c in enumerate(cell_types)}})
+        records.append(
+            {
+                "name": name,
+                "target": target,
+                "rank": rank,
+                "top": top,
+                "correct": top in known,
+                **{f"score_{c}": row[j] for j, c in enumerate(cell_types)},
+            }
+        )
     return per_type, pd.DataFrame(records)
 
 
@@ -259,8 +290,9 @@ def roc_curve(labels: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.nd
     return fpr, tpr
 
 
-def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame,
-                          out: str | os.PathLike[str]) -> dict[str, Path]:
+def write_enhancer_report(
+    scores: pd.DataFrame, enhancers: pd.DataFrame, out: str | os.PathLike[str]
+) -> dict[str, Path]:
     """Write the validated-enhancer evaluation: tables and ROC curves.
 
     Files: ``per_cell_type.tsv`` and ``per_enhancer.tsv`` (see :func:`enhancer_metrics`),
@@ -280,10 +312,17 @@ def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame,
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     per_type, per_enhancer = enhancer_metrics(scores, enhancers)
-    paths = {"per_cell_type": out / "per_cell_type.tsv", "per_enhancer": out / "per_enhancer.tsv",
-             "scores": out / "scores.tsv", "roc": out / "roc.png"}
-    for key, table, index in (("per_cell_type", per_type, False), ("per_enhancer", per_enhancer, False),
-                              ("scores", scores, True)):
+    paths = {
+        "per_cell_type": out / "per_cell_type.tsv",
+        "per_enhancer": out / "per_enhancer.tsv",
+        "scores": out / "scores.tsv",
+        "roc": out / "roc.png",
+    }
+    for key, table, index in (
+        ("per_cell_type", per_type, False),
+        ("per_enhancer", per_enhancer, False),
+        ("scores", scores, True),
+    ):
         with atomic_path(paths[key]) as tmp:
             table.to_csv(tmp, sep="\t", index=index, float_format="%.6g")
     values = scores.loc[enhancers["name"]].to_numpy(dtype=np.float64)
@@ -299,8 +338,13 @@ def write_enhancer_report(scores: pd.DataFrame, enhancers: pd.DataFrame,
     ax.plot([0, 1], [0, 1], color="0.7", lw=0.8, ls="--")
     macro = per_type.loc[per_type["cell_type"] == "macro"].iloc[0]
     accuracy = per_enhancer["correct"].mean() if len(per_enhancer) else float("nan")
-    ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01),
-           title=f"validated enhancers: macro auROC {macro['auroc']:.2f}, top-1 {accuracy:.2f}")
+    ax.set(
+        xlabel="false positive rate",
+        ylabel="true positive rate",
+        xlim=(0, 1),
+        ylim=(0, 1.01),
+        title=f"validated enhancers: macro auROC {macro['auroc']:.2f}, top-1 {accuracy:.2f}",
+    )
     ax.title.set_fontsize(9)
     ax.legend(fontsize=7, frameon=False, loc="lower right", title="cell type (auROC)", title_fontsize=7)
     fig.tight_layout()

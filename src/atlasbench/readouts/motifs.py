@@ -145,15 +145,23 @@ def discover_patterns(
     codes = np.asarray(codes, dtype=np.uint8)
     hypothetical = np.asarray(hypothetical, dtype=np.float32)
     if hypothetical.shape != (codes.shape[0], 4, codes.shape[1]):
-        raise AtlasbenchError(f"hypothetical scores of shape {hypothetical.shape} do not fit sequences of shape "
-                              f"{codes.shape}; expected {(codes.shape[0], 4, codes.shape[1])}")
+        raise AtlasbenchError(
+            f"hypothetical scores of shape {hypothetical.shape} do not fit sequences of shape "
+            f"{codes.shape}; expected {(codes.shape[0], 4, codes.shape[1])}"
+        )
     if codes.shape[1] < window + 2 * flank:
-        raise AtlasbenchError(f"sequences of {codes.shape[1]} bp are shorter than a seqlet window with flanks "
-                              f"({window + 2 * flank} bp)")
+        raise AtlasbenchError(
+            f"sequences of {codes.shape[1]} bp are shorter than a seqlet window with flanks ({window + 2 * flank} bp)"
+        )
     one_hot = codes_one_hot(codes).transpose(0, 2, 1).astype(np.float32)  # (n, L, 4)
-    positive, negative = TFMoDISco(one_hot, hypothetical.transpose(0, 2, 1).copy(), sliding_window_size=window,
-                                   flank_size=flank, max_seqlets_per_metacluster=max_seqlets,
-                                   n_leiden_runs=leiden_runs)
+    positive, negative = TFMoDISco(
+        one_hot,
+        hypothetical.transpose(0, 2, 1).copy(),
+        sliding_window_size=window,
+        flank_size=flank,
+        max_seqlets_per_metacluster=max_seqlets,
+        n_leiden_runs=leiden_runs,
+    )
     patterns = []
     for sign, found in (("pos", positive), ("neg", negative)):
         for i, pattern in enumerate(found or []):
@@ -195,9 +203,19 @@ def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif], top: in
     for i, pattern in enumerate(patterns):
         q_values = false_discovery_control(np.clip(p_values[i], 0.0, 1.0), method="bh")
         for rank, j in enumerate(np.argsort(p_values[i], kind="stable")[:top], start=1):
-            rows.append((pattern.name, pattern.n_seqlets, pattern.consensus, rank, motifs[j].name,
-                         motifs[j].matrix_id, float(p_values[i, j]), float(q_values[j]),
-                         "-" if strands[i, j] else "+"))
+            rows.append(
+                (
+                    pattern.name,
+                    pattern.n_seqlets,
+                    pattern.consensus,
+                    rank,
+                    motifs[j].name,
+                    motifs[j].matrix_id,
+                    float(p_values[i, j]),
+                    float(q_values[j]),
+                    "-" if strands[i, j] else "+",
+                )
+            )
     return pd.DataFrame(rows, columns=MATCH_COLUMNS)
 
 
@@ -264,8 +282,9 @@ def discover_motifs(
             found[cell_type] = []
             continue
         _, hypothetical = integrated_gradients(model, codes[chosen], output, steps=steps, device=device)
-        found[cell_type] = discover_patterns(codes[chosen], hypothetical, max_seqlets=max_seqlets,
-                                             leiden_runs=leiden_runs)
+        found[cell_type] = discover_patterns(
+            codes[chosen], hypothetical, max_seqlets=max_seqlets, leiden_runs=leiden_runs
+        )
         table = match_patterns(found[cell_type], motifs)
         table.insert(0, "n_regions", len(chosen))
         table.insert(0, "cell_type", cell_type)
@@ -322,8 +341,15 @@ def motif_overlap(table: pd.DataFrame, first: str, second: str, q_threshold: flo
         a = set(here.loc[here["model"] == first, "match"])
         b = set(here.loc[here["model"] == second, "match"])
         either = a | b
-        rows.append((cell_type, ",".join(sorted(a)), ",".join(sorted(b)), ",".join(sorted(a & b)),
-                     len(a & b) / len(either) if either else float("nan")))
+        rows.append(
+            (
+                cell_type,
+                ",".join(sorted(a)),
+                ",".join(sorted(b)),
+                ",".join(sorted(a & b)),
+                len(a & b) / len(either) if either else float("nan"),
+            )
+        )
     return pd.DataFrame(rows, columns=["cell_type", "first", "second", "shared", "jaccard"])
 
 
@@ -388,10 +414,15 @@ def write_motifs(
         paths["overlap"] = out / "overlap.tsv"
         with atomic_path(paths["overlap"]) as tmp:
             first, second = models
-            motif_overlap(table, first, second, q_threshold=q_threshold).to_csv(tmp, sep="\t", index=False,
-                                                                                float_format="%.4g")
-    arrays = {f"{m}/{c}/{p.name}/{kind}": getattr(p, kind)
-              for (m, c), found in patterns.items() for p in found for kind in ("ppm", "cwm")}
+            motif_overlap(table, first, second, q_threshold=q_threshold).to_csv(
+                tmp, sep="\t", index=False, float_format="%.4g"
+            )
+    arrays = {
+        f"{m}/{c}/{p.name}/{kind}": getattr(p, kind)
+        for (m, c), found in patterns.items()
+        for p in found
+        for kind in ("ppm", "cwm")
+    }
     with atomic_path(paths["patterns"]) as tmp, open(tmp, "wb") as handle:
         np.savez_compressed(handle, **arrays)
     by_id = {m.matrix_id: m for m in motifs}
@@ -412,13 +443,13 @@ def write_motifs(
             probs = by_id[hit["matrix_id"]].probs
             if hit["strand"] == "-":
                 probs = probs[::-1, ::-1]
-            logomaker.Logo(pd.DataFrame(_information(probs), columns=list("ACGT")), ax=row[1],
-                           color_scheme="classic")
+            logomaker.Logo(pd.DataFrame(_information(probs), columns=list("ACGT")), ax=row[1], color_scheme="classic")
             row[1].set_ylim(0, 2)
             row[1].set_ylabel("bits", fontsize=7)
             mark = "" if hit["q_value"] <= q_threshold else " (not significant)"
-            row[1].set_title(f"JASPAR {hit['match']} {hit['matrix_id']}, q = {hit['q_value']:.2g}{mark}",
-                             fontsize=8, loc="left")
+            row[1].set_title(
+                f"JASPAR {hit['match']} {hit['matrix_id']}, q = {hit['q_value']:.2g}{mark}", fontsize=8, loc="left"
+            )
         fig.suptitle(f"{model}: TF-MoDISco patterns, {cell_type}", fontsize=9)
         fig.tight_layout()
         key = f"logo:{model}:{cell_type}"

@@ -228,8 +228,13 @@ def insertion_pfm(
                 else:
                     sample.offer(batch.chrom, batch.start, batch.end)
             if resolver.dropped:
-                log.warning("%s: fragments on %d chromosome(s) not in %s were skipped: %s", path,
-                            len(resolver.dropped), g.path, ", ".join(resolver.dropped[:10]))
+                log.warning(
+                    "%s: fragments on %d chromosome(s) not in %s were skipped: %s",
+                    path,
+                    len(resolver.dropped),
+                    g.path,
+                    ", ".join(resolver.dropped[:10]),
+                )
             counter.release()  # the next file starts again at its first chromosome
         if sample is not None:
             chrom, start, end = sample.result()
@@ -420,8 +425,7 @@ def compare_bias(a: Tn5Bias, b: Tn5Bias) -> dict[str, float]:
     return {"pearson": pearson, "jsd": float(per_position.mean()), "max_jsd": float(per_position.max())}
 
 
-def same_bias(a: Tn5Bias, b: Tn5Bias, *, min_pearson: float = SAME_MIN_PEARSON,
-              max_jsd: float = SAME_MAX_JSD) -> bool:
+def same_bias(a: Tn5Bias, b: Tn5Bias, *, min_pearson: float = SAME_MIN_PEARSON, max_jsd: float = SAME_MAX_JSD) -> bool:
     """Whether two platforms have the same Tn5 insertion bias.
 
     Same means the same shape (Pearson of the log-odds at least ``min_pearson``) and the
@@ -464,14 +468,18 @@ def bias_table(biases: Mapping[str, Tn5Bias]) -> pd.DataFrame:
     parts = []
     for name, bias in biases.items():
         width = len(bias.positions)
-        parts.append(pd.DataFrame({
-            "platform": name,
-            "position": np.repeat(bias.positions, 4),
-            "base": np.tile(BASES, width),
-            "count": bias.counts.ravel(),
-            "frequency": bias.frequencies.ravel(),
-            "log_odds": bias.log_odds.ravel(),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "platform": name,
+                    "position": np.repeat(bias.positions, 4),
+                    "base": np.tile(BASES, width),
+                    "count": bias.counts.ravel(),
+                    "frequency": bias.frequencies.ravel(),
+                    "log_odds": bias.log_odds.ravel(),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -512,8 +520,12 @@ def write_bias(biases: Mapping[str, Tn5Bias], out: str | os.PathLike[str], **thr
         raise ValueError("no biases to write")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"pfm": out / "tn5_pfm.tsv", "similarity": out / "tn5_similarity.tsv",
-             "logos": out / "tn5_logos.png", "logos_pdf": out / "tn5_logos.pdf"}
+    paths = {
+        "pfm": out / "tn5_pfm.tsv",
+        "similarity": out / "tn5_similarity.tsv",
+        "logos": out / "tn5_logos.png",
+        "logos_pdf": out / "tn5_logos.pdf",
+    }
     for key, table in (("pfm", bias_table(biases)), ("similarity", similarity_table(biases, **thresholds))):
         with atomic_path(paths[key]) as tmp:
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
@@ -530,8 +542,10 @@ def _logo_figure(biases: Mapping[str, Tn5Bias]):
     fig = Figure(figsize=(7.5, 1.9 * n + 0.5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(n, 1, sharex=True, sharey=True))
     # logos stack positive letters above the line and negative ones below it
-    top = max(max(np.clip(b.log_odds, 0, None).sum(axis=1).max(), -np.clip(b.log_odds, None, 0).sum(axis=1).min())
-              for b in biases.values())
+    top = max(
+        max(np.clip(b.log_odds, 0, None).sum(axis=1).max(), -np.clip(b.log_odds, None, 0).sum(axis=1).min())
+        for b in biases.values()
+    )
     top = max(1.15 * float(top), 0.05)
     for ax, (name, bias) in zip(axes, biases.items()):
         frame = pd.DataFrame(bias.log_odds, columns=list(BASES), index=bias.positions)
@@ -540,18 +554,22 @@ def _logo_figure(biases: Mapping[str, Tn5Bias]):
         ax.axvline(-0.5, color="0.4", lw=0.8, ls="--", zorder=0)
         ax.set_ylim(-top, top)
         ax.set_ylabel("log2 odds vs genome\n(bits)", fontsize=8)
-        ax.set_title(f"{name}: {bias.n_insertions:,} insertions from {bias.n_fragments:,} fragments",
-                     fontsize=9, loc="left")
+        ax.set_title(
+            f"{name}: {bias.n_insertions:,} insertions from {bias.n_fragments:,} fragments", fontsize=9, loc="left"
+        )
         ax.tick_params(labelsize=7)
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
-    axes[0].annotate("cut", xy=(-0.5, top), xytext=(2, -2), textcoords="offset points", fontsize=7,
-                     color="0.3", va="top")
+    axes[0].annotate(
+        "cut", xy=(-0.5, top), xytext=(2, -2), textcoords="offset points", fontsize=7, color="0.3", va="top"
+    )
     positions = next(iter(biases.values())).positions
     step = 1 if len(positions) <= 25 else 5
     axes[-1].set_xticks(positions[positions % step == 0])
-    axes[-1].set_xlabel("position relative to the Tn5 insertion (bp, 5'->3' on the cut strand; "
-                        "0: first base after the cut)", fontsize=8)
-    fig.suptitle("Tn5 insertion sequence bias (letters above the line: enriched at insertions; "
-                 "below: depleted)", fontsize=9)
+    axes[-1].set_xlabel(
+        "position relative to the Tn5 insertion (bp, 5'->3' on the cut strand; 0: first base after the cut)", fontsize=8
+    )
+    fig.suptitle(
+        "Tn5 insertion sequence bias (letters above the line: enriched at insertions; below: depleted)", fontsize=9
+    )
     return fig

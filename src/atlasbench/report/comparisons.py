@@ -67,36 +67,51 @@ def comparisons_section(ctx: ReportContext) -> Section:
         tables.append(platforms.assign(kind="platforms over the grid"))
         sentences = [comparisons.describe(r) for _, r in platforms.iterrows()]
         summary += sentences
-        parts.append("<h3>Platforms</h3><p>Each platform against the reference, paired at every grid point "
-                     "(same reads per cell and cells level, test fold and seed), so the comparison has power "
-                     "even with one test fold.</p><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in sentences)
-                     + "</ul>")
+        parts.append(
+            "<h3>Platforms</h3><p>Each platform against the reference, paired at every grid point "
+            "(same reads per cell and cells level, test fold and seed), so the comparison has power "
+            "even with one test fold.</p><ul>" + "".join(f"<li>{html.escape(t)}</li>" for t in sentences) + "</ul>"
+        )
     labels = ctx.inputs.scenario_labels
     pairs = [(labels[a], labels[b]) for a, b in ctx.inputs.scenario_pairs]
     if pairs:
         names = {f"{p}/{level}": label for (p, level), label in labels.items()}
-        named = comparisons.compare_scenarios(acc.evaluation, pairs, names=names, metric=METRIC,
-                                              against="full", model=acc.model)
+        named = comparisons.compare_scenarios(
+            acc.evaluation, pairs, names=names, metric=METRIC, against="full", model=acc.model
+        )
         tables.append(named.assign(kind="named scenarios"))
         held = named[named["verdict"] == comparisons.HOLDS]
-        summary.append(f"Named scenarios: {len(held)} of {len(named)} one-step differences hold "
-                       "(paired t-test over folds, Holm-adjusted, and a bootstrap interval excluding 0)"
-                       + (": " + "; ".join(f"{bold_text(r['b'])} vs {bold_text(r['a'])} "
-                                           f"{r['mean_difference']:+.3f}"
-                                           for _, r in held.iterrows()) if len(held) else ""))
-        parts.append("<h3>Named scenarios</h3><p>Every two named scenarios that differ in one factor (platform, "
-                     "cells or reads per cell), paired by test fold.</p><ul>"
-                     + "".join(f"<li>{html.escape(comparisons.describe(r))}</li>" for _, r in named.iterrows())
-                     + "</ul>")
+        summary.append(
+            f"Named scenarios: {len(held)} of {len(named)} one-step differences hold "
+            "(paired t-test over folds, Holm-adjusted, and a bootstrap interval excluding 0)"
+            + (
+                ": "
+                + "; ".join(
+                    f"{bold_text(r['b'])} vs {bold_text(r['a'])} {r['mean_difference']:+.3f}"
+                    for _, r in held.iterrows()
+                )
+                if len(held)
+                else ""
+            )
+        )
+        parts.append(
+            "<h3>Named scenarios</h3><p>Every two named scenarios that differ in one factor (platform, "
+            "cells or reads per cell), paired by test fold.</p><ul>"
+            + "".join(f"<li>{html.escape(comparisons.describe(r))}</li>" for _, r in named.iterrows())
+            + "</ul>"
+        )
     if not tables:
         return Section(note_html("One platform and no named scenarios: nothing to compare."), [])
     ctx.table("comparisons", pd.concat(tables, ignore_index=True))
-    return Section("<p>Accuracy differences with their uncertainty: mean &plusmn; SD of each side, the mean paired "
-                   "difference with its 95% bootstrap interval, and the paired t-test, Holm-adjusted over the "
-                   "comparisons of each list. A difference <i>holds</i> when the adjusted p is below 0.05 and the "
-                   "interval excludes 0; otherwise it is <i>within noise</i>. The paper reports means and SDs "
-                   "only; pairing removes the differences between folds, which are often larger than those "
-                   "between scenarios.</p>" + "".join(parts), summary)
+    return Section(
+        "<p>Accuracy differences with their uncertainty: mean &plusmn; SD of each side, the mean paired "
+        "difference with its 95% bootstrap interval, and the paired t-test, Holm-adjusted over the "
+        "comparisons of each list. A difference <i>holds</i> when the adjusted p is below 0.05 and the "
+        "interval excludes 0; otherwise it is <i>within noise</i>. The paper reports means and SDs "
+        "only; pairing removes the differences between folds, which are often larger than those "
+        "between scenarios.</p>" + "".join(parts),
+        summary,
+    )
 
 
 def ranking_sentence(ranking: pd.DataFrame) -> str:

@@ -197,8 +197,11 @@ def read_evaluation_table(path: Path | None) -> tuple[pd.DataFrame | None, str]:
     except AtlasbenchError as exc:
         log.warning("report: %s", exc)
         return None, html.escape(str(exc))
-    missing = [c for c in ("platform", "level", "reads_per_cell", "n_cells", "against", "metric", "value")
-               if c not in table.columns]
+    missing = [
+        c
+        for c in ("platform", "level", "reads_per_cell", "n_cells", "against", "metric", "value")
+        if c not in table.columns
+    ]
     if missing:
         return None, f"The evaluation table lacks column(s) {html.escape(', '.join(missing))}."
     return table, ""
@@ -251,8 +254,7 @@ def load_accuracy(table: pd.DataFrame, settings: ReportSettings, platforms: Sequ
     fits: dict[str, cost.SaturationFit] = {}
     for platform, group in designs.groupby("platform", sort=False):
         try:
-            fits[str(platform)] = cost.fit_saturation(group["reads_per_cell"], group["n_cells"],
-                                                      group["accuracy_mean"])
+            fits[str(platform)] = cost.fit_saturation(group["reads_per_cell"], group["n_cells"], group["accuracy_mean"])
         except AtlasbenchError as exc:
             log.warning("report: %s: no saturation fit: %s", platform, exc)
     full = []
@@ -358,5 +360,7 @@ class ReportContext:
         self.n_images += 1
         encoded = base64.b64encode(data).decode("ascii")
         alt_text = html.escape(alt or re.sub(r"<[^>]+>", "", caption).split(".")[0], quote=True)
-        return (f'<figure><img src="data:image/png;base64,{encoded}" alt="{alt_text}" width="{shown}" '
-                f'style="aspect-ratio:{width}/{height}"><figcaption>{caption}</figcaption></figure>')
+        return (
+            f'<figure><img src="data:image/png;base64,{encoded}" alt="{alt_text}" width="{shown}" '
+            f'style="aspect-ratio:{width}/{height}"><figcaption>{caption}</figcaption></figure>'
+        )

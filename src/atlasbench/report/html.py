@@ -40,9 +40,9 @@ def png_size(data: bytes) -> tuple[int, int, float | None]:
     width, height = struct.unpack(">II", data[16:24])
     at = 8
     while at + 8 <= len(data):  # walk the chunks before the image data
-        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        length, kind = struct.unpack(">I4s", data[at : at + 8])
         if kind == b"pHYs" and length >= 9:
-            x, _y, unit = struct.unpack(">IIB", data[at + 8:at + 17])
+            x, _y, unit = struct.unpack(">IIB", data[at + 8 : at + 17])
             return width, height, (x * 0.0254 if unit == 1 and x > 0 else None)
         if kind in (b"IDAT", b"IEND"):
             break
@@ -70,12 +70,17 @@ def format_cell(value: Any, column: str) -> str:
     return html.escape(str(value))
 
 
-def html_table(frame: pd.DataFrame, text_columns: Iterable[str] = (), highlight: Sequence[bool] | None = None,
-                colours: Mapping[str, str] | None = None) -> str:
+def html_table(
+    frame: pd.DataFrame,
+    text_columns: Iterable[str] = (),
+    highlight: Sequence[bool] | None = None,
+    colours: Mapping[str, str] | None = None,
+) -> str:
     """A plain HTML table: numbers right-aligned and rounded, highlighted rows, platform swatches."""
     text_columns = set(text_columns)
-    head = "".join(f'<th class="{"text" if c in text_columns else "num"}">{html.escape(str(c))}</th>'
-                   for c in frame.columns)
+    head = "".join(
+        f'<th class="{"text" if c in text_columns else "num"}">{html.escape(str(c))}</th>' for c in frame.columns
+    )
     rows = []
     for i, (_, row) in enumerate(frame.iterrows()):
         cells = []
@@ -87,7 +92,7 @@ def html_table(frame: pd.DataFrame, text_columns: Iterable[str] = (), highlight:
             cells.append(f'<td class="{"text" if column in text_columns else "num"}">{text}</td>')
         mark = ' class="hit"' if highlight is not None and bool(highlight[i]) else ""
         rows.append(f"<tr{mark}>{''.join(cells)}</tr>")
-    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 CSS = """

@@ -77,9 +77,16 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 """Section ids (HTML anchors) and headings of the report, in page order."""
 
 _STEPS: tuple[tuple[str, Callable[[ReportContext], Section]], ...] = (
-    ("qc", qc_section), ("accuracy", accuracy_section), ("comparisons", comparisons_section),
-    ("grid", grid_section), ("transfer", transfer_section), ("cost", cost_section), ("tn5", tn5_section),
-    ("motifs", motifs_section), ("enhancers", enhancers_section), ("truth", truth_section),
+    ("qc", qc_section),
+    ("accuracy", accuracy_section),
+    ("comparisons", comparisons_section),
+    ("grid", grid_section),
+    ("transfer", transfer_section),
+    ("cost", cost_section),
+    ("tn5", tn5_section),
+    ("motifs", motifs_section),
+    ("enhancers", enhancers_section),
+    ("truth", truth_section),
 )
 """The section functions in the order they run: the truth section compares what the QC and
 motifs sections measured, so it runs after them."""
@@ -167,10 +174,12 @@ def _page(ctx: ReportContext, bodies: dict[str, str], summary: list[str]) -> str
         for p, c in ctx.colours.items()
     )
     stamp = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    description = (f'<p class="description">{html.escape(settings.description)}</p>'
-                   if settings.description else "")
-    summary_html = ("<ul>" + "".join(f"<li>{s}</li>" for s in summary) + "</ul>" if summary
-                    else note_html("No result to summarise yet."))
+    description = f'<p class="description">{html.escape(settings.description)}</p>' if settings.description else ""
+    summary_html = (
+        "<ul>" + "".join(f"<li>{s}</li>" for s in summary) + "</ul>"
+        if summary
+        else note_html("No result to summarise yet.")
+    )
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -185,7 +194,7 @@ def _page(ctx: ReportContext, bodies: dict[str, str], summary: list[str]) -> str
     for sid, _ in SECTIONS[1:]:
         parts.append(f'<section id="{sid}"><h2>{_heading(sid)}</h2>{bodies.get(sid, "")}</section>')
     parts += [
-        '<footer><p>Tables: <code>tables/*.csv</code>; figures as PNG and PDF: <code>figures/</code>.</p>',
+        "<footer><p>Tables: <code>tables/*.csv</code>; figures as PNG and PDF: <code>figures/</code>.</p>",
         '<p id="report-check">images: not checked</p></footer>',
         f"</main><script>{CHECK_SCRIPT}</script></body></html>",
     ]

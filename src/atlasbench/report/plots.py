@@ -83,7 +83,7 @@ def log10_ticks(ax: Any, low: float, high: float) -> None:
     kept = [math.log10(v) for v in candidates if low - 0.05 <= math.log10(v) <= high + 0.05]
     if len(kept) >= 2:
         ax.yaxis.set_major_locator(FixedLocator(kept))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{10 ** v:,.0f}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _p: f"{10**v:,.0f}"))
 
 
 def despine(ax: Any) -> None:

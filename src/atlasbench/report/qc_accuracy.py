@@ -59,16 +59,25 @@ def qc_section(ctx: ReportContext) -> Section:
             continue
         qc = qc[qc["n_fragments"] > 0]
         cells[platform] = qc
-        row: dict[str, Any] = {"platform": platform, "cells": len(qc),
-                               "median_unique_fragments": qc["n_fragments"].median()}
-        for column, name in (("n_reads", "median_reads"), ("duplication_rate", "median_duplication_rate"),
-                             ("frip", "median_frip"), ("tss_enrichment", "median_tss_enrichment")):
+        row: dict[str, Any] = {
+            "platform": platform,
+            "cells": len(qc),
+            "median_unique_fragments": qc["n_fragments"].median(),
+        }
+        for column, name in (
+            ("n_reads", "median_reads"),
+            ("duplication_rate", "median_duplication_rate"),
+            ("frip", "median_frip"),
+            ("tss_enrichment", "median_tss_enrichment"),
+        ):
             if column in qc.columns:
                 values = qc[column].replace([np.inf, -np.inf], np.nan)
                 row[name] = values.median()
         if "n_reads" in qc.columns:
-            m = pd.Series(library_complexity(qc["n_fragments"], qc["n_reads"]),
-                          index=qc["barcode"] if "barcode" in qc.columns else qc.index)
+            m = pd.Series(
+                library_complexity(qc["n_fragments"], qc["n_reads"]),
+                index=qc["barcode"] if "barcode" in qc.columns else qc.index,
+            )
             ctx.complexity[platform] = m
             row["median_complexity"] = m.median()
             row["saturation_depth"] = saturation_depth(m.to_numpy())
@@ -76,8 +85,11 @@ def qc_section(ctx: ReportContext) -> Section:
         level_path = Path(folder) / "levels.tsv"
         if level_path.is_file():
             lv = pd.read_csv(level_path, sep="\t", dtype={"reads_per_cell": str, "cells": str})
-            keep = [c for c in ("reads_per_cell", "cells", "n_cells", "mean_reads_per_cell",
-                                "mean_fragments_per_cell") if c in lv.columns]
+            keep = [
+                c
+                for c in ("reads_per_cell", "cells", "n_cells", "mean_reads_per_cell", "mean_fragments_per_cell")
+                if c in lv.columns
+            ]
             levels.append(lv[keep].assign(platform=platform)[["platform", *keep]])
     if not medians:
         return Section(note_html(" ".join(notes) or "No QC table could be read."), [])
@@ -87,22 +99,37 @@ def qc_section(ctx: ReportContext) -> Section:
     level_table = pd.concat(levels, ignore_index=True) if levels else None
     if level_table is not None:
         ctx.table("qc_levels", level_table)
-    shown = table.rename(columns={
-        "cells": "cells", "median_unique_fragments": "median unique fragments per cell",
-        "median_reads": "median reads per cell", "median_duplication_rate": "median duplication rate",
-        "median_frip": "median FRiP", "median_tss_enrichment": "median TSS enrichment",
-        "median_complexity": "median library complexity (fragments)",
-        "saturation_depth": "95% saturation depth (reads per cell)"})
+    shown = table.rename(
+        columns={
+            "cells": "cells",
+            "median_unique_fragments": "median unique fragments per cell",
+            "median_reads": "median reads per cell",
+            "median_duplication_rate": "median duplication rate",
+            "median_frip": "median FRiP",
+            "median_tss_enrichment": "median TSS enrichment",
+            "median_complexity": "median library complexity (fragments)",
+            "saturation_depth": "95% saturation depth (reads per cell)",
+        }
+    )
     parts = [html_table(shown, text_columns={"platform"}, colours=ctx.colours)]
-    parts.append(ctx.figure(_qc_figure(ctx, cells, level_table), "qc",
-                            "<b>Per-cell quality.</b> Distributions over the annotated cells with at least one "
-                            "fragment (median marked); FRiP: share of Tn5 insertions inside the study's regions; "
-                            "TSS enrichment: insertions at transcription start sites over their flanks. "
-                            "Last panel: mean unique fragments per cell at each depth level (all cells)."
-                            + (" Library complexity: each cell's distinct fragments, from its reads and unique "
-                               "fragments by the Lander-Waterman law U = M(1 &minus; e<sup>&minus;R/M</sup>); "
-                               "saturation depth: reads per cell at which the cells' mean unique fragments reach "
-                               "95% of their mean complexity." if ctx.complexity else "")))
+    parts.append(
+        ctx.figure(
+            _qc_figure(ctx, cells, level_table),
+            "qc",
+            "<b>Per-cell quality.</b> Distributions over the annotated cells with at least one "
+            "fragment (median marked); FRiP: share of Tn5 insertions inside the study's regions; "
+            "TSS enrichment: insertions at transcription start sites over their flanks. "
+            "Last panel: mean unique fragments per cell at each depth level (all cells)."
+            + (
+                " Library complexity: each cell's distinct fragments, from its reads and unique "
+                "fragments by the Lander-Waterman law U = M(1 &minus; e<sup>&minus;R/M</sup>); "
+                "saturation depth: reads per cell at which the cells' mean unique fragments reach "
+                "95% of their mean complexity."
+                if ctx.complexity
+                else ""
+            ),
+        )
+    )
     parts.extend(note_html(n) for n in notes)
     return Section("".join(parts), [])
 
@@ -111,9 +138,11 @@ def _qc_figure(ctx: ReportContext, cells: Mapping[str, pd.DataFrame], levels: pd
     """Violins of the per-cell QC per platform, and unique fragments against depth (last panel)."""
     from matplotlib.figure import Figure
 
-    panels = [("n_fragments", "unique fragments per cell\n(log scale)", True),
-              ("frip", "FRiP\n(fraction of insertions in regions)", False),
-              ("tss_enrichment", "TSS enrichment\n(TSS / flank insertion rate)", False)]
+    panels = [
+        ("n_fragments", "unique fragments per cell\n(log scale)", True),
+        ("frip", "FRiP\n(fraction of insertions in regions)", False),
+        ("tss_enrichment", "TSS enrichment\n(TSS / flank insertion rate)", False),
+    ]
     panels = [p for p in panels if any(p[0] in qc.columns for qc in cells.values())]
     n = len(panels) + (levels is not None)
     fig = Figure(figsize=(2.8 * n + 0.6, 3.4), layout="constrained")
@@ -142,8 +171,14 @@ def _qc_figure(ctx: ReportContext, cells: Mapping[str, pd.DataFrame], levels: pd
         for platform, group in levels.groupby("platform", sort=False):
             group = group[group["cells"] == "all"] if (group["cells"] == "all").any() else group
             group = group.sort_values("mean_reads_per_cell")
-            ax.plot(group["mean_reads_per_cell"], group["mean_fragments_per_cell"], "o-",
-                    color=ctx.colours[str(platform)], label=str(platform), ms=4)
+            ax.plot(
+                group["mean_reads_per_cell"],
+                group["mean_fragments_per_cell"],
+                "o-",
+                color=ctx.colours[str(platform)],
+                label=str(platform),
+                ms=4,
+            )
         ax.set_xlabel("reads per cell (mean)")
         ax.set_ylabel("unique fragments per cell (mean)")
         ax.set_xlim(left=0)
@@ -166,11 +201,25 @@ def accuracy_section(ctx: ReportContext) -> Section:
     ctx.table("accuracy", designs.assign(metric=METRIC, against="full", model=acc.model))
     ranking = acc.full.sort_values("accuracy_mean", ascending=False, kind="stable").reset_index(drop=True)
     ranking = ranking.assign(rank=np.arange(1, len(ranking) + 1))
-    ctx.table("ranking", ranking[["rank", "platform", "level", "reads_per_cell", "n_cells", "accuracy_mean",
-                                  "accuracy_sd", "n_models"]].assign(metric=METRIC, against="full"))
-    saturation = pd.DataFrame([{"platform": p, **f.as_row(), "reads_min": f.reads_range[0],
-                                "reads_max": f.reads_range[1], "cells_min": f.cells_range[0],
-                                "cells_max": f.cells_range[1]} for p, f in fits.items()])
+    ctx.table(
+        "ranking",
+        ranking[
+            ["rank", "platform", "level", "reads_per_cell", "n_cells", "accuracy_mean", "accuracy_sd", "n_models"]
+        ].assign(metric=METRIC, against="full"),
+    )
+    saturation = pd.DataFrame(
+        [
+            {
+                "platform": p,
+                **f.as_row(),
+                "reads_min": f.reads_range[0],
+                "reads_max": f.reads_range[1],
+                "cells_min": f.cells_range[0],
+                "cells_max": f.cells_range[1],
+            }
+            for p, f in fits.items()
+        ]
+    )
     if len(saturation):
         ctx.table("saturation", saturation)
     summary.append(ranking_sentence(ranking))
@@ -182,23 +231,36 @@ def accuracy_section(ctx: ReportContext) -> Section:
     rows = []
     for _, r in ranking.iterrows():
         fit = fits.get(str(r["platform"]))
-        rows.append({"rank": int(r["rank"]), "platform": r["platform"],
-                     "reads per cell": r["reads_per_cell"], "cells": r["n_cells"],
-                     "Pearson (mean)": r["accuracy_mean"], "SD": r["accuracy_sd"], "models": int(r["n_models"]),
-                     "fitted plateau": fit.plateau if fit is not None else math.nan,
-                     "95% saturation depth (reads per cell)": fit.saturation_depth if fit is not None else math.nan,
-                     "fit R2": fit.r2 if fit is not None else math.nan})
+        rows.append(
+            {
+                "rank": int(r["rank"]),
+                "platform": r["platform"],
+                "reads per cell": r["reads_per_cell"],
+                "cells": r["n_cells"],
+                "Pearson (mean)": r["accuracy_mean"],
+                "SD": r["accuracy_sd"],
+                "models": int(r["n_models"]),
+                "fitted plateau": fit.plateau if fit is not None else math.nan,
+                "95% saturation depth (reads per cell)": fit.saturation_depth if fit is not None else math.nan,
+                "fit R2": fit.r2 if fit is not None else math.nan,
+            }
+        )
     model = f" Model: <code>{html.escape(acc.model)}</code>." if acc.model else ""
-    body = (f"<p>Accuracy of each platform's model on its held-out test folds against its full data, at "
-            f"full data (all reads of all cells), ranked.{model}</p>"
-            + html_table(pd.DataFrame(rows), text_columns={"platform"}, colours=ctx.colours)
-            + ctx.figure(fig, "accuracy",
-                         "<b>Accuracy saturates with depth and with cells.</b> Points: mean over folds and "
-                         "seeds, bars: SD; lines: the saturation surface fitted per platform "
-                         "(plateau &middot; r/(r+K<sub>reads</sub>) &middot; c/(c+K<sub>cells</sub>)); dashed "
-                         "vertical lines: the depth reaching 95% of the plateau, where measured (legend: "
-                         "every platform's). Left: against reads per cell, "
-                         "one line per cell level; right: against cells, one line per depth level."))
+    body = (
+        f"<p>Accuracy of each platform's model on its held-out test folds against its full data, at "
+        f"full data (all reads of all cells), ranked.{model}</p>"
+        + html_table(pd.DataFrame(rows), text_columns={"platform"}, colours=ctx.colours)
+        + ctx.figure(
+            fig,
+            "accuracy",
+            "<b>Accuracy saturates with depth and with cells.</b> Points: mean over folds and "
+            "seeds, bars: SD; lines: the saturation surface fitted per platform "
+            "(plateau &middot; r/(r+K<sub>reads</sub>) &middot; c/(c+K<sub>cells</sub>)); dashed "
+            "vertical lines: the depth reaching 95% of the plateau, where measured (legend: "
+            "every platform's). Left: against reads per cell, "
+            "one line per cell level; right: against cells, one line per depth level.",
+        )
+    )
     return Section(body, summary)
 
 
@@ -217,8 +279,10 @@ def _saturation_sentence(fits: Mapping[str, cost.SaturationFit]) -> str:
         return ""
     text = "Accuracy reaches 95% of its fitted plateau at about " + join_words(parts)
     if beyond:
-        text += (f" (beyond the deepest level measured on {join_words(beyond)}: an extrapolation, "
-                 "sequence deeper to confirm it)")
+        text += (
+            f" (beyond the deepest level measured on {join_words(beyond)}: an extrapolation, "
+            "sequence deeper to confirm it)"
+        )
     return text + "."
 
 
@@ -234,9 +298,10 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
     for platform, group in designs.groupby("platform", sort=False):
         colour = ctx.colours.get(str(platform), "0.3")
         fit = fits.get(str(platform))
-        for panel, x, keys, key_column, other in ((ax_reads, "reads_per_cell", cell_keys, "cells_level", "n_cells"),
-                                                  (ax_cells, "n_cells", read_keys, "reads_level",
-                                                   "reads_per_cell")):
+        for panel, x, keys, key_column, other in (
+            (ax_reads, "reads_per_cell", cell_keys, "cells_level", "n_cells"),
+            (ax_cells, "n_cells", read_keys, "reads_level", "reads_per_cell"),
+        ):
             axis = "reads" if x == "reads_per_cell" else "cells"
             for key, rows in group.groupby(key_column, sort=False):
                 style = keys.index(key) if key in keys else 0
@@ -244,8 +309,16 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
                 # largest level first in the key order: solid lines for full data
                 linestyle = LINESTYLES[(len(keys) - 1 - style) % len(LINESTYLES)]
                 marker = MARKERS[(len(keys) - 1 - style) % len(MARKERS)]
-                panel.errorbar(rows[x], rows["accuracy_mean"], yerr=rows["accuracy_sd"].fillna(0), fmt=marker,
-                               color=colour, ms=5, capsize=2.5, elinewidth=1)
+                panel.errorbar(
+                    rows[x],
+                    rows["accuracy_mean"],
+                    yerr=rows["accuracy_sd"].fillna(0),
+                    fmt=marker,
+                    color=colour,
+                    ms=5,
+                    capsize=2.5,
+                    elinewidth=1,
+                )
                 if fit is not None and axis in fit.axes:
                     grid = np.geomspace(group[x].min(), group[x].max(), 100)
                     fixed = float(rows[other].mean())
@@ -253,8 +326,12 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
                     panel.plot(grid, values, linestyle, color=colour, lw=1.4)
                 elif len(rows) > 1:
                     panel.plot(rows[x], rows["accuracy_mean"], linestyle, color=colour, lw=1.0, alpha=0.7)
-        if (fit is not None and "reads" in fit.axes and math.isfinite(fit.saturation_depth)
-                and fit.saturation_depth <= group["reads_per_cell"].max()):
+        if (
+            fit is not None
+            and "reads" in fit.axes
+            and math.isfinite(fit.saturation_depth)
+            and fit.saturation_depth <= group["reads_per_cell"].max()
+        ):
             ax_reads.axvline(fit.saturation_depth, color=colour, ls=(0, (4, 3)), lw=0.9, alpha=0.8)
     platform_handles, depths = [], False
     for platform in designs["platform"].astype(str).unique():
@@ -262,23 +339,41 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
         label = platform
         if fit is not None and "reads" in fit.axes and math.isfinite(fit.saturation_depth):
             beyond = fit.saturation_depth > fit.reads_range[1]
-            label += (f": 95% at {cost.short_count(round(fit.saturation_depth, -2))}"
-                      f"{' (extrapolated)' if beyond else ''}")
+            label += (
+                f": 95% at {cost.short_count(round(fit.saturation_depth, -2))}{' (extrapolated)' if beyond else ''}"
+            )
             depths = True
-        platform_handles.append(Line2D([], [], color=ctx.colours.get(platform, "0.3"), marker="o", lw=1.4,
-                                       label=label))
-    ax_reads.add_artist(ax_reads.legend(handles=platform_handles, fontsize=7.5, frameon=False, loc="upper left",
-                                        title="platform: saturation depth" if depths else "platform",
-                                        title_fontsize=7.5,
-                                        alignment="left"))
-    for ax, x, keys, noun in ((ax_reads, "reads_per_cell", cell_keys, "cells"),
-                              (ax_cells, "n_cells", read_keys, "reads per cell")):
+        platform_handles.append(Line2D([], [], color=ctx.colours.get(platform, "0.3"), marker="o", lw=1.4, label=label))
+    ax_reads.add_artist(
+        ax_reads.legend(
+            handles=platform_handles,
+            fontsize=7.5,
+            frameon=False,
+            loc="upper left",
+            title="platform: saturation depth" if depths else "platform",
+            title_fontsize=7.5,
+            alignment="left",
+        )
+    )
+    for ax, x, keys, noun in (
+        (ax_reads, "reads_per_cell", cell_keys, "cells"),
+        (ax_cells, "n_cells", read_keys, "reads per cell"),
+    ):
         ax.set_xscale("log")
         ticks = np.unique(designs[x].round(-1 if x == "n_cells" else -2).to_numpy(float))
         cost.log_ticks(ax.xaxis, thin_ticks(ticks), cost.short_count)
-        handles = [Line2D([], [], color="0.35", ls=LINESTYLES[(len(keys) - 1 - i) % len(LINESTYLES)],
-                          marker=MARKERS[(len(keys) - 1 - i) % len(MARKERS)], ms=4,
-                          label=f"{level_text(k)} {noun}") for i, k in enumerate(keys)]
+        handles = [
+            Line2D(
+                [],
+                [],
+                color="0.35",
+                ls=LINESTYLES[(len(keys) - 1 - i) % len(LINESTYLES)],
+                marker=MARKERS[(len(keys) - 1 - i) % len(MARKERS)],
+                ms=4,
+                label=f"{level_text(k)} {noun}",
+            )
+            for i, k in enumerate(keys)
+        ]
         ax.legend(handles=handles, fontsize=7.5, frameon=False, loc="lower right")
         ax.grid(True, which="major", color="0.92", lw=0.6)
         despine(ax)
@@ -310,7 +405,7 @@ def grid_section(ctx: ReportContext) -> Section:
     fig = Figure(figsize=(width * ncols + 1.0, (0.75 * len(read_keys) + 1.7) * nrows), layout="constrained")
     grid = fig.subplots(nrows, ncols, squeeze=False)
     axes = grid.ravel()[: len(platforms)]
-    for ax in grid.ravel()[len(platforms):]:
+    for ax in grid.ravel()[len(platforms) :]:
         ax.set_axis_off()
     image = None
     for ax, platform in zip(axes, platforms):
@@ -324,8 +419,9 @@ def grid_section(ctx: ReportContext) -> Section:
             values[i, j], sds[i, j] = row["accuracy_mean"], row["accuracy_sd"]
             reads_seen[i] = f"{row['reads_per_cell']:,.0f}"
             cells_seen[j] = f"{row['n_cells']:,.0f}"
-        image = ax.imshow(np.ma.masked_invalid(values), origin="lower", cmap="viridis", vmin=low, vmax=high,
-                          aspect="auto")
+        image = ax.imshow(
+            np.ma.masked_invalid(values), origin="lower", cmap="viridis", vmin=low, vmax=high, aspect="auto"
+        )
         for i in range(len(read_keys)):
             for j in range(len(cell_keys)):
                 if np.isnan(values[i, j]):
@@ -333,12 +429,17 @@ def grid_section(ctx: ReportContext) -> Section:
                     continue
                 light = (values[i, j] - low) / (high - low) > 0.6
                 sd = f"\n± {sds[i, j]:.3f}" if np.isfinite(sds[i, j]) else ""
-                ax.text(j, i, f"{values[i, j]:.3f}{sd}", ha="center", va="center", fontsize=8,
-                        color="black" if light else "white")
-        ax.set_xticks(range(len(cell_keys)), [axis_label(k, s) for k, s in zip(cell_keys, cells_seen)],
-                      fontsize=8)
-        ax.set_yticks(range(len(read_keys)), [axis_label(k, s) for k, s in zip(read_keys, reads_seen)],
-                      fontsize=8)
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.3f}{sd}",
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="black" if light else "white",
+                )
+        ax.set_xticks(range(len(cell_keys)), [axis_label(k, s) for k, s in zip(cell_keys, cells_seen)], fontsize=8)
+        ax.set_yticks(range(len(read_keys)), [axis_label(k, s) for k, s in zip(read_keys, reads_seen)], fontsize=8)
         ax.set_xlabel("cells (level: achieved)")
         ax.set_title(platform, color=ctx.colours.get(platform, "black"), fontweight="bold", fontsize=10)
     for row in grid:
@@ -346,10 +447,16 @@ def grid_section(ctx: ReportContext) -> Section:
     if image is not None:
         bar = fig.colorbar(image, ax=list(axes), shrink=0.9)
         bar.set_label(f"{METRIC_LABEL}\n(mean over folds)")
-    return Section(ctx.figure(fig, "accuracy_grid",
-                              "<b>Accuracy at every (reads per cell, cells) level</b>, mean &plusmn; SD over folds "
-                              "and seeds, on one colour scale for all platforms. Axis labels: the grid level and, "
-                              "after the colon, what was achieved."), [])
+    return Section(
+        ctx.figure(
+            fig,
+            "accuracy_grid",
+            "<b>Accuracy at every (reads per cell, cells) level</b>, mean &plusmn; SD over folds "
+            "and seeds, on one colour scale for all platforms. Axis labels: the grid level and, "
+            "after the colon, what was achieved.",
+        ),
+        [],
+    )
 
 
 def transfer_section(ctx: ReportContext) -> Section:
@@ -362,9 +469,14 @@ def transfer_section(ctx: ReportContext) -> Section:
     if "cell_type" in rows.columns:
         rows = rows[rows["cell_type"] == "all"]
     if not rows["against"].astype(str).str.startswith("platform:").any():
-        return Section(note_html("The evaluation table holds no cross-platform rows (<code>against = "
-                                 "platform:&lt;name&gt;</code>): models were evaluated against their own platform "
-                                 "only."), [])
+        return Section(
+            note_html(
+                "The evaluation table holds no cross-platform rows (<code>against = "
+                "platform:&lt;name&gt;</code>): models were evaluated against their own platform "
+                "only."
+            ),
+            [],
+        )
     full_level = dict(zip(acc.full["platform"].astype(str), acc.full["level"]))
     records = []
     for platform, level in full_level.items():
@@ -378,9 +490,17 @@ def transfer_section(ctx: ReportContext) -> Section:
             else:
                 continue
             v = values["value"].astype(float).dropna()
-            records.append({"trained_on": platform, "level": level, "evaluated_on": target,
-                            "against": against, "pearson_mean": v.mean(), "pearson_sd": v.std(),
-                            "n_models": len(v)})
+            records.append(
+                {
+                    "trained_on": platform,
+                    "level": level,
+                    "evaluated_on": target,
+                    "against": against,
+                    "pearson_mean": v.mean(),
+                    "pearson_sd": v.std(),
+                    "n_models": len(v),
+                }
+            )
     table = pd.DataFrame(records)
     ctx.table("transfer", table.assign(metric=METRIC))
     trained = [p for p in ctx.platforms if p in set(table["trained_on"])]
@@ -408,8 +528,16 @@ def transfer_section(ctx: ReportContext) -> Section:
                 continue
             light = (values[i, j] - low) / (high - low) > 0.6
             sd = f"\n± {sds[i, j]:.3f}" if np.isfinite(sds[i, j]) else ""
-            ax.text(j, i, f"{values[i, j]:.3f}{sd}", ha="center", va="center", fontsize=9,
-                    color="black" if light else "white", fontweight="bold" if trained[i] == targets[j] else None)
+            ax.text(
+                j,
+                i,
+                f"{values[i, j]:.3f}{sd}",
+                ha="center",
+                va="center",
+                fontsize=9,
+                color="black" if light else "white",
+                fontweight="bold" if trained[i] == targets[j] else None,
+            )
     ax.set_xticks(range(len(targets)), targets)
     ax.set_yticks(range(len(trained)), trained)
     for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
@@ -418,11 +546,26 @@ def transfer_section(ctx: ReportContext) -> Section:
     ax.set_ylabel("trained on (full data)")
     bar = fig.colorbar(image, ax=ax, shrink=0.9)
     bar.set_label("test Pearson (mean over folds)")
-    caption = ("<b>Cross-platform transfer.</b> Each row: the models trained on one platform's full data, "
-               "evaluated on their test folds against each platform's full data (diagonal: its own). "
-               "Mean &plusmn; SD over folds and seeds.")
-    shown = table.rename(columns={"trained_on": "trained on", "evaluated_on": "evaluated against",
-                                  "pearson_mean": "Pearson (mean)", "pearson_sd": "SD", "n_models": "models"})
-    return Section(ctx.figure(fig, "transfer", caption) + html_table(
-        shown[["trained on", "evaluated against", "Pearson (mean)", "SD", "models"]],
-        text_columns={"trained on", "evaluated against"}, colours=ctx.colours), [])
+    caption = (
+        "<b>Cross-platform transfer.</b> Each row: the models trained on one platform's full data, "
+        "evaluated on their test folds against each platform's full data (diagonal: its own). "
+        "Mean &plusmn; SD over folds and seeds."
+    )
+    shown = table.rename(
+        columns={
+            "trained_on": "trained on",
+            "evaluated_on": "evaluated against",
+            "pearson_mean": "Pearson (mean)",
+            "pearson_sd": "SD",
+            "n_models": "models",
+        }
+    )
+    return Section(
+        ctx.figure(fig, "transfer", caption)
+        + html_table(
+            shown[["trained on", "evaluated against", "Pearson (mean)", "SD", "models"]],
+            text_columns={"trained on", "evaluated against"},
+            colours=ctx.colours,
+        ),
+        [],
+    )

@@ -44,8 +44,7 @@ def truth_section(ctx: ReportContext) -> Section:
     folder = Path(folder)
     record_path = folder / "simulation.json"
     if not record_path.is_file():
-        return Section(note_html(f"No <code>simulation.json</code> in <code>{html.escape(str(folder))}</code>."),
-                       [])
+        return Section(note_html(f"No <code>simulation.json</code> in <code>{html.escape(str(folder))}</code>."), [])
     record = json.loads(record_path.read_text())
     parts, found = [], []
     platforms_html, said = _truth_platforms(ctx, record, folder)
@@ -58,10 +57,13 @@ def truth_section(ctx: ReportContext) -> Section:
     parts.append(motif_html)
     found += said
     summary = ["Against the simulation truth: " + "; ".join(found) + "."] if found else []
-    return Section("<p>The study is a simulation (preset "
-                   f"<code>{html.escape(str(record.get('preset', '?')))}</code>, seed "
-                   f"{html.escape(str(record.get('seed', '?')))}): here each result stands beside the truth the "
-                   "simulator planted.</p>" + "".join(parts), summary)
+    return Section(
+        "<p>The study is a simulation (preset "
+        f"<code>{html.escape(str(record.get('preset', '?')))}</code>, seed "
+        f"{html.escape(str(record.get('seed', '?')))}): here each result stands beside the truth the "
+        "simulator planted.</p>" + "".join(parts),
+        summary,
+    )
 
 
 def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path) -> tuple[str, list[str]]:
@@ -79,8 +81,11 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
     ordered = sorted(accuracy, key=lambda p: -accuracy[p])
     ranking = {p: i + 1 for i, p in enumerate(ordered)}
     true_complexity = _true_complexity(ctx, folder, [str(p["name"]) for p in profiles])
-    medians = ({} if ctx.qc_medians is None
-               else dict(zip(ctx.qc_medians["platform"], ctx.qc_medians["median_unique_fragments"])))
+    medians = (
+        {}
+        if ctx.qc_medians is None
+        else dict(zip(ctx.qc_medians["platform"], ctx.qc_medians["median_unique_fragments"]))
+    )
     by_complexity = sorted(profiles, key=lambda p: -float(p["complexity"]))
     rows = []
     for profile in profiles:
@@ -89,21 +94,26 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         fit = acc.fits.get(name) if acc is not None else None
         measured = ctx.complexity.get(name)
         true = true_complexity.get(name)
-        rows.append({
-            "platform": name, "complexity": m, "complexity_sigma": profile.get("complexity_sigma", math.nan),
-            "simulated_reads_per_cell": r,
-            "expected_unique_fragments": m * (1 - math.exp(-r / m)),
-            "measured_median_unique_fragments": medians.get(name, math.nan),
-            "true_median_complexity": true.median() if true is not None else math.nan,
-            "measured_median_complexity": measured.median() if measured is not None else math.nan,
-            "fragments_saturation_depth": saturation_depth(true.to_numpy()) if true is not None else math.nan,
-            "measured_fragments_saturation_depth": (saturation_depth(measured.to_numpy())
-                                                    if measured is not None else math.nan),
-            "fitted_accuracy_saturation_depth": fit.saturation_depth if fit is not None else math.nan,
-            "accuracy_vs_truth": accuracy.get(name, math.nan),
-            "expected_rank": by_complexity.index(profile) + 1,
-            "benchmark_rank": ranking.get(name, math.nan),
-        })
+        rows.append(
+            {
+                "platform": name,
+                "complexity": m,
+                "complexity_sigma": profile.get("complexity_sigma", math.nan),
+                "simulated_reads_per_cell": r,
+                "expected_unique_fragments": m * (1 - math.exp(-r / m)),
+                "measured_median_unique_fragments": medians.get(name, math.nan),
+                "true_median_complexity": true.median() if true is not None else math.nan,
+                "measured_median_complexity": measured.median() if measured is not None else math.nan,
+                "fragments_saturation_depth": saturation_depth(true.to_numpy()) if true is not None else math.nan,
+                "measured_fragments_saturation_depth": (
+                    saturation_depth(measured.to_numpy()) if measured is not None else math.nan
+                ),
+                "fitted_accuracy_saturation_depth": fit.saturation_depth if fit is not None else math.nan,
+                "accuracy_vs_truth": accuracy.get(name, math.nan),
+                "expected_rank": by_complexity.index(profile) + 1,
+                "benchmark_rank": ranking.get(name, math.nan),
+            }
+        )
     table = pd.DataFrame(rows)
     ctx.table("truth_platforms", table)
     said = []
@@ -113,55 +123,72 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         found = ranked.sort_values("benchmark_rank")["platform"].tolist()
         first = ranked.sort_values("expected_rank").iloc[0]
         agree = expected[0] == found[0]
-        said.append(f"{bold_text(str(first['platform']))} was simulated with the most complex libraries "
-                    f"({first['complexity']:,.0f} molecules per cell) and the benchmark, by its models' "
-                    f"accuracy against the true accessibility over the whole grid, ranks "
-                    f"{bold_text(found[0])} first: {'as expected' if agree else 'NOT as expected'}"
-                    + _truth_difference(ctx))
+        said.append(
+            f"{bold_text(str(first['platform']))} was simulated with the most complex libraries "
+            f"({first['complexity']:,.0f} molecules per cell) and the benchmark, by its models' "
+            f"accuracy against the true accessibility over the whole grid, ranks "
+            f"{bold_text(found[0])} first: {'as expected' if agree else 'NOT as expected'}" + _truth_difference(ctx)
+        )
     for _, r in table.iterrows():
         if math.isfinite(r["measured_fragments_saturation_depth"]) and math.isfinite(r["fragments_saturation_depth"]):
-            said.append(f"{bold_text(r['platform'])} libraries saturate (95%) at "
-                        f"{r['measured_fragments_saturation_depth']:,.0f} reads per cell as measured, "
-                        f"{r['fragments_saturation_depth']:,.0f} as simulated")
+            said.append(
+                f"{bold_text(r['platform'])} libraries saturate (95%) at "
+                f"{r['measured_fragments_saturation_depth']:,.0f} reads per cell as measured, "
+                f"{r['fragments_saturation_depth']:,.0f} as simulated"
+            )
     sentences = [
         f"{bold_text(r['platform'])}: unique fragments reach 95% of the libraries at "
         f"{r['fragments_saturation_depth']:,.0f} reads per cell as simulated, "
         f"{r['measured_fragments_saturation_depth']:,.0f} as measured from each cell's reads and unique fragments "
         f"({(r['measured_fragments_saturation_depth'] / r['fragments_saturation_depth'] - 1) * 100:+.1f}%)"
-        + (f"; the models' accuracy saturates at {r['fitted_accuracy_saturation_depth']:,.0f}"
-           if math.isfinite(r["fitted_accuracy_saturation_depth"]) else "")
-        for _, r in table.iterrows()]
-    shown = table.rename(columns={
-        "complexity": "complexity M (molecules)", "complexity_sigma": "SD of log M",
-        "simulated_reads_per_cell": "reads per cell R",
-        "expected_unique_fragments": "expected unique fragments",
-        "measured_median_unique_fragments": "measured unique fragments (median)",
-        "true_median_complexity": "M of the cells (median, true)",
-        "measured_median_complexity": "M of the cells (median, measured)",
-        "fragments_saturation_depth": "fragments: 95% at (reads, true)",
-        "measured_fragments_saturation_depth": "fragments: 95% at (reads, measured)",
-        "fitted_accuracy_saturation_depth": "accuracy: 95% at (reads, fitted)",
-        "accuracy_vs_truth": "Pearson vs truth (grid mean)", "expected_rank": "rank by complexity",
-        "benchmark_rank": "rank found"})
-    body = ("<h3>Library complexity, saturation and ranking</h3>"
-            "<p>Each simulated cell holds a library of M distinct molecules (log-normal over cells; the first "
-            "column gives the median), each read a Poisson number of times, so a cell's unique fragments grow as "
-            "M(1 &minus; e<sup>&minus;R/M</sup>) with R reads (the <i>expected unique fragments</i>). The "
-            "platform saturates (95%) where its cells' mean unique fragments reach 95% of their mean M: computed "
-            "from the true M of every annotated barcode (doublets and collisions included, as the platform "
-            "delivers them) and, as measured, from each cell's reads and unique fragments. The platform with "
-            "the more complex libraries should rank first.</p>"
-            + html_table(shown, text_columns={"platform"}, colours=ctx.colours)
-            + "<ul>" + "".join(f"<li>{s}.</li>" for s in sentences) + "</ul>")
+        + (
+            f"; the models' accuracy saturates at {r['fitted_accuracy_saturation_depth']:,.0f}"
+            if math.isfinite(r["fitted_accuracy_saturation_depth"])
+            else ""
+        )
+        for _, r in table.iterrows()
+    ]
+    shown = table.rename(
+        columns={
+            "complexity": "complexity M (molecules)",
+            "complexity_sigma": "SD of log M",
+            "simulated_reads_per_cell": "reads per cell R",
+            "expected_unique_fragments": "expected unique fragments",
+            "measured_median_unique_fragments": "measured unique fragments (median)",
+            "true_median_complexity": "M of the cells (median, true)",
+            "measured_median_complexity": "M of the cells (median, measured)",
+            "fragments_saturation_depth": "fragments: 95% at (reads, true)",
+            "measured_fragments_saturation_depth": "fragments: 95% at (reads, measured)",
+            "fitted_accuracy_saturation_depth": "accuracy: 95% at (reads, fitted)",
+            "accuracy_vs_truth": "Pearson vs truth (grid mean)",
+            "expected_rank": "rank by complexity",
+            "benchmark_rank": "rank found",
+        }
+    )
+    body = (
+        "<h3>Library complexity, saturation and ranking</h3>"
+        "<p>Each simulated cell holds a library of M distinct molecules (log-normal over cells; the first "
+        "column gives the median), each read a Poisson number of times, so a cell's unique fragments grow as "
+        "M(1 &minus; e<sup>&minus;R/M</sup>) with R reads (the <i>expected unique fragments</i>). The "
+        "platform saturates (95%) where its cells' mean unique fragments reach 95% of their mean M: computed "
+        "from the true M of every annotated barcode (doublets and collisions included, as the platform "
+        "delivers them) and, as measured, from each cell's reads and unique fragments. The platform with "
+        "the more complex libraries should rank first.</p>"
+        + html_table(shown, text_columns={"platform"}, colours=ctx.colours)
+        + "<ul>"
+        + "".join(f"<li>{s}.</li>" for s in sentences)
+        + "</ul>"
+    )
     levels_path = ctx.tables.get("qc_levels")
     if levels_path is not None:
-        body += ctx.figure(_truth_saturation_figure(ctx, pd.read_csv(levels_path, dtype={"cells": str}),
-                                                    true_complexity),
-                           "truth_saturation",
-                           "<b>Unique fragments per cell against depth</b>: measured at each depth level "
-                           "(points, mean over all cells), the simulator's law over the cells' true "
-                           "complexities (solid) and over their complexities as measured (dashed); dotted: the "
-                           "true 95% saturation depth.")
+        body += ctx.figure(
+            _truth_saturation_figure(ctx, pd.read_csv(levels_path, dtype={"cells": str}), true_complexity),
+            "truth_saturation",
+            "<b>Unique fragments per cell against depth</b>: measured at each depth level "
+            "(points, mean over all cells), the simulator's law over the cells' true "
+            "complexities (solid) and over their complexities as measured (dashed); dotted: the "
+            "true 95% saturation depth.",
+        )
     return body, said
 
 
@@ -172,9 +199,11 @@ def _truth_difference(ctx: ReportContext) -> str:
     except AtlasbenchError:
         return ""
     ctx.table("truth_comparisons", table)
-    return "".join(f" ({r['b']} &minus; {r['a']}: {r['mean_difference']:+.3f}, 95% CI {r['ci_low']:+.3f} to "
-                   f"{r['ci_high']:+.3f} over {int(r['n'])} paired {r['unit']}s: {r['verdict']})"
-                   for _, r in table.iterrows())
+    return "".join(
+        f" ({r['b']} &minus; {r['a']}: {r['mean_difference']:+.3f}, 95% CI {r['ci_low']:+.3f} to "
+        f"{r['ci_high']:+.3f} over {int(r['n'])} paired {r['unit']}s: {r['verdict']})"
+        for _, r in table.iterrows()
+    )
 
 
 def _accuracy_against_truth(ctx: ReportContext) -> dict[str, float]:
@@ -200,8 +229,7 @@ def _true_complexity(ctx: ReportContext, folder: Path, platforms: Sequence[str])
     return out
 
 
-def _truth_saturation_figure(ctx: ReportContext, levels: pd.DataFrame,
-                             true_complexity: Mapping[str, pd.Series]) -> Any:
+def _truth_saturation_figure(ctx: ReportContext, levels: pd.DataFrame, true_complexity: Mapping[str, pd.Series]) -> Any:
     """Unique fragments per cell against depth: measured levels, and the simulator's law over the
     true and the measured complexities."""
     from matplotlib.figure import Figure
@@ -209,22 +237,43 @@ def _truth_saturation_figure(ctx: ReportContext, levels: pd.DataFrame,
     fig = Figure(figsize=(5.6, 3.8), layout="constrained")
     ax = fig.subplots()
     depths = {name: saturation_depth(m.to_numpy()) for name, m in true_complexity.items()}
-    top = max([float(levels["mean_reads_per_cell"].max()) if len(levels) else 0.0]
-              + [d * 1.1 for d in depths.values() if math.isfinite(d)])
+    top = max(
+        [float(levels["mean_reads_per_cell"].max()) if len(levels) else 0.0]
+        + [d * 1.1 for d in depths.values() if math.isfinite(d)]
+    )
     r = np.linspace(0, top, 200)
     for name, m in true_complexity.items():
         colour = ctx.colours.get(name, "0.3")
-        ax.plot(r, saturation_curve(m.to_numpy(), r), "-", color=colour, lw=1.4,
-                label=f"{name} simulated (median M = {m.median():,.0f})")
+        ax.plot(
+            r,
+            saturation_curve(m.to_numpy(), r),
+            "-",
+            color=colour,
+            lw=1.4,
+            label=f"{name} simulated (median M = {m.median():,.0f})",
+        )
         if name in ctx.complexity:
-            ax.plot(r, saturation_curve(ctx.complexity[name].to_numpy(), r), "--", color=colour, lw=1,
-                    label=f"{name} measured M")
+            ax.plot(
+                r,
+                saturation_curve(ctx.complexity[name].to_numpy(), r),
+                "--",
+                color=colour,
+                lw=1,
+                label=f"{name} measured M",
+            )
         ax.axvline(depths[name], color=colour, ls=":", lw=1)
         mine = levels[levels["platform"].astype(str) == name]
         if len(mine):
             mine = mine[mine["cells"] == "all"] if (mine["cells"] == "all").any() else mine
-            ax.plot(mine["mean_reads_per_cell"], mine["mean_fragments_per_cell"], "o", color=colour, ms=5,
-                    mec="white", label=f"{name} measured levels")
+            ax.plot(
+                mine["mean_reads_per_cell"],
+                mine["mean_fragments_per_cell"],
+                "o",
+                color=colour,
+                ms=5,
+                mec="white",
+                label=f"{name} measured levels",
+            )
     ax.set_xlabel("reads per cell (mean)")
     ax.set_ylabel("unique fragments per cell")
     ax.set_xlim(0, top)
@@ -242,11 +291,11 @@ def _truth_tn5(ctx: ReportContext, folder: Path) -> tuple[str, list[str]]:
         return note_html("No simulated Tn5 log-odds (<code>tn5_log_odds.tsv</code>) in the truth folder."), []
     if recovered_path is None or not recovered_path.is_file():
         return note_html("No recovered Tn5 bias to compare with the simulated one."), []
-    simulated = pd.read_csv(simulated_path, sep="\t").melt(id_vars=["platform", "position"], var_name="base",
-                                                          value_name="simulated")
+    simulated = pd.read_csv(simulated_path, sep="\t").melt(
+        id_vars=["platform", "position"], var_name="base", value_name="simulated"
+    )
     recovered = pd.read_csv(recovered_path, sep="\t")[["platform", "position", "base", "log_odds"]]
-    both = simulated.merge(recovered.rename(columns={"log_odds": "recovered"}),
-                           on=["platform", "position", "base"])
+    both = simulated.merge(recovered.rename(columns={"log_odds": "recovered"}), on=["platform", "position", "base"])
     if both.empty:
         return note_html("The simulated and recovered Tn5 biases share no platform and position."), []
     rows = []
@@ -262,9 +311,15 @@ def _truth_tn5(ctx: ReportContext, folder: Path) -> tuple[str, list[str]]:
     fig = Figure(figsize=(4.6, 4.2), layout="constrained")
     ax = fig.subplots()
     for (platform, group), (_, row) in zip(both.groupby("platform", sort=False), table.iterrows()):
-        ax.scatter(group["simulated"], group["recovered"], s=14, alpha=0.75,
-                   color=ctx.colours.get(str(platform), "0.3"), label=f"{platform} (r = {row['pearson']:.2f})",
-                   edgecolors="none")
+        ax.scatter(
+            group["simulated"],
+            group["recovered"],
+            s=14,
+            alpha=0.75,
+            color=ctx.colours.get(str(platform), "0.3"),
+            label=f"{platform} (r = {row['pearson']:.2f})",
+            edgecolors="none",
+        )
     low = float(min(both["simulated"].min(), both["recovered"].min()))
     high = float(max(both["simulated"].max(), both["recovered"].max()))
     ax.plot([low, high], [low, high], color="0.6", lw=0.8, ls="--")
@@ -272,14 +327,24 @@ def _truth_tn5(ctx: ReportContext, folder: Path) -> tuple[str, list[str]]:
     ax.set_ylabel("recovered log2 odds vs genome (bits)")
     ax.legend(fontsize=8, frameon=False, loc="upper left")
     despine(ax)
-    said = ["Tn5 bias recovered at Pearson " + ", ".join(
-        f"{r['pearson']:.2f} ({html.escape(str(r['platform']))})" for _, r in table.iterrows())]
-    body = ("<h3>Tn5 insertion bias</h3><p>The log-odds the simulator used at each position and base against "
-            "those read off its fragments (every position around the cut and base).</p>"
-            + html_table(table.rename(columns={"pearson": "Pearson", "n_values": "values compared"}),
-                         text_columns={"platform"}, colours=ctx.colours)
-            + ctx.figure(fig, "truth_tn5", "<b>Simulated against recovered Tn5 bias</b>: one point per "
-                                           "position and base; dashed: identity."))
+    said = [
+        "Tn5 bias recovered at Pearson "
+        + ", ".join(f"{r['pearson']:.2f} ({html.escape(str(r['platform']))})" for _, r in table.iterrows())
+    ]
+    body = (
+        "<h3>Tn5 insertion bias</h3><p>The log-odds the simulator used at each position and base against "
+        "those read off its fragments (every position around the cut and base).</p>"
+        + html_table(
+            table.rename(columns={"pearson": "Pearson", "n_values": "values compared"}),
+            text_columns={"platform"},
+            colours=ctx.colours,
+        )
+        + ctx.figure(
+            fig,
+            "truth_tn5",
+            "<b>Simulated against recovered Tn5 bias</b>: one point per position and base; dashed: identity.",
+        )
+    )
     return body, said
 
 
@@ -298,41 +363,94 @@ def _truth_motifs(ctx: ReportContext, record: Mapping[str, Any]) -> tuple[str, l
     for spec in cell_types:
         name, activator = str(spec.get("name")), str(spec.get("activator"))
         here = motifs[motifs["cell_type"].astype(str) == name]
-        for model in (pd.unique(motifs["model"].astype(str)) if len(motifs) else []):
+        for model in pd.unique(motifs["model"].astype(str)) if len(motifs) else []:
             mine = here[here["model"].astype(str) == model]
             if mine.empty:
-                rows.append({"cell_type": name, "planted_activator": activator, "model": model,
-                             "analysed": False, "found": False, "pattern": "", "q_value": math.nan,
-                             "matched_motifs": ""})
+                rows.append(
+                    {
+                        "cell_type": name,
+                        "planted_activator": activator,
+                        "model": model,
+                        "analysed": False,
+                        "found": False,
+                        "pattern": "",
+                        "q_value": math.nan,
+                        "matched_motifs": "",
+                    }
+                )
                 continue
-            significant = mine[(mine["q_value"].astype(float) <= Q_THRESHOLD)
-                               & mine["pattern"].astype(str).str.startswith("pos_")]
+            significant = mine[
+                (mine["q_value"].astype(float) <= Q_THRESHOLD) & mine["pattern"].astype(str).str.startswith("pos_")
+            ]
             planted = significant[significant["match"].astype(str).str.lower() == activator.lower()]
             best = planted.sort_values("q_value").iloc[0] if len(planted) else None
-            rows.append({"cell_type": name, "planted_activator": activator, "model": model, "analysed": True,
-                         "found": best is not None, "pattern": "" if best is None else str(best["pattern"]),
-                         "q_value": math.nan if best is None else float(best["q_value"]),
-                         "matched_motifs": ",".join(dict.fromkeys(significant["match"].astype(str)))})
-    table = pd.DataFrame(rows, columns=["cell_type", "planted_activator", "model", "analysed", "found", "pattern",
-                                        "q_value", "matched_motifs"])
+            rows.append(
+                {
+                    "cell_type": name,
+                    "planted_activator": activator,
+                    "model": model,
+                    "analysed": True,
+                    "found": best is not None,
+                    "pattern": "" if best is None else str(best["pattern"]),
+                    "q_value": math.nan if best is None else float(best["q_value"]),
+                    "matched_motifs": ",".join(dict.fromkeys(significant["match"].astype(str))),
+                }
+            )
+    table = pd.DataFrame(
+        rows,
+        columns=[
+            "cell_type",
+            "planted_activator",
+            "model",
+            "analysed",
+            "found",
+            "pattern",
+            "q_value",
+            "matched_motifs",
+        ],
+    )
     ctx.table("truth_motifs", table)
     analysed = table[table["analysed"].astype(bool)]
     said = []
     for model, group in analysed.groupby("model", sort=False):
         found = group[group["found"]]["cell_type"].tolist()
-        said.append(f"the planted activator found in {len(found)} of {len(group)} cell types explained by "
-                    f"{bold_text(str(model))}"
-                    + (f" ({', '.join(html.escape(c) for c in found)})" if found else ""))
-    shown = analysed.drop(columns="analysed").rename(columns={
-        "cell_type": "cell type", "planted_activator": "planted activator", "q_value": "q",
-        "matched_motifs": f"all JASPAR matches (q ≤ {Q_THRESHOLD})"})
+        said.append(
+            f"the planted activator found in {len(found)} of {len(group)} cell types explained by "
+            f"{bold_text(str(model))}" + (f" ({', '.join(html.escape(c) for c in found)})" if found else "")
+        )
+    shown = analysed.drop(columns="analysed").rename(
+        columns={
+            "cell_type": "cell type",
+            "planted_activator": "planted activator",
+            "q_value": "q",
+            "matched_motifs": f"all JASPAR matches (q ≤ {Q_THRESHOLD})",
+        }
+    )
     skipped = sorted(set(table.loc[~table["analysed"], "cell_type"]) - set(analysed["cell_type"]))
-    body = ("<h3>Planted activator motifs</h3><p>Per cell type, the JASPAR motif the simulator planted to open "
-            f"its enhancers, and whether a positive TF-MoDISco pattern of the model matched it (q &le; "
-            f"{Q_THRESHOLD}).</p>"
-            + (html_table(shown, text_columns={"cell type", "planted activator", "model", "found", "pattern",
-                                               f"all JASPAR matches (q ≤ {Q_THRESHOLD})"},
-                          highlight=shown["found"].to_numpy(bool)) if len(shown) else "")
-            + (note_html("Cell types not explained by any model: " + html.escape(", ".join(skipped)) + ".")
-               if skipped else ""))
+    body = (
+        "<h3>Planted activator motifs</h3><p>Per cell type, the JASPAR motif the simulator planted to open "
+        f"its enhancers, and whether a positive TF-MoDISco pattern of the model matched it (q &le; "
+        f"{Q_THRESHOLD}).</p>"
+        + (
+            html_table(
+                shown,
+                text_columns={
+                    "cell type",
+                    "planted activator",
+                    "model",
+                    "found",
+                    "pattern",
+                    f"all JASPAR matches (q ≤ {Q_THRESHOLD})",
+                },
+                highlight=shown["found"].to_numpy(bool),
+            )
+            if len(shown)
+            else ""
+        )
+        + (
+            note_html("Cell types not explained by any model: " + html.escape(", ".join(skipped)) + ".")
+            if skipped
+            else ""
+        )
+    )
     return body, said

@@ -222,24 +222,54 @@ def _paper_scenarios() -> tuple[NamedScenario, ...]:
 
 PRESETS = {
     # tests: seconds
-    "small": Preset(400, 300, (_scaled(TENX, 1_600, 2_000), _scaled(HYDROP, 800, 2_000)), (500, "all"), (200, "all"),
-                    test_folds=(0,)),
+    "small": Preset(
+        400,
+        300,
+        (_scaled(TENX, 1_600, 2_000), _scaled(HYDROP, 800, 2_000)),
+        (500, "all"),
+        (200, "all"),
+        test_folds=(0,),
+    ),
     # the demo: under a minute to simulate, minutes to run as a study on 2 CPU cores (one test
     # fold). Regions packed 100 bp apart, so that about 1,000 become peaks: fewer leave the
     # tiny models' accuracy to the luck of their initialisation. Depth scaled to them: a
     # cell's ~220 (10x-like) or ~100 (HyDrop-like) unique fragments over ~1,000 regions are
     # about as few insertions per region as a real cell's 20k over a real atlas's 800k, so
     # the number of fragments, and with it the library complexity, limits the targets.
-    "demo": Preset(1_500, 1_600, (_scaled(TENX, 300, 400), _scaled(HYDROP, 100, 400)),
-                   (50, 150, "all"), (500, "all"), test_folds=(0,), spacing=100),
+    "demo": Preset(
+        1_500,
+        1_600,
+        (_scaled(TENX, 300, 400), _scaled(HYDROP, 100, 400)),
+        (50, 150, "all"),
+        (500, "all"),
+        test_folds=(0,),
+        spacing=100,
+    ),
     # the published platforms' complexity at 20k reads per cell, at atlas scale
-    "large": Preset(100_000, 800, (_scaled(TENX, 23_000, 20_000), _scaled(HYDROP, 11_500, 20_000)),
-                    (4_000, 12_000, "all"), (20_000, 50_000, "all")),
+    "large": Preset(
+        100_000,
+        800,
+        (_scaled(TENX, 23_000, 20_000), _scaled(HYDROP, 11_500, 20_000)),
+        (4_000, 12_000, "all"),
+        (20_000, 50_000, "all"),
+    ),
     # the published mouse study's shape at CPU size (see above): 16 cortex cell types, the
     # scenarios of PROTOCOL.md, 10 chromosome-block folds
-    "paper": Preset((1_000, 2_000), 800, _PAPER_PLATFORMS, ("all",), ("all",), fold_k=10,
-                    cell_types=CORTEX_CELL_TYPES, proportions=tuple(CORTEX_PROPORTIONS), grammar=CORTEX_GRAMMAR,
-                    scenarios=_paper_scenarios(), max_epochs=12, motif_cell_types=None, jaspar_group="vertebrates"),
+    "paper": Preset(
+        (1_000, 2_000),
+        800,
+        _PAPER_PLATFORMS,
+        ("all",),
+        ("all",),
+        fold_k=10,
+        cell_types=CORTEX_CELL_TYPES,
+        proportions=tuple(CORTEX_PROPORTIONS),
+        grammar=CORTEX_GRAMMAR,
+        scenarios=_paper_scenarios(),
+        max_epochs=12,
+        motif_cell_types=None,
+        jaspar_group="vertebrates",
+    ),
 }
 
 
@@ -320,17 +350,26 @@ def simulate_atlas(
         genome_bp = sum(len(seq) for seq in background.values())
         spacing = int(np.clip(genome_bp / (2 * n_regions) - _REGION_WIDTH, 100, chosen.spacing))
     n_regions = n_regions or chosen.n_regions
-    design = design_atlas(background, n_regions, chosen.cell_types, rng=np.random.default_rng(design_seed),
-                          width=_REGION_WIDTH, spacing=spacing, params=chosen.grammar)
+    design = design_atlas(
+        background,
+        n_regions,
+        chosen.cell_types,
+        rng=np.random.default_rng(design_seed),
+        width=_REGION_WIDTH,
+        spacing=spacing,
+        params=chosen.grammar,
+    )
     log.info("designed %d regions on %d chromosomes", len(design.regions), len(design.genome))
     _write_genome(design, out / "genome")
     _write_truth(design, out / "truth")
     _write_enhancers(design, out / "enhancers.tsv", np.random.default_rng(design_seed.spawn(1)[0]))
 
-    tn5 = pd.concat([
-        pd.DataFrame(p.tn5_log_odds, columns=list("ACGT")).assign(platform=p.name, position=np.arange(-10, 11))
-        for p in chosen.platforms
-    ])[["platform", "position", "A", "C", "G", "T"]]
+    tn5 = pd.concat(
+        [
+            pd.DataFrame(p.tn5_log_odds, columns=list("ACGT")).assign(platform=p.name, position=np.arange(-10, 11))
+            for p in chosen.platforms
+        ]
+    )[["platform", "position", "A", "C", "G", "T"]]
     with atomic_path(out / "truth" / "tn5_log_odds.tsv") as tmp:
         tn5.to_csv(tmp, sep="\t", index=False)
     proportions = np.asarray(chosen.proportions) / np.sum(chosen.proportions)
@@ -351,16 +390,26 @@ def simulate_atlas(
         with atomic_path(out / "truth" / f"{profile.name}_barcodes.tsv") as tmp:
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
         log.info("%s: %d barcodes, %d fragments", profile.name, len(table), int(table["n_fragments"].sum()))
-    write_text_atomic(out / "truth" / "simulation.json", json.dumps({
-        "preset": preset, "seed": seed,
-        "n_cells": counts[0] if len(set(counts)) == 1 else {p.name: n for p, n in zip(chosen.platforms, counts)},
-        "genome": str(genome) if genome else "bundled dm6 slice",
-        "platforms": [dataclasses.asdict(p) for p in chosen.platforms],
-        "simulated_platforms": [p.name for p in chosen.platforms if p.name in keep],
-        "cell_types": [dataclasses.asdict(c) for c in design.cell_type_specs],
-        "proportions": dict(zip(design.cell_types, proportions.round(6).tolist())),
-        "grammar": dataclasses.asdict(design.params),
-    }, indent=1, default=str))
+    write_text_atomic(
+        out / "truth" / "simulation.json",
+        json.dumps(
+            {
+                "preset": preset,
+                "seed": seed,
+                "n_cells": counts[0]
+                if len(set(counts)) == 1
+                else {p.name: n for p, n in zip(chosen.platforms, counts)},
+                "genome": str(genome) if genome else "bundled dm6 slice",
+                "platforms": [dataclasses.asdict(p) for p in chosen.platforms],
+                "simulated_platforms": [p.name for p in chosen.platforms if p.name in keep],
+                "cell_types": [dataclasses.asdict(c) for c in design.cell_type_specs],
+                "proportions": dict(zip(design.cell_types, proportions.round(6).tolist())),
+                "grammar": dataclasses.asdict(design.params),
+            },
+            indent=1,
+            default=str,
+        ),
+    )
     if len(keep) < len(chosen.platforms):
         # a study names only what was simulated; the seeds above still come from the full preset
         chosen = dataclasses.replace(chosen, platforms=tuple(p for p in chosen.platforms if p.name in keep))
@@ -391,8 +440,12 @@ def simulated_study(out: str | Path, preset: str = "demo", seed: int = 0) -> Pat
     record = out / "truth" / "simulation.json"
     if (out / "study.yaml").exists() and record.exists():
         made = json.loads(record.read_text())
-        complete = made.get("simulated_platforms", [p["name"] for p in made.get("platforms", [])]) == [
-            p.name for p in PRESETS[preset].platforms] if preset in PRESETS else False
+        complete = (
+            made.get("simulated_platforms", [p["name"] for p in made.get("platforms", [])])
+            == [p.name for p in PRESETS[preset].platforms]
+            if preset in PRESETS
+            else False
+        )
         if made.get("preset") == preset and made.get("seed") == seed and complete:
             log.info("simulated atlas found in %s", out)
             return out / "study.yaml"
@@ -440,10 +493,12 @@ def _write_enhancers(design: Design, path: Path, rng: np.random.Generator) -> No
     pos = pd.concat(positives)
     closed = regions[regions["kind"] == "closed"]
     neg = closed.iloc[np.sort(rng.choice(len(closed), size=min(len(pos), len(closed)), replace=False))]
-    table = pd.concat([
-        pos[["name", "chrom", "start", "end"]].assign(target_cell_type=pos["target"], label=1),
-        neg[["name", "chrom", "start", "end"]].assign(target_cell_type="", label=0),
-    ])
+    table = pd.concat(
+        [
+            pos[["name", "chrom", "start", "end"]].assign(target_cell_type=pos["target"], label=1),
+            neg[["name", "chrom", "start", "end"]].assign(target_cell_type="", label=0),
+        ]
+    )
     with atomic_path(path) as tmp:
         table.to_csv(tmp, sep="\t", index=False)
 
@@ -460,10 +515,14 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
     test_folds = "" if chosen.test_folds is None else f"  test_folds: {levels(chosen.test_folds)}\n"
     if chosen.scenarios:
         # with some platforms left out, "matched" would mean another count: those scenarios go too
-        every = len(chosen.platforms) == len({p.name for p in chosen.platforms}
-                                             | {sc.platform for sc in chosen.scenarios})
-        kept = [sc for sc in chosen.scenarios if sc.platform in {p.name for p in chosen.platforms}
-                and (every or not str(sc.cells).startswith("matched"))]
+        every = len(chosen.platforms) == len(
+            {p.name for p in chosen.platforms} | {sc.platform for sc in chosen.scenarios}
+        )
+        kept = [
+            sc
+            for sc in chosen.scenarios
+            if sc.platform in {p.name for p in chosen.platforms} and (every or not str(sc.cells).startswith("matched"))
+        ]
         quoted = lambda x: f'"{x}"' if isinstance(x, str) else str(x)  # noqa: E731
         grid = "grid:\n  full_grid: false\n  scenarios:\n" + "".join(
             f"    - {{name: {sc.name}, platform: {sc.platform}, cells: {quoted(sc.cells)}, "
@@ -477,8 +536,10 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
     if chosen.motif_cell_types is None:
         motifs = "null"
     else:
-        motifs = (f"{{cell_types: {levels(chosen.motif_cell_types)}, top_regions: 300, steps: 8, max_seqlets: 1000, "
-                  f"leiden_runs: 4, jaspar_group: {chosen.jaspar_group}}}")
+        motifs = (
+            f"{{cell_types: {levels(chosen.motif_cell_types)}, top_regions: 300, steps: 8, max_seqlets: 1000, "
+            f"leiden_runs: 4, jaspar_group: {chosen.jaspar_group}}}"
+        )
     return f"""\
 # A simulated atlas (atlasbench simulate --preset {preset} --seed {seed}): the truth is in truth/.
 name: simulated-{preset}

@@ -27,10 +27,17 @@ from scipy.special import ndtr
 # sites flanking the 9 bp duplication, the shape of the published Tn5 bias logos.
 TN5_LOG_ODDS = np.zeros((21, 4))
 for _pos, _row in {
-    -4: (-0.1, 0.05, 0.2, -0.15), -3: (-0.05, 0.15, 0.05, -0.15), -2: (0.1, -0.1, -0.1, 0.1),
-    -1: (-0.2, 0.05, 0.25, -0.1), 0: (0.15, -0.15, -0.1, 0.1), 1: (0.1, -0.1, -0.1, 0.1),
-    2: (-0.1, 0.2, 0.05, -0.15), 3: (-0.15, 0.2, 0.05, -0.1), 4: (0.15, -0.05, -0.15, 0.05),
-    5: (-0.15, 0.05, 0.25, -0.15), 8: (0.05, -0.1, 0.1, -0.05),
+    -4: (-0.1, 0.05, 0.2, -0.15),
+    -3: (-0.05, 0.15, 0.05, -0.15),
+    -2: (0.1, -0.1, -0.1, 0.1),
+    -1: (-0.2, 0.05, 0.25, -0.1),
+    0: (0.15, -0.15, -0.1, 0.1),
+    1: (0.1, -0.1, -0.1, 0.1),
+    2: (-0.1, 0.2, 0.05, -0.15),
+    3: (-0.15, 0.2, 0.05, -0.1),
+    4: (0.15, -0.05, -0.15, 0.05),
+    5: (-0.15, 0.05, 0.25, -0.15),
+    8: (0.05, -0.1, 0.1, -0.05),
 }.items():
     TN5_LOG_ODDS[_pos + 10] = _row
 
@@ -90,14 +97,36 @@ class PlatformProfile:
 
 
 TENX = PlatformProfile(
-    name="10x", complexity=23_000, complexity_sigma=0.45, reads_per_cell=40_000, frip=0.52, ambient=0.03,
-    doublet_rate=0.04, collision_rate=0.0, nucleosome_free=0.45, tn5_strength=1.0, empty_droplets=0.5,
-    cost_per_cell=0.471, cost_per_million_reads=2.875, barcode_length=16,
+    name="10x",
+    complexity=23_000,
+    complexity_sigma=0.45,
+    reads_per_cell=40_000,
+    frip=0.52,
+    ambient=0.03,
+    doublet_rate=0.04,
+    collision_rate=0.0,
+    nucleosome_free=0.45,
+    tn5_strength=1.0,
+    empty_droplets=0.5,
+    cost_per_cell=0.471,
+    cost_per_million_reads=2.875,
+    barcode_length=16,
 )
 HYDROP = PlatformProfile(
-    name="hydrop", complexity=11_500, complexity_sigma=0.5, reads_per_cell=40_000, frip=0.51, ambient=0.06,
-    doublet_rate=0.04, collision_rate=0.03, nucleosome_free=0.5, tn5_strength=1.0, empty_droplets=0.5,
-    cost_per_cell=0.049, cost_per_million_reads=2.875, barcode_length=20,
+    name="hydrop",
+    complexity=11_500,
+    complexity_sigma=0.5,
+    reads_per_cell=40_000,
+    frip=0.51,
+    ambient=0.06,
+    doublet_rate=0.04,
+    collision_rate=0.03,
+    nucleosome_free=0.5,
+    tn5_strength=1.0,
+    empty_droplets=0.5,
+    cost_per_cell=0.049,
+    cost_per_million_reads=2.875,
+    barcode_length=20,
 )
 
 

@@ -115,15 +115,19 @@ def plan_barcodes(
     n_empty = round(profile.empty_droplets * n_cells)
     complexity = rng.lognormal(np.log(profile.complexity), profile.complexity_sigma, n_cells)
     u = rng.random(n_cells)
-    kind = np.where(u < profile.doublet_rate, "doublet",
-                    np.where(u < profile.doublet_rate + profile.collision_rate, "collision", "cell"))
+    kind = np.where(
+        u < profile.doublet_rate,
+        "doublet",
+        np.where(u < profile.doublet_rate + profile.collision_rate, "collision", "cell"),
+    )
     paired = kind != "cell"
     second = np.full(n_cells, -1)
     # the partner is a cell of another type
     partner = rng.integers(0, max(n_types - 1, 1), size=int(paired.sum()))
     second[paired] = (first[paired] + 1 + partner) % n_types
-    second_complexity = np.where(paired, rng.lognormal(np.log(profile.complexity), profile.complexity_sigma, n_cells),
-                                 0.0)
+    second_complexity = np.where(
+        paired, rng.lognormal(np.log(profile.complexity), profile.complexity_sigma, n_cells), 0.0
+    )
     total = complexity + second_complexity
     reads = profile.reads_per_cell * total / total.mean() * rng.lognormal(0.0, 0.2, n_cells)
     empty_complexity = rng.lognormal(np.log(profile.complexity * 0.02), 0.8, n_empty)
@@ -131,22 +135,29 @@ def plan_barcodes(
 
     barcode = random_barcodes(rng, n_cells + n_empty, profile.barcode_length)
     names = np.asarray([*cell_types, ""], dtype=object)
-    table = pd.DataFrame({
-        "barcode": barcode,
-        "cell_type": np.concatenate([names[first], np.full(n_empty, "", dtype=object)]),
-        "second_type": np.concatenate([names[second], np.full(n_empty, "", dtype=object)]),
-        "kind": np.concatenate([kind, np.full(n_empty, "empty")]),
-        "complexity": np.concatenate([total, empty_complexity]),
-        "reads": np.concatenate([reads, empty_reads]),
-    })
+    table = pd.DataFrame(
+        {
+            "barcode": barcode,
+            "cell_type": np.concatenate([names[first], np.full(n_empty, "", dtype=object)]),
+            "second_type": np.concatenate([names[second], np.full(n_empty, "", dtype=object)]),
+            "kind": np.concatenate([kind, np.full(n_empty, "empty")]),
+            "complexity": np.concatenate([total, empty_complexity]),
+            "reads": np.concatenate([reads, empty_reads]),
+        }
+    )
     cells = np.arange(n_cells)
     soup = n_types
     comp_barcode = np.concatenate([cells, cells[paired], cells, n_cells + np.arange(n_empty)])
     comp_type = np.concatenate([first, second[paired], np.full(n_cells, soup), np.full(n_empty, soup)])
     own = 1.0 - profile.ambient
-    comp_molecules = np.concatenate([
-        complexity * own, second_complexity[paired] * own, total * profile.ambient, empty_complexity,
-    ])
+    comp_molecules = np.concatenate(
+        [
+            complexity * own,
+            second_complexity[paired] * own,
+            total * profile.ambient,
+            empty_complexity,
+        ]
+    )
     return Barcodes(table, comp_barcode, comp_type, comp_molecules, counts / counts.sum())
 
 
@@ -181,8 +192,10 @@ def tn5_weights(sequence: str, log_odds: np.ndarray) -> tuple[np.ndarray, np.nda
         # on the - strand the base at offset +k from the cut is the complement of the
         # base k to the left on the + strand
         minus += table[comp[padded_lo[20 - j : 20 - j + n]], j]
-    return (np.minimum(np.exp(plus - np.quantile(plus, 0.95)), 1.0),
-            np.minimum(np.exp(minus - np.quantile(minus, 0.95)), 1.0))
+    return (
+        np.minimum(np.exp(plus - np.quantile(plus, 0.95)), 1.0),
+        np.minimum(np.exp(minus - np.quantile(minus, 0.95)), 1.0),
+    )
 
 
 def sequence_platform(
@@ -242,8 +255,10 @@ def sequence_platform(
         barcode_bits=max(1, int(n_barcodes - 1).bit_length()),
     )
 
-    with BgzfWriter(path) as writer, tqdm(total=genome_length, desc=f"simulate {profile.name}", unit=" bp",
-                                          unit_scale=True, leave=False) as bar:
+    with (
+        BgzfWriter(path) as writer,
+        tqdm(total=genome_length, desc=f"simulate {profile.name}", unit=" bp", unit_scale=True, leave=False) as bar,
+    ):
         for chrom, sequence in genome.items():
             size = chrom_sizes[chrom]
             w_plus, w_minus = tn5_weights(sequence, log_odds)
@@ -260,8 +275,21 @@ def sequence_platform(
             pending: list[tuple[np.ndarray, np.ndarray]] = []
             for w, (lo, hi) in enumerate(pairwise(edges)):
                 a, b = np.searchsorted(summits, [lo, hi])
-                pending.append(engine.window(rng, int(lo), int(hi), size, summits[a:b], access[a:b], profile,
-                                             genome_length, oversample, w_plus, w_minus))
+                pending.append(
+                    engine.window(
+                        rng,
+                        int(lo),
+                        int(hi),
+                        size,
+                        summits[a:b],
+                        access[a:b],
+                        profile,
+                        genome_length,
+                        oversample,
+                        w_plus,
+                        w_minus,
+                    )
+                )
                 last = w == n_windows - 1
                 final_before = size + REACH if last else int(edges[w + 1]) - REACH
                 pending = engine.flush(writer, chrom, pending, final_before, barcode_names, n_fragments, n_reads)
@@ -293,8 +321,10 @@ class _Engine:
         # molecules in batches of whole components, so that only fragments accumulate
         cut = np.searchsorted(np.cumsum(n), np.arange(MOLECULES_PER_WINDOW, int(n.sum()), MOLECULES_PER_WINDOW))
         edges = [0, *np.unique(cut[(cut > 0) & (cut < len(n))]).tolist(), len(n)]
-        parts = [self._batch(rng, c0, n[c0:c1], lo, hi, size, summits, access, region_mass / mass, w_plus, w_minus)
-                 for c0, c1 in pairwise(edges)]
+        parts = [
+            self._batch(rng, c0, n[c0:c1], lo, hi, size, summits, access, region_mass / mass, w_plus, w_minus)
+            for c0, c1 in pairwise(edges)
+        ]
         if len(parts) == 1:
             return parts[0]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -315,8 +345,9 @@ class _Engine:
             cum = cum / np.where(total > 0, total, 1.0) + np.arange(access.shape[1])
             k = kind[sel]
             # a uniform below p is, divided by p, a fresh uniform
-            pick = (inverse_cdf(cum.T.ravel(), k + u[sel] / p_region[sel], span=float(access.shape[1]))
-                    - k * len(summits))
+            pick = inverse_cdf(cum.T.ravel(), k + u[sel] / p_region[sel], span=float(access.shape[1])) - k * len(
+                summits
+            )
             np.minimum(pick, len(summits) - 1, out=pick)
             offset = rng.normal(0.0, SUMMIT_SD, len(sel))
             centre[sel] = summits[pick] + np.rint(offset).astype(np.int64)

@@ -145,8 +145,9 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
     if tss is not None:
         tss = _to_genome_names(tss, genome.chrom_sizes, str(study.genome.annotation))
     # keep only the study's chromosomes; every name must still be one the genome knows
-    return ingest(p.fragments, cells, out, genome.names, samples=samples, keep_chromosomes=list(genome.chrom_sizes),
-                  tss=tss)
+    return ingest(
+        p.fragments, cells, out, genome.names, samples=samples, keep_chromosomes=list(genome.chrom_sizes), tss=tss
+    )
 
 
 def combine_stage(study: Study, platform: str, stores: dict[str, Store]) -> Store:
@@ -178,8 +179,13 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     """
     r = study.regions
     blacklist = study.genome.blacklist
-    key = fingerprint(study.hash_of("regions", "folds"), r.bed, blacklist, genome.chrom_sizes,
-                      sorted(str(s.directory) for s in stores.values()))
+    key = fingerprint(
+        study.hash_of("regions", "folds"),
+        r.bed,
+        blacklist,
+        genome.chrom_sizes,
+        sorted(str(s.directory) for s in stores.values()),
+    )
     out = study.output / "regions" / key
     table_path = out / "regions.tsv"
     if table_path.exists():
@@ -207,8 +213,13 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
         for name, store in stores.items():
             beds = write_fragment_beds(store, out / "pseudobulk" / name)
             called = peaks_per_cell_type(
-                beds, out / "peaks" / name, genome_size,
-                qvalue=pc.qvalue, shift=pc.shift, extsize=pc.extsize, input_format=pc.input_format,
+                beds,
+                out / "peaks" / name,
+                genome_size,
+                qvalue=pc.qvalue,
+                shift=pc.shift,
+                extsize=pc.extsize,
+                input_format=pc.input_format,
                 keep_dup=pc.keep_dup,
             )
             peaks.update({f"{name}:{t}": df for t, df in called.items()})
@@ -218,8 +229,9 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
         if len(regions) == 0:
             raise AtlasbenchError("MACS3 found no peaks in any cell type; check the data or give regions.bed")
     f = study.folds
-    scheme = FoldScheme(kind=f.scheme, k=f.k, seed=f.seed,
-                        groups=None if f.groups is None else tuple(tuple(g) for g in f.groups))
+    scheme = FoldScheme(
+        kind=f.scheme, k=f.k, seed=f.seed, groups=None if f.groups is None else tuple(tuple(g) for g in f.groups)
+    )
     regions = regions.copy()
     regions["name"] = region_names(regions)
     regions["fold"] = assign_folds(regions, scheme, genome.chrom_sizes)
@@ -236,11 +248,14 @@ def scenarios_of(study: Study, stores: dict[str, Store]) -> tuple[list[Scenario]
     data = {}
     for name, store in stores.items():
         has = store.cells["n_fragments"] > 0
-        data[name] = PlatformData(int(has.sum()), float(store.cells.loc[has, "n_reads"].mean()),
-                                  study.platform(name).kind == "sourced")
+        data[name] = PlatformData(
+            int(has.sum()), float(store.cells.loc[has, "n_reads"].mean()), study.platform(name).kind == "sourced"
+        )
     grid = study.grid
-    return (resolve_scenarios(list(stores), grid.reads_per_cell, grid.cells, grid.full_grid, grid.scenarios, data),
-            named_levels(grid.scenarios, data))
+    return (
+        resolve_scenarios(list(stores), grid.reads_per_cell, grid.cells, grid.full_grid, grid.scenarios, data),
+        named_levels(grid.scenarios, data),
+    )
 
 
 def targets_stage(
@@ -263,15 +278,28 @@ def targets_stage(
     cell_levels_ = cell_levels_ if "all" in cell_levels_ else [*cell_levels_, "all"]
     t = study.targets
     window = study.target_window
-    key = fingerprint(str(store.directory), study.hash_of("targets", "seed"), study.grid.min_cells_per_type,
-                      [str(x) for x in reads_levels], [str(x) for x in cell_levels_], regions["name"].tolist())
+    key = fingerprint(
+        str(store.directory),
+        study.hash_of("targets", "seed"),
+        study.grid.min_cells_per_type,
+        [str(x) for x in reads_levels],
+        [str(x) for x in cell_levels_],
+        regions["name"].tolist(),
+    )
     out = study.output / "targets" / f"{platform}-{key}"
     manifest = out / "manifest.json"
     if manifest.exists():
         log.debug("targets %s: cached in %s", platform, out)
         return {k: out / v for k, v in json.loads(manifest.read_text()).items()}
-    pb = pseudobulk(store, regions, reads_levels, cell_levels_, seed=study.seed, window=window,
-                    min_cells_per_type=study.grid.min_cells_per_type)
+    pb = pseudobulk(
+        store,
+        regions,
+        reads_levels,
+        cell_levels_,
+        seed=study.seed,
+        window=window,
+        min_cells_per_type=study.grid.min_cells_per_type,
+    )
     wanted = {s.level for s in scenarios if s.platform == platform} | {FULL_LEVEL}
     files = {}
     for i, reads in enumerate(reads_levels):
@@ -281,11 +309,21 @@ def targets_stage(
                 continue
             row = pb.levels[(pb.levels["depth_level"] == i) & (pb.levels["cell_level"] == j)].iloc[0]
             adata = build_targets(
-                pb.counts[i, j].astype(np.float32), pb.cell_types, regions, pb.library_size[i, j],
-                window=window, normalization=t.normalization,
-                uns={"platform": platform, "reads_per_cell": str(reads), "cells": str(cells), "seed": study.seed,
-                     "n_cells": int(row["n_cells"]), "mean_reads_per_cell": float(row["mean_reads_per_cell"]),
-                     "mean_fragments_per_cell": float(row["mean_fragments_per_cell"])},
+                pb.counts[i, j].astype(np.float32),
+                pb.cell_types,
+                regions,
+                pb.library_size[i, j],
+                window=window,
+                normalization=t.normalization,
+                uns={
+                    "platform": platform,
+                    "reads_per_cell": str(reads),
+                    "cells": str(cells),
+                    "seed": study.seed,
+                    "n_cells": int(row["n_cells"]),
+                    "mean_reads_per_cell": float(row["mean_reads_per_cell"]),
+                    "mean_fragments_per_cell": float(row["mean_fragments_per_cell"]),
+                },
             )
             if t.peak_height_top_k_percent is not None:
                 adata = normalize_peak_heights(adata, top_k_percent=t.peak_height_top_k_percent)

@@ -83,16 +83,30 @@ def execute_job(study: Study, key: str, threads: int | None = None, *_dependenci
     level = package.level
     package.setLevel(min(level, logging.INFO) if level else logging.INFO)
     started = time.time()
-    write_record(study, key, "running", started=started, finished=None, error=None,
-                 slurm_job_id=os.environ.get("SLURM_JOB_ID"))  # when in a SLURM job, which one
+    write_record(
+        study, key, "running", started=started, finished=None, error=None, slurm_job_id=os.environ.get("SLURM_JOB_ID")
+    )  # when in a SLURM job, which one
     try:
         outputs = run_job(study, key)
-        write_record(study, key, "done", finished=time.time(), seconds=round(time.time() - started, 1),
-                     **describe_outputs(study, outputs))
+        write_record(
+            study,
+            key,
+            "done",
+            finished=time.time(),
+            seconds=round(time.time() - started, 1),
+            **describe_outputs(study, outputs),
+        )
     except BaseException as exc:
         log.error("job %s failed: %s", key, exc)
-        write_record(study, key, "failed", finished=time.time(), seconds=round(time.time() - started, 1),
-                     error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc()[-4000:])
+        write_record(
+            study,
+            key,
+            "failed",
+            finished=time.time(),
+            seconds=round(time.time() - started, 1),
+            error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc()[-4000:],
+        )
         raise
     finally:
         package.removeHandler(handler)
@@ -149,8 +163,9 @@ def dask_client(study: Study):
         log.info("connecting to the Dask scheduler at %s", e.address)
         return Client(e.address)
     environment = dict(os.environ)
-    cluster = LocalCluster(n_workers=e.n_workers, threads_per_worker=e.threads_per_worker, processes=True,
-                           dashboard_address=None)
+    cluster = LocalCluster(
+        n_workers=e.n_workers, threads_per_worker=e.threads_per_worker, processes=True, dashboard_address=None
+    )
     # Dask's nannies set OMP_NUM_THREADS=1 and the like in *this* process's environment
     # to pass them to their workers; put back the user's, for the processes it starts later.
     os.environ.clear()
@@ -196,8 +211,9 @@ def run_dask(study: Study, jobs: Sequence[Job], client, progress: bool = True) -
     futures: dict[str, Future] = {}
     for job in jobs:
         deps = [futures[d] for d in job.deps if d in futures]
-        futures[job.key] = client.submit(execute_job, study, job.key, threads, *deps, pure=False,
-                                         key=f"{job.key}-{time.time_ns()}")
+        futures[job.key] = client.submit(
+            execute_job, study, job.key, threads, *deps, pure=False, key=f"{job.key}-{time.time_ns()}"
+        )
     by_future = {f.key: k for k, f in futures.items()}
     outcomes: dict[str, Outcome] = {}
     failed_here: set[str] = set()

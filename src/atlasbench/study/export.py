@@ -70,8 +70,10 @@ def study_models(study: Study, platform: str, level: str, fold: int | None = Non
                 missing.append(key)
     if missing:
         trained = sorted({key.split("/")[2] for key in _trained_keys(study) if key.split("/")[1] == platform})
-        raise AtlasbenchError(f"study {study.name}: not trained: {', '.join(missing)}; trained levels of "
-                              f"{platform}: {', '.join(trained) or 'none (run `atlasbench run` first)'}")
+        raise AtlasbenchError(
+            f"study {study.name}: not trained: {', '.join(missing)}; trained levels of "
+            f"{platform}: {', '.join(trained) or 'none (run `atlasbench run` first)'}"
+        )
     return found
 
 
@@ -109,12 +111,14 @@ def scenario_level(study: Study, scenario: str) -> tuple[str, str]:
 
     named = [s.name for s in study.grid.scenarios]
     if scenario not in named:
-        raise AtlasbenchError(f"study {study.name}: no scenario {scenario!r} in grid.scenarios; "
-                              f"scenarios: {', '.join(named) or 'none'}")
+        raise AtlasbenchError(
+            f"study {study.name}: no scenario {scenario!r} in grid.scenarios; scenarios: {', '.join(named) or 'none'}"
+        )
     undone = [j.key for j in data_jobs(study) if (read_record(study, j.key) or {}).get("state") != "done"]
     if undone:
-        raise AtlasbenchError(f"study {study.name}: data jobs not done ({', '.join(undone)}); run `atlasbench run` "
-                              f"first")
+        raise AtlasbenchError(
+            f"study {study.name}: data jobs not done ({', '.join(undone)}); run `atlasbench run` first"
+        )
     found = study_data(study).named[scenario]
     return found.platform, found.level
 

@@ -95,8 +95,12 @@ def model_jobs(study: Study, data) -> list[Job]:
         Training jobs, evaluation, read-outs and the report, dependencies first.
     """
     folds, seeds = study.folds.test_fold_list, study.grid.seeds
-    train = [Job(train_key(s.platform, s.level, fold, seed), "train", (f"targets/{s.platform}", "sequences"))
-             for s in data.scenarios for fold in folds for seed in seeds]
+    train = [
+        Job(train_key(s.platform, s.level, fold, seed), "train", (f"targets/{s.platform}", "sequences"))
+        for s in data.scenarios
+        for fold in folds
+        for seed in seeds
+    ]
     jobs = [*train, Job("evaluate", "evaluate", tuple(j.key for j in train))]
     readouts = ["evaluate"]
     platforms = [p.name for p in study.platforms]
@@ -200,8 +204,12 @@ def truth_targets(study: Study, data) -> Path:
         inside = (at >= 0) & (middle[rows] < design["end"].to_numpy()[np.maximum(at, 0)])
         values[rows[inside]] = design[cell_types].to_numpy(np.float32)[at[inside]]
     var = data.regions.set_index("name")[["chrom", "start", "end", "fold"]]
-    write_targets(anndata.AnnData(X=values.T, obs=pd.DataFrame(index=cell_types), var=var,
-                                  uns={"normalization": "truth", "window": 0}), out)
+    write_targets(
+        anndata.AnnData(
+            X=values.T, obs=pd.DataFrame(index=cell_types), var=var, uns={"normalization": "truth", "window": 0}
+        ),
+        out,
+    )
     return out
 
 
@@ -239,8 +247,18 @@ def _model_dirs(study: Study, data, keys: list[str]) -> list[Path]:
     dirs = []
     for key in keys:
         _, platform, level, fold, seed = key.split("/")
-        dirs.append(train_stage(study, platform, level, data.targets[platform][level], sequences,
-                                int(fold.removeprefix("fold-")), int(seed.removeprefix("seed-")), progress=False))
+        dirs.append(
+            train_stage(
+                study,
+                platform,
+                level,
+                data.targets[platform][level],
+                sequences,
+                int(fold.removeprefix("fold-")),
+                int(seed.removeprefix("seed-")),
+                progress=False,
+            )
+        )
     return dirs
 
 
@@ -281,10 +299,18 @@ def _motifs(study: Study, data, model_dirs: list[Path]) -> Path:
         model = load_trained(model_dir)
         platform = model.spec["platform"]
         chosen = settings.cell_types or model.cell_types
-        table, found = discover_motifs(model.module, model.cell_types, codes, chosen, targets,
-                                       n_regions=settings.top_regions, steps=settings.steps,
-                                       max_seqlets=settings.max_seqlets, leiden_runs=settings.leiden_runs,
-                                       device=study.training.device)
+        table, found = discover_motifs(
+            model.module,
+            model.cell_types,
+            codes,
+            chosen,
+            targets,
+            n_regions=settings.top_regions,
+            steps=settings.steps,
+            max_seqlets=settings.max_seqlets,
+            leiden_runs=settings.leiden_runs,
+            device=study.training.device,
+        )
         table.insert(0, "model", platform)
         tables.append(table)
         patterns.update({(platform, c): p for c, p in found.items()})
@@ -319,8 +345,9 @@ def _enhancers(study: Study, data, model_dirs: list[Path]) -> Path:
     summary = pd.concat(tables, ignore_index=True)
     columns = ["platform", "level", "scenario", "fold", "seed"]
     with atomic_path(out / "summary.tsv") as tmp:
-        summary[columns + [c for c in summary.columns if c not in columns]].to_csv(tmp, sep="\t", index=False,
-                                                                                  float_format="%.6g")
+        summary[columns + [c for c in summary.columns if c not in columns]].to_csv(
+            tmp, sep="\t", index=False, float_format="%.6g"
+        )
     write_text_atomic(out / "done", "")
     return out
 
@@ -343,8 +370,11 @@ def report_settings(study: Study) -> ReportSettings:
     from atlasbench.report.page import ReportSettings
 
     return ReportSettings(
-        name=study.name, description=study.description, platforms=tuple(p.name for p in study.platforms),
-        architecture=study.model.architecture, reference_platform=study.evaluation.reference_platform,
+        name=study.name,
+        description=study.description,
+        platforms=tuple(p.name for p in study.platforms),
+        architecture=study.model.architecture,
+        reference_platform=study.evaluation.reference_platform,
         costs={p.name: (p.cost.per_cell, p.cost.per_million_reads) for p in study.platforms if p.cost is not None},
         currency=cost_currency(study),
     )
@@ -363,16 +393,21 @@ def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
         found[key] = study.output / record["outputs"][0]
     enhancers = found.get("enhancers")
     grid_point = {name: (sc.platform, sc.level) for name, sc in data.named.items()}
-    pairs = dict.fromkeys((grid_point[a], grid_point[b]) for a, b in one_factor_pairs(study.grid.scenarios)
-                          if grid_point[a] != grid_point[b])
+    pairs = dict.fromkeys(
+        (grid_point[a], grid_point[b])
+        for a, b in one_factor_pairs(study.grid.scenarios)
+        if grid_point[a] != grid_point[b]
+    )
     inputs = ReportInputs(
         evaluation=found["evaluate"],
         qc={platform: next(iter(levels.values())).parent for platform, levels in data.targets.items()},
-        tn5=found.get("tn5"), motifs=found.get("motifs"),
+        tn5=found.get("tn5"),
+        motifs=found.get("motifs"),
         enhancers=None if enhancers is None else {p: enhancers / p for p in data.targets if (enhancers / p).is_dir()},
         truth=study.truth,
         enhancer_summary=None if enhancers is None else enhancers / "summary.tsv",
-        scenario_labels=scenario_labels(data.scenarios, data.named), scenario_pairs=list(pairs),
+        scenario_labels=scenario_labels(data.scenarios, data.named),
+        scenario_pairs=list(pairs),
     )
     return write_report(report_settings(study), inputs, study.output / "report").parent
 

@@ -65,8 +65,9 @@ def sequences_stage(study: Study, regions: pd.DataFrame, genome: GenomeInfo) -> 
     if out.exists() and names.exists():
         return out
     with open_genome(genome.fasta) as fasta:
-        codes, _ = region_codes(fasta, regions["chrom"].to_numpy(), regions["start"].to_numpy(),
-                                regions["end"].to_numpy(), length)
+        codes, _ = region_codes(
+            fasta, regions["chrom"].to_numpy(), regions["start"].to_numpy(), regions["end"].to_numpy(), length
+        )
     log.info("encoded %d sequence windows of %d bp", len(codes), length)
     with atomic_path(out) as tmp, open(tmp, "wb") as handle:
         np.save(handle, codes)
@@ -79,8 +80,9 @@ def _load_sequences(path: Path, names: pd.Index) -> np.ndarray:
     stored = pd.Index(path.with_suffix(".names.txt").read_text().split("\n")[:-1])
     rows = stored.get_indexer(names)
     if (rows < 0).any():
-        raise AtlasbenchError(f"{path}: no sequence for {int((rows < 0).sum())} target regions, e.g. "
-                              f"{names[rows < 0][0]}")
+        raise AtlasbenchError(
+            f"{path}: no sequence for {int((rows < 0).sum())} target regions, e.g. {names[rows < 0][0]}"
+        )
     return np.load(path, mmap_mode="r")[rows]
 
 
@@ -89,8 +91,16 @@ def model_folder(study: Study, platform: str, level: str, fold: int, seed: int, 
     return study.output / "models" / platform / level / f"fold-{fold}_seed-{seed}-{key}"
 
 
-def train_stage(study: Study, platform: str, level: str, targets_path: Path, sequences_path: Path, fold: int,
-                seed: int, progress: bool = True) -> Path:
+def train_stage(
+    study: Study,
+    platform: str,
+    level: str,
+    targets_path: Path,
+    sequences_path: Path,
+    fold: int,
+    seed: int,
+    progress: bool = True,
+) -> Path:
     """Train the model of one grid job: a platform's level, one test fold, one seed (cached).
 
     The regions of the test fold and of its validation fold (``folds.validation``) are
@@ -146,27 +156,54 @@ def train_stage(study: Study, platform: str, level: str, targets_path: Path, seq
     multiplier, max_weight = cosine_mse_log_settings(normalization, window)
     m = study.model
     model, history = train(
-        codes, targets, train_index, val_index, architecture=m.architecture, preset=m.preset, params=m.params,
-        input_length=m.input_length, training=study.training, loss_multiplier=multiplier,
-        loss_max_weight=max_weight, seed=seed, finetune_index=finetune, checkpoint_dir=out, progress=progress,
+        codes,
+        targets,
+        train_index,
+        val_index,
+        architecture=m.architecture,
+        preset=m.preset,
+        params=m.params,
+        input_length=m.input_length,
+        training=study.training,
+        loss_multiplier=multiplier,
+        loss_max_weight=max_weight,
+        seed=seed,
+        finetune_index=finetune,
+        checkpoint_dir=out,
+        progress=progress,
     )
     shift = study.training.max_shift
     pred = predict(model, codes[test_index, shift : shift + m.input_length], device=study.training.device)
-    predictions = anndata.AnnData(X=pred.T.astype(np.float32), obs=pd.DataFrame(index=adata.obs_names.copy()),
-                                  var=adata.var.iloc[test_index].copy(), uns={"normalization": normalization,
-                                                                              "window": window})
+    predictions = anndata.AnnData(
+        X=pred.T.astype(np.float32),
+        obs=pd.DataFrame(index=adata.obs_names.copy()),
+        var=adata.var.iloc[test_index].copy(),
+        uns={"normalization": normalization, "window": window},
+    )
     write_targets(predictions, out / TEST_PREDICTIONS)
     regions = adata.var[["chrom", "start", "end", "fold"]].rename_axis("name").reset_index()
     regions["split"] = split
     spec = {
-        "architecture": m.architecture, "preset": m.preset,
-        "params": model_params(m.architecture, m.preset, m.params), "input_length": m.input_length,
-        "cell_types": list(adata.obs_names), "normalization": normalization, "window": window,
-        "genome": study.genome.name, "platform": platform, "level": level,
-        "reads_per_cell": adata.uns.get("mean_reads_per_cell"), "n_cells": adata.uns.get("n_cells"),
-        "fold_scheme": study.folds.scheme, "test_fold": fold, "validation_fold": val_fold, "seed": seed,
-        "training": study.training.model_dump(mode="json"), "n_parameters": count_parameters(model),
-        "best_val_loss": float(history["val_loss"].min()), "targets": str(targets_path),
+        "architecture": m.architecture,
+        "preset": m.preset,
+        "params": model_params(m.architecture, m.preset, m.params),
+        "input_length": m.input_length,
+        "cell_types": list(adata.obs_names),
+        "normalization": normalization,
+        "window": window,
+        "genome": study.genome.name,
+        "platform": platform,
+        "level": level,
+        "reads_per_cell": adata.uns.get("mean_reads_per_cell"),
+        "n_cells": adata.uns.get("n_cells"),
+        "fold_scheme": study.folds.scheme,
+        "test_fold": fold,
+        "validation_fold": val_fold,
+        "seed": seed,
+        "training": study.training.model_dump(mode="json"),
+        "n_parameters": count_parameters(model),
+        "best_val_loss": float(history["val_loss"].min()),
+        "targets": str(targets_path),
         "atlasbench": importlib.metadata.version("atlasbench"),
     }
     save_trained(out, model, spec, regions, history)
@@ -195,6 +232,14 @@ def evaluate_stage(model_dir: Path, against: dict[str, Path]) -> pd.DataFrame:
     spec = json.loads((model_dir / "model.json").read_text())
     predictions = read_targets(model_dir / TEST_PREDICTIONS)
     rows = [evaluate_against(predictions, read_targets(path), label) for label, path in against.items()]
-    return tidy(pd.concat(rows, ignore_index=True), platform=spec["platform"], level=spec["level"],
-                reads_per_cell=spec["reads_per_cell"], n_cells=spec["n_cells"], fold_scheme=spec["fold_scheme"],
-                fold=spec["test_fold"], seed=spec["seed"], model=spec["architecture"])
+    return tidy(
+        pd.concat(rows, ignore_index=True),
+        platform=spec["platform"],
+        level=spec["level"],
+        reads_per_cell=spec["reads_per_cell"],
+        n_cells=spec["n_cells"],
+        fold_scheme=spec["fold_scheme"],
+        fold=spec["test_fold"],
+        seed=spec["seed"],
+        model=spec["architecture"],
+    )

@@ -61,8 +61,15 @@ def read_record(study: Study, key: str) -> dict[str, Any] | None:
 def write_record(study: Study, key: str, state: str, **fields: Any) -> dict[str, Any]:
     """Write a job's record (atomically), keeping the fields of the previous one."""
     record = read_record(study, key) or {}
-    record.update(key=key, study=study_fingerprint(study), state=state, host=socket.gethostname(),
-                  pid=os.getpid(), updated=time.time(), **fields)
+    record.update(
+        key=key,
+        study=study_fingerprint(study),
+        state=state,
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        updated=time.time(),
+        **fields,
+    )
     write_text_atomic(record_path(study, key), json.dumps(record, indent=1, default=str))
     return record
 

@@ -140,6 +140,7 @@ def run_study(
     summary = RunSummary()
     context = nullcontext(client) if (kind != "dask" or client is not None) else dask_client(study)
     with context as active:
+
         def execute(jobs: list[Job]) -> None:
             pending = pending_jobs(study, jobs, summary)
             if not pending:

@@ -104,8 +104,9 @@ def resolve_scenarios(
             info = data[platform]
             for reads in reads_per_cell:
                 if isinstance(reads, int) and reads > info.mean_reads_per_cell:
-                    log.warning("grid: %s has %.0f reads per cell, level %s skipped", platform,
-                                info.mean_reads_per_cell, reads)
+                    log.warning(
+                        "grid: %s has %.0f reads per cell, level %s skipped", platform, info.mean_reads_per_cell, reads
+                    )
                     continue
                 if reads != ALL and reads == info.mean_reads_per_cell:
                     reads = ALL  # the full data, as in a named scenario
@@ -116,8 +117,9 @@ def resolve_scenarios(
                     if n != ALL and n == info.n_cells:
                         n = ALL  # every cell, as in a named scenario
                     out.setdefault((platform, str(reads), str(n)), Scenario("grid", platform, reads, n))
-    return sorted(out.values(),
-                  key=lambda s: (list(platforms).index(s.platform), _sort_key(s.reads_per_cell), _sort_key(s.cells)))
+    return sorted(
+        out.values(), key=lambda s: (list(platforms).index(s.platform), _sort_key(s.reads_per_cell), _sort_key(s.cells))
+    )
 
 
 def _resolve_named(sc: config.Scenario, data: Mapping[str, PlatformData]) -> Scenario:
@@ -180,9 +182,11 @@ def scenario_labels(scenarios: Sequence[Scenario], named: Mapping[str, Scenario]
     names: dict[tuple[str, str], list[str]] = {}
     for name, sc in named.items():
         names.setdefault((sc.platform, sc.level), []).append(name)
-    return {(sc.platform, sc.level): " = ".join(names.get((sc.platform, sc.level), []))
-            or f"{sc.platform}, {_level_words(sc.reads_per_cell, 'reads/cell')}, {_level_words(sc.cells, 'cells')}"
-            for sc in scenarios}
+    return {
+        (sc.platform, sc.level): " = ".join(names.get((sc.platform, sc.level), []))
+        or f"{sc.platform}, {_level_words(sc.reads_per_cell, 'reads/cell')}, {_level_words(sc.cells, 'cells')}"
+        for sc in scenarios
+    }
 
 
 def _level_words(level: int | str, unit: str) -> str:
@@ -238,8 +242,13 @@ def one_factor_pairs(scenarios: Sequence[config.Scenario]) -> list[tuple[str, st
     list of (str, str)
         Scenario names ``(a, b)``, ``a`` the earlier in the study file.
     """
+
     def factors(sc: config.Scenario) -> tuple[str, str, str]:
         return sc.platform, str(sc.cells), str(sc.reads_per_cell)
 
-    return [(a.name, b.name) for i, a in enumerate(scenarios) for b in scenarios[i + 1:]
-            if sum(x != y for x, y in zip(factors(a), factors(b))) == 1]
+    return [
+        (a.name, b.name)
+        for i, a in enumerate(scenarios)
+        for b in scenarios[i + 1 :]
+        if sum(x != y for x, y in zip(factors(a), factors(b))) == 1
+    ]

@@ -353,19 +353,24 @@ class Platform(Settings):
                 value = getattr(self, field)
                 if value is not None:
                     found.append(
-                        ((field,), "not allowed on a combined platform (one with union): "
-                         "its data and cost come from its parts", _json_value(value))
+                        (
+                            (field,),
+                            "not allowed on a combined platform (one with union): "
+                            "its data and cost come from its parts",
+                            _json_value(value),
+                        )
                     )
         else:
             if self.common_depth is not None:
-                found.append(
-                    (("common_depth",), "only for a combined platform (one with union)", self.common_depth)
-                )
+                found.append((("common_depth",), "only for a combined platform (one with union)", self.common_depth))
             for field in ("fragments", "cells", "cost"):
                 if getattr(self, field) is None:
                     found.append(
-                        ((field,), "required for a platform with its own data "
-                         "(or give union: [...] for a combined platform)", HIDDEN)
+                        (
+                            (field,),
+                            "required for a platform with its own data (or give union: [...] for a combined platform)",
+                            HIDDEN,
+                        )
                     )
             if self.fragments is not None:
                 found.extend(self._check_samples())
@@ -378,16 +383,18 @@ class Platform(Settings):
             derived = [default_sample_name(p) for p in self.fragments]
             if len(set(derived)) < len(derived):
                 return [
-                    (("samples",), "required: the fragments file names give the same sample "
-                     "name twice; list one unique name per fragments file", HIDDEN)
+                    (
+                        ("samples",),
+                        "required: the fragments file names give the same sample "
+                        "name twice; list one unique name per fragments file",
+                        HIDDEN,
+                    )
                 ]
             self.__dict__["samples"] = derived  # frozen model: fill the default in once
             return []
         found: Found = []
         if len(self.samples) != len(self.fragments):
-            found.append(
-                (("samples",), f"must give one name per fragments file ({len(self.fragments)})", self.samples)
-            )
+            found.append((("samples",), f"must give one name per fragments file ({len(self.fragments)})", self.samples))
         return found
 
 
@@ -854,8 +861,11 @@ def cross_references(data: Any) -> Found:
                     currency = this
                 elif this != currency:
                     found.append(
-                        (("platforms", i, "cost", "currency"),
-                         f"must be the same for every platform ({currency!r}) so costs compare", this)
+                        (
+                            ("platforms", i, "cost", "currency"),
+                            f"must be the same for every platform ({currency!r}) so costs compare",
+                            this,
+                        )
                     )
 
     def check_platform(loc: tuple[str | int, ...], value: Any) -> None:
@@ -882,8 +892,11 @@ def cross_references(data: Any) -> Found:
         and targets["specificity_gini_std"] is None
     ):
         found.append(
-            (("training", "finetune"), "needs targets.specificity_gini_std (it selects the "
-             "fine-tuning regions), which is null", HIDDEN)
+            (
+                ("training", "finetune"),
+                "needs targets.specificity_gini_std (it selects the fine-tuning regions), which is null",
+                HIDDEN,
+            )
         )
 
     genome, folds = data.get("genome"), data.get("folds")
@@ -906,7 +919,11 @@ def cross_references(data: Any) -> Found:
             k = folds.get("k", 5)
             if isinstance(k, int) and not isinstance(k, bool) and k > len(distinct):
                 found.append(
-                    (("folds", "k"), f"must be at most the number of chromosomes kept "
-                     f"({len(distinct)}, genome.chromosomes) to hold out whole chromosomes", k)
+                    (
+                        ("folds", "k"),
+                        f"must be at most the number of chromosomes kept "
+                        f"({len(distinct)}, genome.chromosomes) to hold out whole chromosomes",
+                        k,
+                    )
                 )
     return found

@@ -54,10 +54,23 @@ TAIL_LINES = 20
 
 #: SLURM states (``sacct``) of a job still waiting or running.
 ACTIVE_STATES = frozenset({"PENDING", "CONFIGURING", "REQUEUED", "RESIZING", "SUSPENDED", "RUNNING", "COMPLETING"})
-_STATUS = {"PENDING": "pending", "CONFIGURING": "pending", "REQUEUED": "pending", "RESIZING": "pending",
-           "SUSPENDED": "pending", "RUNNING": "running", "COMPLETING": "running", "CANCELLED": "cancelled",
-           "TIMEOUT": "timeout", "FAILED": "failed", "OUT_OF_MEMORY": "failed", "NODE_FAIL": "failed",
-           "BOOT_FAIL": "failed", "DEADLINE": "failed", "PREEMPTED": "failed"}
+_STATUS = {
+    "PENDING": "pending",
+    "CONFIGURING": "pending",
+    "REQUEUED": "pending",
+    "RESIZING": "pending",
+    "SUSPENDED": "pending",
+    "RUNNING": "running",
+    "COMPLETING": "running",
+    "CANCELLED": "cancelled",
+    "TIMEOUT": "timeout",
+    "FAILED": "failed",
+    "OUT_OF_MEMORY": "failed",
+    "NODE_FAIL": "failed",
+    "BOOT_FAIL": "failed",
+    "DEADLINE": "failed",
+    "PREEMPTED": "failed",
+}
 _TOOLS = ("sbatch", "srun", "sacct")
 _UNITS = {"K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}
 
@@ -66,8 +79,10 @@ def check_slurm() -> None:
     """Raise :class:`AtlasbenchError` unless SLURM's ``sbatch``, ``srun`` and ``sacct`` are on PATH."""
     missing = [tool for tool in _TOOLS if shutil.which(tool) is None]
     if missing:
-        raise AtlasbenchError(f"the slurm executor needs SLURM's {', '.join(_TOOLS)} on PATH (run atlasbench on "
-                              f"the cluster's login node); not found: {', '.join(missing)}")
+        raise AtlasbenchError(
+            f"the slurm executor needs SLURM's {', '.join(_TOOLS)} on PATH (run atlasbench on "
+            f"the cluster's login node); not found: {', '.join(missing)}"
+        )
 
 
 def slurm_folder(study: Study, key: str) -> Path:
@@ -78,8 +93,12 @@ def slurm_folder(study: Study, key: str) -> Path:
 def sbatch_parameters(study: Study, job: Job) -> dict[str, Any]:
     """The job's resources, from ``executor.slurm`` for its kind, as submitit's sbatch parameters."""
     resources = study.executor.slurm_resources(job.kind)
-    parameters: dict[str, Any] = {"job_name": f"atlasbench:{job.key}", "time": _minutes(resources.time),
-                                  "mem": f"{_megabytes(resources.memory)}M", "cpus_per_task": resources.cpus}
+    parameters: dict[str, Any] = {
+        "job_name": f"atlasbench:{job.key}",
+        "time": _minutes(resources.time),
+        "mem": f"{_megabytes(resources.memory)}M",
+        "cpus_per_task": resources.cpus,
+    }
     if resources.partition is not None:
         parameters["partition"] = resources.partition
     if resources.account is not None:
@@ -147,8 +166,9 @@ def run_slurm(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
     return [outcomes[job.key] for job in jobs]
 
 
-def _submit_ready(study: Study, waiting: list[Job], outcomes: dict[str, Outcome], out: dict[str, SlurmJob],
-                  batch: set[str]) -> list[Job]:
+def _submit_ready(
+    study: Study, waiting: list[Job], outcomes: dict[str, Outcome], out: dict[str, SlurmJob], batch: set[str]
+) -> list[Job]:
     """Submit every waiting job whose dependencies in ``batch`` are done; note as blocked
     those with one that did not finish. Returns the jobs still waiting."""
     still = []
@@ -251,8 +271,12 @@ def _still_queued(study: Study, jobs: Sequence[Job]) -> dict[str, SlurmJob]:
         states = {key: slurm_state(handle) for key, handle in handles.items()}
     active = {key: handles[key] for key, state in states.items() if state in ACTIVE_STATES}
     for key, handle in active.items():
-        log.info("job %s: SLURM job %s from an earlier run is still %s; waiting for it", key, handle.job_id,
-                 states[key].lower())
+        log.info(
+            "job %s: SLURM job %s from an earlier run is still %s; waiting for it",
+            key,
+            handle.job_id,
+            states[key].lower(),
+        )
     return active
 
 
@@ -318,6 +342,9 @@ def slurm_status(study: Study, records: Mapping[str, dict | None]) -> dict[str, 
     for key, handle in ((k, h) for k, h in handles.items() if h is not None):
         state = slurm_state(handle)
         ended = state not in ACTIVE_STATES and state != "UNKNOWN"
-        found[key] = (_STATUS.get(state), f"{handle.job_id} {state}",
-                      f"SLURM job {handle.job_id} {handle.state}" if ended else "")
+        found[key] = (
+            _STATUS.get(state),
+            f"{handle.job_id} {state}",
+            f"SLURM job {handle.job_id} {handle.state}" if ended else "",
+        )
     return found

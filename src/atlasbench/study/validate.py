@@ -139,8 +139,14 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
                     f"{n:,} fragments of {path} (cell table has e.g. {next(iter(ids))!r}); check suffixes such as '-1'"
                 )
             else:
-                log.info("%s: %s: %d of %d annotated barcodes seen in %d fragments", where, Path(path).name,
-                         int(seen.sum()), len(ids), n)
+                log.info(
+                    "%s: %s: %d of %d annotated barcodes seen in %d fragments",
+                    where,
+                    Path(path).name,
+                    int(seen.sum()),
+                    len(ids),
+                    n,
+                )
     return problems
 
 

@@ -80,8 +80,9 @@ class DilatedCNN(nn.Module):
             nn.GELU(),
             Dropout(dropout),
         )
-        self.body = nn.Sequential(*(_DilatedBlock(filters, kernel_size, 2**i, dropout)
-                                    for i in range(1, n_dil_layers + 1)))
+        self.body = nn.Sequential(
+            *(_DilatedBlock(filters, kernel_size, 2**i, dropout) for i in range(1, n_dil_layers + 1))
+        )
         self.head = nn.Linear(filters, n_outputs)
         self.out = make_activation(output_activation)
         for module in self.modules():

@@ -35,9 +35,17 @@ log = logging.getLogger(__name__)
 __all__ = ["cost_report"]
 
 
-def cost_report(evaluation: pd.DataFrame, costs: Any, target: float | None = None, metric: str = "pearson_mean",
-                against: str = "full", out: str | os.PathLike[str] = "cost", reference_platform: str | None = None,
-                model: str | None = None, figures: bool = True) -> dict[str, Path]:
+def cost_report(
+    evaluation: pd.DataFrame,
+    costs: Any,
+    target: float | None = None,
+    metric: str = "pearson_mean",
+    against: str = "full",
+    out: str | os.PathLike[str] = "cost",
+    reference_platform: str | None = None,
+    model: str | None = None,
+    figures: bool = True,
+) -> dict[str, Path]:
     """The cost analysis of a study: design costs, saturation fits, cheapest designs, in words.
 
     Aggregates accuracy per design (:func:`aggregate_designs`), prices every design
@@ -109,8 +117,9 @@ def cost_report(evaluation: pd.DataFrame, costs: Any, target: float | None = Non
             fits[str(platform)] = fit_saturation(group["reads_per_cell"], group["n_cells"], group["accuracy_mean"])
         except AtlasbenchError as exc:
             log.warning("%s: no saturation fit: %s", platform, exc)
-    saturation = pd.DataFrame([{"platform": p, **f.as_row()} for p, f in fits.items()],
-                              columns=list(SATURATION_COLUMNS))
+    saturation = pd.DataFrame(
+        [{"platform": p, **f.as_row()} for p, f in fits.items()], columns=list(SATURATION_COLUMNS)
+    )
 
     if target is None:
         target = default_target(designs, fits)
@@ -126,8 +135,7 @@ def cost_report(evaluation: pd.DataFrame, costs: Any, target: float | None = Non
             reference_platform = (priced or platforms)[0]
     if reference_platform not in platforms:
         raise AtlasbenchError(
-            f"reference platform {reference_platform!r} has no designs in the evaluation table "
-            f"({', '.join(platforms)})"
+            f"reference platform {reference_platform!r} has no designs in the evaluation table ({', '.join(platforms)})"
         )
     sentences = compare_costs(cheapest, reference_platform, label=label, currency=currency)
 
@@ -136,8 +144,11 @@ def cost_report(evaluation: pd.DataFrame, costs: Any, target: float | None = Non
     for name, frame in (("designs", designs), ("saturation", saturation), ("cheapest", cheapest_out)):
         with atomic_path(paths[name]) as tmp:
             frame.to_csv(tmp, sep="\t", index=False, float_format="%.10g")
-    lines = [f"target: {label} {format_target(target)} (metric {metric}, against {against}); "
-             f"reference platform: {reference_platform}; costs in {currency}", ""]
+    lines = [
+        f"target: {label} {format_target(target)} (metric {metric}, against {against}); "
+        f"reference platform: {reference_platform}; costs in {currency}",
+        "",
+    ]
     lines += [*saturation_sentences(fits, label), "", *cheapest_sentences(cheapest, label, currency)]
     lines += ["", *sentences]
     paths["summary"] = out / "summary.txt"

@@ -52,15 +52,31 @@ GRID_POINTS = 241
 
 
 DESIGN_COLUMNS: tuple[str, ...] = (
-    "platform", "level", "reads_per_cell", "n_cells", "accuracy_mean", "accuracy_sd", "n_models",
-    "library_cost", "sequencing_cost", "cost",
+    "platform",
+    "level",
+    "reads_per_cell",
+    "n_cells",
+    "accuracy_mean",
+    "accuracy_sd",
+    "n_models",
+    "library_cost",
+    "sequencing_cost",
+    "cost",
 )
 """Columns of ``designs.tsv``: one row per (platform, level)."""
 
 
 CHEAPEST_COLUMNS: tuple[str, ...] = (
-    "platform", "target", "reached", "source", "reads_per_cell", "n_cells", "accuracy",
-    "library_cost", "sequencing_cost", "cost",
+    "platform",
+    "target",
+    "reached",
+    "source",
+    "reads_per_cell",
+    "n_cells",
+    "accuracy",
+    "library_cost",
+    "sequencing_cost",
+    "cost",
 )
 """Columns of :func:`cheapest_designs` and ``cheapest.tsv``: one row per platform."""
 
@@ -256,8 +272,9 @@ def read_evaluation(path: str | os.PathLike[str]) -> pd.DataFrame:
         raise AtlasbenchError(f"{path}: cannot read the evaluation table: {exc}") from None
 
 
-def aggregate_designs(evaluation: pd.DataFrame, metric: str = "pearson_mean", against: str = "full",
-                      model: str | None = None) -> pd.DataFrame:
+def aggregate_designs(
+    evaluation: pd.DataFrame, metric: str = "pearson_mean", against: str = "full", model: str | None = None
+) -> pd.DataFrame:
     """Accuracy of every design: mean and SD of ``metric`` over its folds and seeds.
 
     Rows are those of the evaluation table with the given ``metric`` and ``against``
@@ -288,8 +305,9 @@ def aggregate_designs(evaluation: pd.DataFrame, metric: str = "pearson_mean", ag
     AtlasbenchError
         On missing columns, when no rows match, or for several models and no ``model``.
     """
-    require_columns(evaluation, ("platform", "level", "reads_per_cell", "n_cells", "against", "metric", "value"),
-             "evaluation table")
+    require_columns(
+        evaluation, ("platform", "level", "reads_per_cell", "n_cells", "against", "metric", "value"), "evaluation table"
+    )
     rows = evaluation[(evaluation["metric"] == metric) & (evaluation["against"] == against)]
     if "cell_type" in rows.columns:
         rows = rows[rows["cell_type"] == "all"]
@@ -311,9 +329,13 @@ def aggregate_designs(evaluation: pd.DataFrame, metric: str = "pearson_mean", ag
     if rows.empty:
         raise AtlasbenchError(f"every {metric} value against {against!r} is NaN")
     grouped = rows.groupby(["platform", "level"], sort=False)
-    out = grouped.agg(reads_per_cell=("reads_per_cell", "mean"), n_cells=("n_cells", "mean"),
-                      accuracy_mean=("value", "mean"), accuracy_sd=("value", "std"),
-                      n_models=("value", "size")).reset_index()
+    out = grouped.agg(
+        reads_per_cell=("reads_per_cell", "mean"),
+        n_cells=("n_cells", "mean"),
+        accuracy_mean=("value", "mean"),
+        accuracy_sd=("value", "std"),
+        n_models=("value", "size"),
+    ).reset_index()
     order = {p: i for i, p in enumerate(rows["platform"].unique())}
     out = out.assign(_order=out["platform"].map(order))
     out = out.sort_values(["_order", "reads_per_cell", "n_cells"], kind="stable")
@@ -332,8 +354,9 @@ def _unit_costs_from_table(rows: pd.DataFrame, platform: str) -> CostFigures:
     return float(per_cell), float(per_million)
 
 
-def cheapest_designs(table: pd.DataFrame, target: float, fits: Mapping[str, SaturationFit] | None = None,
-                     costs: Any = None) -> pd.DataFrame:
+def cheapest_designs(
+    table: pd.DataFrame, target: float, fits: Mapping[str, SaturationFit] | None = None, costs: Any = None
+) -> pd.DataFrame:
     """Per platform, the cheapest design whose accuracy reaches ``target``.
 
     Candidates are the measured designs (their measured accuracy) and, for a platform
@@ -387,32 +410,53 @@ def cheapest_designs(table: pd.DataFrame, target: float, fits: Mapping[str, Satu
         ok = priced[priced["accuracy"] >= target]
         candidates: list[dict[str, Any]] = []
         for _, row in ok.iterrows():
-            candidates.append({
-                "source": "measured", "reads_per_cell": float(row["reads_per_cell"]),
-                "n_cells": float(row["n_cells"]), "accuracy": float(row["accuracy"]),
-                "library_cost": float(row.get("library_cost", math.nan)),
-                "sequencing_cost": float(row.get("sequencing_cost", math.nan)), "cost": float(row["cost"]),
-            })
+            candidates.append(
+                {
+                    "source": "measured",
+                    "reads_per_cell": float(row["reads_per_cell"]),
+                    "n_cells": float(row["n_cells"]),
+                    "accuracy": float(row["accuracy"]),
+                    "library_cost": float(row.get("library_cost", math.nan)),
+                    "sequencing_cost": float(row.get("sequencing_cost", math.nan)),
+                    "cost": float(row["cost"]),
+                }
+            )
         fit = fits.get(platform)
         if fit is not None and len(priced):
-            per_cell, per_million = (figures[platform] if platform in figures
-                                     else _unit_costs_from_table(priced, platform))
+            per_cell, per_million = (
+                figures[platform] if platform in figures else _unit_costs_from_table(priced, platform)
+            )
             candidates.extend(_grid_candidates(fit, group, target, per_cell, per_million))
         if candidates:
             best = min(candidates, key=lambda d: (d["cost"], -d["accuracy"]))
             rows.append({"platform": platform, "target": target, "reached": True, **best})
         elif priced.empty:
-            rows.append({"platform": platform, "target": target, "reached": False, "source": "unpriced",
-                         **{k: math.nan for k in CHEAPEST_COLUMNS[4:]}})
+            rows.append(
+                {
+                    "platform": platform,
+                    "target": target,
+                    "reached": False,
+                    "source": "unpriced",
+                    **{k: math.nan for k in CHEAPEST_COLUMNS[4:]},
+                }
+            )
         else:
             log.info("%s does not reach %.3g in the measured range", platform, target)
-            rows.append({"platform": platform, "target": target, "reached": False, "source": None,
-                         **{k: math.nan for k in CHEAPEST_COLUMNS[4:]}})
+            rows.append(
+                {
+                    "platform": platform,
+                    "target": target,
+                    "reached": False,
+                    "source": None,
+                    **{k: math.nan for k in CHEAPEST_COLUMNS[4:]},
+                }
+            )
     return pd.DataFrame(rows, columns=list(CHEAPEST_COLUMNS))
 
 
-def _grid_candidates(fit: SaturationFit, group: pd.DataFrame, target: float, per_cell: float,
-                     per_million: float) -> list[dict[str, Any]]:
+def _grid_candidates(
+    fit: SaturationFit, group: pd.DataFrame, target: float, per_cell: float, per_million: float
+) -> list[dict[str, Any]]:
     """The cheapest point of the fitted surface over the measured range reaching ``target``."""
     r_lo, r_hi = float(group["reads_per_cell"].min()), float(group["reads_per_cell"].max())
     c_lo, c_hi = float(group["n_cells"].min()), float(group["n_cells"].max())
@@ -434,11 +478,17 @@ def _grid_candidates(fit: SaturationFit, group: pd.DataFrame, target: float, per
         return []
     cost = np.where(reach, cost, np.inf)
     i = np.unravel_index(np.argmin(cost), cost.shape)
-    return [{
-        "source": "fitted", "reads_per_cell": float(rr[i]), "n_cells": float(cc[i]), "accuracy": float(accuracy[i]),
-        "library_cost": float(cc[i] * per_cell), "sequencing_cost": float(cc[i] * rr[i] / 1e6 * per_million),
-        "cost": float(cost[i]),
-    }]
+    return [
+        {
+            "source": "fitted",
+            "reads_per_cell": float(rr[i]),
+            "n_cells": float(cc[i]),
+            "accuracy": float(accuracy[i]),
+            "library_cost": float(cc[i] * per_cell),
+            "sequencing_cost": float(cc[i] * rr[i] / 1e6 * per_million),
+            "cost": float(cost[i]),
+        }
+    ]
 
 
 def default_target(designs: pd.DataFrame, fits: Mapping[str, SaturationFit]) -> float:

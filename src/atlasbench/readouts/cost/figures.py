@@ -50,8 +50,9 @@ def _save(fig: Any, stem: Path) -> dict[str, Path]:
     return {f"{stem.name}_png": png, f"{stem.name}_pdf": pdf}
 
 
-def plot_saturation(designs: pd.DataFrame, fits: Mapping[str, SaturationFit], label: str,
-                    stem: Path) -> dict[str, Path]:
+def plot_saturation(
+    designs: pd.DataFrame, fits: Mapping[str, SaturationFit], label: str, stem: Path
+) -> dict[str, Path]:
     """Accuracy against reads per cell: one panel per platform, one line per cell level.
 
     Measured means with their SD as error bars, the fitted saturation curve of each cell
@@ -87,8 +88,15 @@ def plot_saturation(designs: pd.DataFrame, fits: Mapping[str, SaturationFit], la
         colours = [f"C{i % 10}" for i in range(len(np.unique(levels)))]
         for colour, level in zip(colours, np.unique(levels)):
             rows = group[levels == level].sort_values("reads_per_cell")
-            ax.errorbar(rows["reads_per_cell"], rows["accuracy_mean"], yerr=rows["accuracy_sd"].fillna(0),
-                        fmt="o", color=colour, capsize=3, label=f"{rows['n_cells'].mean():,.0f} cells")
+            ax.errorbar(
+                rows["reads_per_cell"],
+                rows["accuracy_mean"],
+                yerr=rows["accuracy_sd"].fillna(0),
+                fmt="o",
+                color=colour,
+                capsize=3,
+                label=f"{rows['n_cells'].mean():,.0f} cells",
+            )
             if fit is not None and "reads" in fit.axes:
                 r = np.geomspace(group["reads_per_cell"].min(), group["reads_per_cell"].max(), 100)
                 ax.plot(r, fit.predict(r, rows["n_cells"].mean()), "-", color=colour, lw=1.2)
@@ -98,8 +106,17 @@ def plot_saturation(designs: pd.DataFrame, fits: Mapping[str, SaturationFit], la
         log_ticks(ax.xaxis, np.unique(group["reads_per_cell"].round(-2)), short_count)
         if fit is not None and "reads" in fit.axes and math.isfinite(fit.saturation_depth):
             ax.axvline(fit.saturation_depth, color="0.4", ls="--", lw=1)
-            ax.text(fit.saturation_depth, 0.97, f"95% of plateau: {fit.saturation_depth:,.0f} ", rotation=90,
-                    ha="right", va="top", transform=ax.get_xaxis_transform(), fontsize=8, color="0.3")
+            ax.text(
+                fit.saturation_depth,
+                0.97,
+                f"95% of plateau: {fit.saturation_depth:,.0f} ",
+                rotation=90,
+                ha="right",
+                va="top",
+                transform=ax.get_xaxis_transform(),
+                fontsize=8,
+                color="0.3",
+            )
         ax.set_title(platform)
         ax.set_xlabel("reads per cell")
         ax.legend(fontsize=7, loc="best")
@@ -135,8 +152,15 @@ def log_ticks(axis: Any, ticks: Iterable[float], text: Callable[[float], str]) -
     axis.set_minor_formatter(NullFormatter())
 
 
-def plot_frontier(designs: pd.DataFrame, cheapest: pd.DataFrame, target: float, label: str, currency: str,
-                  stem: Path, colours: Mapping[str, str] | None = None) -> dict[str, Path]:
+def plot_frontier(
+    designs: pd.DataFrame,
+    cheapest: pd.DataFrame,
+    target: float,
+    label: str,
+    currency: str,
+    stem: Path,
+    colours: Mapping[str, str] | None = None,
+) -> dict[str, Path]:
     """The cost-accuracy frontier: accuracy against cost (log axis), one colour per platform.
 
     Every priced design with its SD over folds, each platform's Pareto frontier as steps
@@ -175,19 +199,37 @@ def plot_frontier(designs: pd.DataFrame, cheapest: pd.DataFrame, target: float, 
         colour = (colours or {}).get(platform, f"C{i % 10}")
         group = priced[priced["platform"].astype(str) == platform]
         cost, acc = group["cost"].to_numpy(float), group["accuracy_mean"].to_numpy(float)
-        ax.errorbar(cost, acc, yerr=group["accuracy_sd"].fillna(0), fmt="o", color=colour, alpha=0.6,
-                    capsize=2, ms=4, label=platform)
+        ax.errorbar(
+            cost,
+            acc,
+            yerr=group["accuracy_sd"].fillna(0),
+            fmt="o",
+            color=colour,
+            alpha=0.6,
+            capsize=2,
+            ms=4,
+            label=platform,
+        )
         front = pareto_front(cost, acc)
         ax.step(cost[front], acc[front], where="post", color=colour, lw=1.5)
         best = cheapest[(cheapest["platform"].astype(str) == platform) & cheapest["reached"].astype(bool)]
         for _, row in best.iterrows():
-            ax.plot(row["cost"], row["accuracy"], marker="*", ms=14, ls="none", color=colour, mec="black",
-                    label=f"{platform} cheapest ({row['source']})")
+            ax.plot(
+                row["cost"],
+                row["accuracy"],
+                marker="*",
+                ms=14,
+                ls="none",
+                color=colour,
+                mec="black",
+                label=f"{platform} cheapest ({row['source']})",
+            )
     ax.axhline(target, color="0.4", ls=":", lw=1, label=f"target {format_target(target)}")
     ax.set_xscale("log")
     low, high = priced["cost"].min(), priced["cost"].max()
-    ticks = [m * 10.0**e for e in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1)
-             for m in (1, 2, 5)]
+    ticks = [
+        m * 10.0**e for e in range(int(np.floor(np.log10(low))), int(np.ceil(np.log10(high))) + 1) for m in (1, 2, 5)
+    ]
     log_ticks(ax.xaxis, [t for t in ticks if low / 1.5 <= t <= high * 1.5], lambda v: f"{v:,.0f}")
     ax.set_xlabel(f"cost of the data set ({currency}, library + sequencing)")
     ax.set_ylabel(label)

@@ -36,8 +36,15 @@ depth level, which is not a second depth level."""
 
 
 SATURATION_COLUMNS: tuple[str, ...] = (
-    "platform", "plateau", "K_reads", "K_cells", "saturation_depth", "saturation_cells", "r2",
-    "axes", "n_points",
+    "platform",
+    "plateau",
+    "K_reads",
+    "K_cells",
+    "saturation_depth",
+    "saturation_cells",
+    "r2",
+    "axes",
+    "n_points",
 )
 """Columns of ``saturation.tsv``: one row per platform with a fit."""
 
@@ -119,9 +126,16 @@ class SaturationFit:
 
     def as_row(self) -> dict[str, Any]:
         """The fit as one row of ``saturation.tsv`` (without the platform)."""
-        return {"plateau": self.plateau, "K_reads": self.K_reads, "K_cells": self.K_cells,
-                "saturation_depth": self.saturation_depth, "saturation_cells": self.saturation_cells,
-                "r2": self.r2, "axes": "+".join(self.axes), "n_points": self.n_points}
+        return {
+            "plateau": self.plateau,
+            "K_reads": self.K_reads,
+            "K_cells": self.K_cells,
+            "saturation_depth": self.saturation_depth,
+            "saturation_cells": self.saturation_cells,
+            "r2": self.r2,
+            "axes": "+".join(self.axes),
+            "n_points": self.n_points,
+        }
 
 
 def _varies(values: np.ndarray) -> bool:
@@ -233,15 +247,22 @@ def fit_saturation(reads_per_cell: ArrayLike, n_cells: ArrayLike, accuracy: Arra
     r2 = 1 - sse / sst if sst > 0 else math.nan
     ks = {a: float(k * scales[a]) for a, k in zip(axes, params[1:])}
     fit = SaturationFit(
-        plateau=float(params[0]), K_reads=ks.get("reads", math.nan), K_cells=ks.get("cells", math.nan),
-        r2=r2, n_points=len(y), axes=axes,
-        reads_range=(float(r.min()), float(r.max())), cells_range=(float(c.min()), float(c.max())),
+        plateau=float(params[0]),
+        K_reads=ks.get("reads", math.nan),
+        K_cells=ks.get("cells", math.nan),
+        r2=r2,
+        n_points=len(y),
+        axes=axes,
+        reads_range=(float(r.min()), float(r.max())),
+        cells_range=(float(c.min()), float(c.max())),
     )
     for axis, value, top in (("reads", fit.saturation_depth, r.max()), ("cells", fit.saturation_cells, c.max())):
         if axis in axes and value > top:
             log.warning(
                 "fit_saturation: 95%% of the plateau along %s is reached at %s, beyond the largest measured "
                 "(%s): the data have not saturated and that figure is an extrapolation",
-                axis, f"{value:,.0f}", f"{top:,.0f}",
+                axis,
+                f"{value:,.0f}",
+                f"{top:,.0f}",
             )
     return fit

@@ -30,9 +30,12 @@ __all__ = [
 ]
 
 
-METRIC_LABELS = {"pearson_mean": "Pearson", "spearman_mean": "Spearman",
-                 "pearson_across_cell_types": "Pearson across cell types",
-                 "spearman_across_cell_types": "Spearman across cell types"}
+METRIC_LABELS = {
+    "pearson_mean": "Pearson",
+    "spearman_mean": "Spearman",
+    "pearson_across_cell_types": "Pearson across cell types",
+    "spearman_across_cell_types": "Spearman across cell types",
+}
 """How the sentences name an evaluation metric (others are named as they are)."""
 
 
@@ -88,8 +91,9 @@ def format_ratio(ours: float, theirs: float, noun: str) -> str:
     return f"{ratio:.1f}x lower {noun}" if ratio > 1 else f"{1 / ratio:.1f}x higher {noun}"
 
 
-def compare_costs(cheapest: pd.DataFrame, reference_platform: str, label: str = "Pearson",
-                  currency: str = "USD") -> list[str]:
+def compare_costs(
+    cheapest: pd.DataFrame, reference_platform: str, label: str = "Pearson", currency: str = "USD"
+) -> list[str]:
     """Say how each platform's cheapest design compares with the reference platform's.
 
     One sentence per other platform, in the study's words: how many more (or fewer)
@@ -123,8 +127,9 @@ def compare_costs(cheapest: pd.DataFrame, reference_platform: str, label: str = 
     AtlasbenchError
         When the reference platform is not in the table.
     """
-    require_columns(cheapest, ("platform", "target", "reached", "n_cells", "reads_per_cell", "cost"),
-                    "cheapest designs")
+    require_columns(
+        cheapest, ("platform", "target", "reached", "n_cells", "reads_per_cell", "cost"), "cheapest designs"
+    )
     by_name = {str(row["platform"]): row for _, row in cheapest.iterrows()}
     if reference_platform not in by_name:
         raise AtlasbenchError(
@@ -158,14 +163,18 @@ def compare_costs(cheapest: pd.DataFrame, reference_platform: str, label: str = 
             cells = f"with {-percent}% fewer cells than {reference_platform}"
         else:
             cells = f"with as many cells as {reference_platform}"
-        detail = (f"{format_count(row['n_cells'])} vs {format_count(ref['n_cells'])} cells; "
-                  f"{format_count(row['reads_per_cell'])} vs {format_count(ref['reads_per_cell'])} reads per cell")
+        detail = (
+            f"{format_count(row['n_cells'])} vs {format_count(ref['n_cells'])} cells; "
+            f"{format_count(row['reads_per_cell'])} vs {format_count(ref['reads_per_cell'])} reads per cell"
+        )
         money = f"{format_money(row['cost'], currency)} vs {format_money(ref['cost'], currency)}"
         lib = (row.get("library_cost", math.nan), ref.get("library_cost", math.nan))
         if all(isinstance(v, (int, float)) and math.isfinite(v) for v in lib):
             money += f"; library alone {format_ratio(float(lib[0]), float(lib[1]), 'cost').removesuffix(' cost')}"
-        out.append(f"{name} reaches {label} {target} {cells} ({detail}) at "
-                   f"{format_ratio(float(row['cost']), float(ref['cost']), 'cost')} ({money}).")
+        out.append(
+            f"{name} reaches {label} {target} {cells} ({detail}) at "
+            f"{format_ratio(float(row['cost']), float(ref['cost']), 'cost')} ({money})."
+        )
     return out
 
 
