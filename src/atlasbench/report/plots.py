@@ -106,3 +106,51 @@ def violins(ax: Any, data: Sequence[np.ndarray], positions: Sequence[int], colou
             ax.hlines(median, where - 0.18, where + 0.18, color="white", lw=1.6, zorder=3)
         else:
             ax.plot(np.full(len(values), where), values, "o", color=colour, ms=4)
+
+
+def annotate_cells(
+    ax: Any,
+    values: np.ndarray,
+    sds: np.ndarray,
+    limits: tuple[float, float],
+    missing: tuple[str, int],
+    fontsize: int,
+    bold: np.ndarray | None = None,
+) -> None:
+    """Write each heatmap cell's value (and ± SD where known) on it, legible on its colour.
+
+    Parameters
+    ----------
+    ax
+        The axes holding the heatmap (row i, column j at ``(j, i)``).
+    values, sds
+        ``(rows, columns)`` means and standard deviations; NaN values are cells without a
+        result, NaN SDs are left out.
+    limits
+        The colour scale's (low, high): text on the upper 40% of the scale is black,
+        otherwise white.
+    missing
+        Text and font size written on a cell without a result.
+    fontsize
+        Font size of the values.
+    bold
+        Boolean ``(rows, columns)``: cells whose value is set in bold (e.g. the diagonal).
+    """
+    low, high = limits
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            if np.isnan(values[i, j]):
+                ax.text(j, i, missing[0], ha="center", va="center", fontsize=missing[1], color="0.5")
+                continue
+            light = (values[i, j] - low) / (high - low) > 0.6
+            sd = f"\n± {sds[i, j]:.3f}" if np.isfinite(sds[i, j]) else ""
+            ax.text(
+                j,
+                i,
+                f"{values[i, j]:.3f}{sd}",
+                ha="center",
+                va="center",
+                fontsize=fontsize,
+                color="black" if light else "white",
+                fontweight="bold" if bold is not None and bold[i, j] else None,
+            )

@@ -26,6 +26,7 @@ from atlasbench.report.html import bold_text, html_table, join_words, note_html
 from atlasbench.report.plots import (
     LINESTYLES,
     MARKERS,
+    annotate_cells,
     axis_label,
     despine,
     level_text,
@@ -422,22 +423,7 @@ def grid_section(ctx: ReportContext) -> Section:
         image = ax.imshow(
             np.ma.masked_invalid(values), origin="lower", cmap="viridis", vmin=low, vmax=high, aspect="auto"
         )
-        for i in range(len(read_keys)):
-            for j in range(len(cell_keys)):
-                if np.isnan(values[i, j]):
-                    ax.text(j, i, "not\ntrained", ha="center", va="center", fontsize=7, color="0.5")
-                    continue
-                light = (values[i, j] - low) / (high - low) > 0.6
-                sd = f"\n± {sds[i, j]:.3f}" if np.isfinite(sds[i, j]) else ""
-                ax.text(
-                    j,
-                    i,
-                    f"{values[i, j]:.3f}{sd}",
-                    ha="center",
-                    va="center",
-                    fontsize=8,
-                    color="black" if light else "white",
-                )
+        annotate_cells(ax, values, sds, (low, high), missing=("not\ntrained", 7), fontsize=8)
         ax.set_xticks(range(len(cell_keys)), [axis_label(k, s) for k, s in zip(cell_keys, cells_seen)], fontsize=8)
         ax.set_yticks(range(len(read_keys)), [axis_label(k, s) for k, s in zip(read_keys, reads_seen)], fontsize=8)
         ax.set_xlabel("cells (level: achieved)")
@@ -521,23 +507,8 @@ def transfer_section(ctx: ReportContext) -> Section:
     if high - low < 1e-9:
         low, high = low - 0.05, high + 0.05
     image = ax.imshow(np.ma.masked_invalid(values), cmap="viridis", vmin=low, vmax=high, aspect="auto")
-    for i in range(len(trained)):
-        for j in range(len(targets)):
-            if np.isnan(values[i, j]):
-                ax.text(j, i, "n/a", ha="center", va="center", fontsize=8, color="0.5")
-                continue
-            light = (values[i, j] - low) / (high - low) > 0.6
-            sd = f"\n± {sds[i, j]:.3f}" if np.isfinite(sds[i, j]) else ""
-            ax.text(
-                j,
-                i,
-                f"{values[i, j]:.3f}{sd}",
-                ha="center",
-                va="center",
-                fontsize=9,
-                color="black" if light else "white",
-                fontweight="bold" if trained[i] == targets[j] else None,
-            )
+    same = np.equal.outer(np.array(trained, dtype=object), np.array(targets, dtype=object))
+    annotate_cells(ax, values, sds, (low, high), missing=("n/a", 8), fontsize=9, bold=same)
     ax.set_xticks(range(len(targets)), targets)
     ax.set_yticks(range(len(trained)), trained)
     for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
