@@ -451,3 +451,60 @@ def test_regions_bed_off_the_chromosome_end_is_a_clear_error(tmp_path, raw):
     with pytest.raises(AtlasbenchError,
                        match=r"regions\.bed: region chr5:180915000-180916000 runs off the end of chr5"):
         build_all_targets(load_study(study_file))
+
+
+# -- MACS3's effective genome size and grid.min_cells_per_type (issue 16) ----------------
+
+
+def _genome_size_study(tmp_path: Path, raw, *, name: str | None = None, explicit: int | None = None):
+    barcodes = sorted(raw["barcode"].unique())
+    sizes_file = tmp_path / "genome.sizes"
+    genome = f"chrom_sizes: {sizes_file}" + (f"\n  name: {name}" if name else "")
+    study_file = small_study(tmp_path, barcodes, BED, genome=genome)
+    if explicit is not None:
+        setting = f"  bed: regions.bed\n  peak_calling: {{genome_size: {explicit}}}\n"
+        text = study_file.read_text().replace("  bed: regions.bed\n", setting)
+        study_file.write_text(text)
+    return load_study(study_file)
+
+
+def test_effective_genome_size_sources(tmp_path, raw, caplog):
+    sizes = {"chr1": 10, "chr2": 8}
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\nACGTNNNNAC\n>chr2\nnnACGTAC\n>chrUn\nACGT\n")
+    with_fasta = stages.GenomeInfo(sizes, ["chr1", "chr2", "chrUn"], fasta)
+    sizes_only = stages.GenomeInfo(sizes, ["chr1", "chr2"], None)
+    # a known assembly: MACS's value (mm 1.87e9), FASTA or not
+    mm10 = _genome_size_study(tmp_path / "a", raw, name="mm10")
+    assert stages.effective_genome_size(mm10, with_fasta) == (1_870_000_000, "MACS value for genome.name 'mm10'")
+    # unknown name with a FASTA: its non-N bases over the study's chromosomes (chrUn left out)
+    other = _genome_size_study(tmp_path / "b", raw, name="myGenome1")
+    assert stages.effective_genome_size(other, with_fasta) == (12, f"non-N bases of {fasta}")
+    # chrom sizes only: their sum, with a warning
+    with caplog.at_level("WARNING", logger="atlasbench.study.data_stages"):
+        assert stages.effective_genome_size(other, sizes_only) == (18, "sum of chromosome sizes")
+    assert any("set regions.peak_calling.genome_size" in r.getMessage() for r in caplog.records)
+    # an explicit value wins over everything
+    explicit = _genome_size_study(tmp_path / "c", raw, name="mm10", explicit=123_456)
+    assert stages.effective_genome_size(explicit, with_fasta) == (123_456, "regions.peak_calling.genome_size")
+
+
+def test_small_cell_type_is_left_out_of_a_levels_targets(tmp_path, raw, caplog):
+    # 8 of the 50 B cells become "NK": the 60-cell level keeps about 3 of them (< 5), all keep 8
+    barcodes = sorted(raw["barcode"].unique())
+    study_file = small_study(tmp_path, barcodes, BED, extra="grid: {cells: [60, all], min_cells_per_type: 5}\n")
+    cells = tmp_path / "cells.tsv"
+    table = pd.read_csv(cells, sep="\t")
+    nk = table.index[table["cell_type"] == "B"][:8]
+    table.loc[nk, "cell_type"] = "NK"
+    table.to_csv(cells, sep="\t", index=False)
+    with caplog.at_level("WARNING", logger="atlasbench.data.pseudobulk"):
+        files = build_all_targets(load_study(study_file))
+    assert any("'NK'" in r.getMessage() and "cells level 60" in r.getMessage() for r in caplog.records)
+    small = read_targets(files["tenx"]["reads-all_cells-60"])
+    full = read_targets(files["tenx"]["reads-all_cells-all"])
+    assert list(small.obs_names) == ["B", "M", "T"]
+    assert list(full.obs_names) == ["B", "M", "NK", "T"]
+    assert small.uns["dropped_cell_types"] == "NK"
+    levels = pd.read_csv(files["tenx"]["reads-all_cells-60"].parent / "levels.tsv", sep="\t", keep_default_na=False)
+    assert dict(zip(levels["cells"].astype(str), levels["dropped_cell_types"])) == {"60": "NK", "all": ""}

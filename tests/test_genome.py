@@ -15,6 +15,7 @@ from atlasbench.io.genome import (
     decode,
     match_chromosomes,
     n_fraction,
+    non_n_bases,
     one_hot,
     open_genome,
     prepare_fasta,
@@ -266,3 +267,14 @@ def test_n_fraction() -> None:
     x = one_hot(["ACNN", "NNNN", "ACGT"])
     np.testing.assert_allclose(n_fraction(x), [0.5, 1.0, 0.0])
     assert n_fraction(x[0]) == 0.5
+
+
+def test_non_n_bases_counts_every_base_but_n_over_the_chosen_chromosomes(tmp_path: Path) -> None:
+    fasta = tmp_path / "g.fa"
+    fasta.write_text(">chr1\nACGTNNNNac\ngtnnRY\n>chr2\nNNNNNNNN\n>chrM\nACGT\n")
+    # chr1: 16 bp, 6 of them N or n; chr2 is all N; chrM is left out
+    assert non_n_bases(fasta, ["chr1", "chr2"]) == 10
+    # names are matched as elsewhere (chr prefix), and chunking does not change the count
+    assert non_n_bases(fasta, ["1", "M"], chunk=3) == 14
+    with pytest.raises(AtlasbenchError, match=r"chromosomes \['chr9'\] are not in the FASTA"):
+        non_n_bases(fasta, ["chr1", "chr9"])

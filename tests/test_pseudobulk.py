@@ -111,9 +111,35 @@ def test_depth_levels_are_nested_and_thinned(store, regions):
     np.testing.assert_array_equal(pb.counts[-1, -1], other.counts[-1, -1])
 
 
-def test_too_few_cells_per_type_is_a_clear_error(store, regions):
-    with pytest.raises(AtlasbenchError, match=r"fewer than grid\.min_cells_per_type=10"):
+def test_no_cell_type_left_at_a_level_is_a_clear_error(store, regions):
+    with pytest.raises(AtlasbenchError, match=r"at cells level 9 \(9 cells\) every cell type has fewer than "
+                       r"grid\.min_cells_per_type=10 cells: 'B' \(3 cells\)"):
         pseudobulk(store, regions, ["all"], [9, "all"], seed=1, min_cells_per_type=10)
+
+
+def test_small_cell_types_are_dropped_per_level_with_a_warning(tmp_path, raw, regions, caplog):
+    # 8 of the 50 B cells become "NK": 60 of 150 cells keep about 3 NK cells, all keep 8
+    barcodes = sorted(raw["barcode"].unique())
+    types = [b.split(".")[0] for b in barcodes]
+    nk = [i for i, b in enumerate(barcodes) if b.startswith("B.")][:8]
+    for i in nk:
+        types[i] = "NK"
+    cells = pd.DataFrame({"barcode": barcodes, "cell_type": types, "sample": "s"})
+    store = ingest([FRAGMENTS], cells, tmp_path / "store", list(SIZES), samples=["s"])
+    with caplog.at_level("WARNING", logger="atlasbench.data.pseudobulk"):
+        pb = pseudobulk(store, regions, ["all"], [60, "all"], seed=1, min_cells_per_type=5)
+    levels = pb.levels.set_index("cells")
+    n_nk = int(levels.loc["60", "n_cells_NK"])
+    assert n_nk < 5 and int(levels.loc["all", "n_cells_NK"]) == 8
+    assert levels.loc["60", "dropped_cell_types"] == "NK"
+    assert levels.loc["all", "dropped_cell_types"] == ""
+    warned = [r.getMessage() for r in caplog.records if "'NK'" in r.getMessage()]
+    assert warned == [
+        f"cell type 'NK' has {n_nk} cells at cells level 60 (60 cells), fewer than grid.min_cells_per_type=5: "
+        "left out of that level's targets"
+    ]
+    # the counts themselves still hold every cell type; the targets stage leaves NK out
+    assert pb.cell_types == ["B", "M", "NK", "T"]
 
 
 def test_depth_above_the_data_is_a_clear_error(store, regions):

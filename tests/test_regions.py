@@ -15,6 +15,7 @@ from atlasbench.data.regions import (
     NARROWPEAK_COLUMNS,
     call_peaks,
     consensus_regions,
+    known_effective_genome_size,
     peaks_per_cell_type,
     read_bed,
     read_narrowpeak,
@@ -303,3 +304,19 @@ def test_overlapping_finds_intervals_inside_and_across_regions():
     # "c" is not a known chromosome
     got = overlapping(regions, black, {"a": 10_000, "b": 1_000})
     assert got.tolist() == [True, False, False, True, False]
+
+
+@pytest.mark.parametrize(
+    ("name", "size"),
+    [
+        *((n, 2_700_000_000) for n in ("hg19", "hg38", "GRCh37", "GRCh38")),
+        *((n, 1_870_000_000) for n in ("mm9", "mm10", "mm39", "GRCm38", "GRCm39", "MM10")),
+        *((n, 90_000_000) for n in ("ce10", "ce11")),
+        *((n, 120_000_000) for n in ("dm3", "dm6")),
+        ("danRer11", None),
+        (None, None),
+    ],
+)
+def test_known_assemblies_get_macs_effective_genome_sizes(name: str | None, size: int | None) -> None:
+    # MACS's -g shortcuts: hs 2.7e9, mm 1.87e9, ce 9e7, dm 1.2e8
+    assert known_effective_genome_size(name) == size

@@ -84,22 +84,43 @@ def test_regions_bed_on_other_chromosomes(tmp_path, barcodes):
     assert "2L" in problems[0] and "chr11" in problems[0]
 
 
-def test_cell_type_too_small_for_the_smallest_cells_level(tmp_path, barcodes):
-    # 8 of the 50 T cells become "NK": 60 of 150 cells keep about 60 * 8 / 150 = 3 NK cells
+def test_cell_type_too_small_at_a_level_is_logged_not_a_problem(tmp_path, barcodes, caplog):
+    # 8 of the 50 T cells become "NK": 60 of 150 cells keep about 60 * 8 / 150 = 3 NK cells,
+    # which the run leaves out of that level's targets
     nk = [b for b in barcodes if b.startswith("T.")][:8]
     cells = write_cells(tmp_path / "cells.tsv", barcodes, {b: "NK" for b in nk})
-    problems = check_study(study(tmp_path, barcodes, cells=cells,
-                                 grid={"cells": [60, "all"], "min_cells_per_type": 10}))
-    assert len(problems) == 1
-    problem = problems[0]
-    assert problem.startswith("platforms[0] (tenx).cells")
-    assert "'NK'" in problem and "(~3 cells)" in problem
-    assert "min_cells_per_type=10" in problem
+    with caplog.at_level("WARNING", logger="atlasbench.study.validate"):
+        problems = check_study(study(tmp_path, barcodes, cells=cells,
+                                     grid={"cells": [60, "all"], "min_cells_per_type": 10}))
+    assert problems == []
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith("platforms[0] (tenx): at cells level 60")
+    assert "'NK' (~3 cells)" in warning and "min_cells_per_type=10" in warning
     # B: 60 * 50 / 150 = 20, T: 60 * 42 / 150 = 17: enough
-    assert "'B'" not in problem and "'T'" not in problem
-    # with a larger smallest level the same cell table is fine: 120 * 8 / 150 = 6.4 >= 5
-    grid = {"cells": [120, "all"], "min_cells_per_type": 5}
-    assert check_study(study(tmp_path, barcodes, cells=cells, grid=grid)) == []
+    assert "'B'" not in warning and "'T'" not in warning
+
+
+def test_level_leaving_no_cell_type_is_a_problem(tmp_path, barcodes):
+    # 150 cells in three types of 50: 24 cells keep about 8 of each
+    problems = check_study(study(tmp_path, barcodes, grid={"cells": [24, 60, "all"], "min_cells_per_type": 10}))
+    assert problems == [
+        "platforms[0] (tenx).cells: at cells level 24 every cell type keeps fewer than grid.min_cells_per_type=10 "
+        "cells ('B' (~8 cells), 'M' (~8 cells), 'T' (~8 cells)), so that level would have no targets; raise the "
+        "level or lower min_cells_per_type"
+    ]
+
+
+def test_numeric_scenario_levels_are_checked_and_matched_ones_left_to_the_run(tmp_path, barcodes, caplog):
+    grid = {"cells": ["all"], "min_cells_per_type": 10,
+            "scenarios": [{"name": "tiny", "platform": "tenx", "cells": 15},
+                          {"name": "fair", "platform": "tenx", "cells": "matched+10%"}]}
+    with caplog.at_level("INFO", logger="atlasbench.study.validate"):
+        problems = check_study(study(tmp_path, barcodes, grid=grid))
+    assert len(problems) == 1
+    assert problems[0].startswith("platforms[0] (tenx).cells: at cells level 15 every cell type keeps fewer than")
+    assert any("matched scenario(s) fair are checked at run time" in r.getMessage() for r in caplog.records)
+    grid["scenarios"][0]["cells"] = 90
+    assert check_study(study(tmp_path, barcodes, grid=grid)) == []
 
 
 def test_cell_table_barcodes_absent_from_fragments(tmp_path, barcodes):

@@ -82,7 +82,8 @@ def validate(study_file: Path, max_fragments: int) -> None:
     Reports every problem at once: schema mistakes with their field path, missing
     files, chromosome names that do not agree between genome, fragments and regions
     (chr2L and 2L are accepted as the same), cell-table barcodes absent from the
-    fragments, and cell types left with too few cells at the smallest cells level.
+    fragments, and cells levels (grid or named scenario) that would leave no cell type
+    grid.min_cells_per_type cells (types short of it at a level are logged).
     """
     from atlasbench.study.loader import load_study
     from atlasbench.study.validate import check_study

@@ -64,7 +64,9 @@ class Pseudobulk:
     levels
         One row per (depth, cells) level: reads_per_cell (target), p (read-keeping
         probability), cells (target), n_cells, mean_reads_per_cell and
-        mean_fragments_per_cell (achieved, over the level's cells), and n_cells_<type>.
+        mean_fragments_per_cell (achieved, over the level's cells), n_cells_<type>, and
+        dropped_cell_types ("; "-separated: types below ``min_cells_per_type`` there,
+        left out of the level's targets; empty if none).
     cell_saturation
         Per cell (rows) and depth level (columns ``reads_<i>``, ``fragments_<i>``): kept
         reads and unique fragments, for saturation curves.
@@ -117,7 +119,9 @@ def pseudobulk(
         Count insertions in a window of this width centred on each region (e.g. 1,000 bp
         around 500 bp peaks, as the published study did); default: the region itself.
     min_cells_per_type
-        Every cell type must keep at least this many cells at the smallest cell level.
+        A cell type with fewer cells than this at a cell level is left out of that level's
+        targets (listed in the level table's ``dropped_cell_types``, with a warning); an
+        error if that leaves no cell type at a level.
 
     Returns
     -------
@@ -139,7 +143,7 @@ def pseudobulk(
     rank = np.full(len(cell_table), n_cells_total, dtype=np.int64)
     rank[has_data] = cell_order(cell_table.loc[has_data, "cell_type"].to_numpy(), seed)
     cell_level = first_cell_level(rank, sizes)
-    _check_cell_types(cell_level, cell_type_id, cell_types, sizes, min_cells_per_type)
+    dropped = _dropped_cell_types(cell_level, cell_type_id, cell_types, cells, sizes, min_cells_per_type)
 
     n_d, n_c, n_t = len(probs), len(sizes), len(cell_types)
     # one segmentation for the target windows (group 0) and the regions themselves
@@ -202,6 +206,7 @@ def pseudobulk(
     reads_kept = np.cumsum(reads_per_cell.reshape(n_all, n_d + 1)[:, :n_d], axis=1).T
 
     levels = _level_table(reads_levels, probs, cells, sizes, cell_level, cell_type_id, cell_types, frags, reads_kept)
+    levels["dropped_cell_types"] = ["; ".join(dropped[j]) for j in levels["cell_level"]]
     saturation = pd.DataFrame({"barcode": cell_table["barcode"], "cell_type": cell_table["cell_type"]})
     for i in range(n_d):
         saturation[f"reads_{i}"] = reads_kept[i]
@@ -209,17 +214,33 @@ def pseudobulk(
     return Pseudobulk(counts, library, cell_types, levels, saturation[has_data].reset_index(drop=True), in_regions)
 
 
-def _check_cell_types(cell_level, cell_type_id, cell_types, sizes, min_cells) -> None:
-    in_smallest = cell_level == 0
-    per_type = np.bincount(cell_type_id[in_smallest & (cell_type_id >= 0)], minlength=len(cell_types))
-    small = [(cell_types[i], int(n)) for i, n in enumerate(per_type) if n < min_cells]
-    if small:
-        listed = ", ".join(f"{t!r} ({n} cells)" for t, n in small)
-        raise AtlasbenchError(
-            f"at the smallest cell level ({int(sizes[0])} cells) these cell types have fewer than "
-            f"grid.min_cells_per_type={min_cells} cells: {listed}; raise the smallest cells level, lower "
-            "min_cells_per_type, or merge/remove these types in the cell table"
-        )
+def _dropped_cell_types(cell_level, cell_type_id, cell_types, cells, sizes, min_cells) -> list[list[str]]:
+    """Per cell level, the cell types with fewer than ``min_cells`` cells there (left out
+    of that level's targets, with a warning); raises if no cell type is left at a level."""
+    dropped = []
+    for j, (target, n) in enumerate(zip(cells, sizes)):
+        member = (cell_level <= j) & (cell_type_id >= 0)
+        per_type = np.bincount(cell_type_id[member], minlength=len(cell_types))
+        small = [(cell_types[i], int(k)) for i, k in enumerate(per_type) if k < min_cells]
+        listed = ", ".join(f"{t!r} ({k} cells)" for t, k in small)
+        if len(small) == len(cell_types):
+            raise AtlasbenchError(
+                f"at cells level {target} ({int(n)} cells) every cell type has fewer than "
+                f"grid.min_cells_per_type={min_cells} cells: {listed}; no targets are left at this level. "
+                "Raise that cells level or lower min_cells_per_type"
+            )
+        for t, k in small:
+            log.warning(
+                "cell type %r has %d cells at cells level %s (%d cells), fewer than grid.min_cells_per_type=%d: "
+                "left out of that level's targets",
+                t,
+                k,
+                target,
+                int(n),
+                min_cells,
+            )
+        dropped.append([t for t, _ in small])
+    return dropped
 
 
 def _level_table(

@@ -267,6 +267,31 @@ def _macs3_executable() -> str:
     return found
 
 
+# MACS2's ``-g`` shortcuts (hs, mm, ce, dm), the values the published protocol's MACS2 run
+# used. MACS3 3.0.4's own shortcuts are deeptools' non-N counts instead (e.g. mm
+# 2,652,783,500, close to the whole genome), so atlasbench passes these numbers, not
+# the shortcut names.
+MACS_EFFECTIVE_SIZES: dict[str, int] = {"hs": 2_700_000_000, "mm": 1_870_000_000, "ce": 90_000_000, "dm": 120_000_000}
+_ASSEMBLY_SPECIES = {
+    **dict.fromkeys(("hg19", "hg38", "grch37", "grch38"), "hs"),
+    **dict.fromkeys(("mm9", "mm10", "mm39", "grcm38", "grcm39"), "mm"),
+    **dict.fromkeys(("ce10", "ce11"), "ce"),
+    **dict.fromkeys(("dm3", "dm6"), "dm"),
+}
+
+
+def known_effective_genome_size(assembly: str | None) -> int | None:
+    """MACS's effective genome size of a known assembly name (case-insensitive), else None.
+
+    hg19/hg38/GRCh37/GRCh38 -> hs (2.7e9), mm9/mm10/mm39/GRCm38/GRCm39 -> mm (1.87e9),
+    ce10/ce11 -> ce (9e7), dm3/dm6 -> dm (1.2e8).
+    """
+    if assembly is None:
+        return None
+    species = _ASSEMBLY_SPECIES.get(assembly.strip().lower())
+    return None if species is None else MACS_EFFECTIVE_SIZES[species]
+
+
 def call_peaks(
     fragments_bed: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],

@@ -558,3 +558,30 @@ def n_fraction(onehot: np.ndarray) -> np.ndarray:
         float64, shape () or (n,).
     """
     return (~onehot.any(axis=-2)).mean(axis=-1)
+
+
+def non_n_bases(path: str | os.PathLike[str], chromosomes: Iterable[str], chunk: int = 1 << 24) -> int:
+    """Number of bases other than N (either case) on some chromosomes of an indexed FASTA.
+
+    Each chromosome is read in chunks of ``chunk`` bp, so memory stays bounded on large
+    genomes; names are matched to the FASTA's spelling as :func:`match_chromosomes` does.
+    Used as MACS3's effective genome size when the assembly has no known value.
+
+    Raises
+    ------
+    AtlasbenchError
+        If a chromosome is not in the FASTA.
+    """
+    with open_genome(path) as genome:
+        mapping, unknown = match_chromosomes(chromosomes, genome.names)
+        if unknown:
+            raise AtlasbenchError(
+                f"{path}: chromosomes {unknown[:5]} are not in the FASTA (which has {genome.names[:8]})"
+            )
+        total = 0
+        for name in mapping.values():
+            size = genome.sizes[name]
+            for start in range(0, size, chunk):
+                seq = np.frombuffer(genome.fetch(name, start, min(start + chunk, size)).encode("ascii"), np.uint8)
+                total += int(seq.size - np.count_nonzero(seq == ord("N")))
+    return total

@@ -11,7 +11,8 @@ Layout under ``study.output``::
 
     genome/<hash>/            bgzip copy (+ indexes) of a plain-gzip FASTA
     ingest/<platform>-<hash>/ fragments store, cells + per-cell QC (see ingest.py)
-    regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds)
+    regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds),
+                              genome_size.json (MACS3's -g and its source)
     targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet
 """
 
@@ -32,12 +33,19 @@ from atlasbench.data.ingest import Store, ingest, open_store, read_cell_table
 from atlasbench.data.levels import FULL_LEVEL
 from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.data.qc import write_table
-from atlasbench.data.regions import consensus_regions, overlapping, peaks_per_cell_type, read_bed, region_names
+from atlasbench.data.regions import (
+    consensus_regions,
+    known_effective_genome_size,
+    overlapping,
+    peaks_per_cell_type,
+    read_bed,
+    region_names,
+)
 from atlasbench.data.targets import build_targets, normalize_peak_heights, specific_regions, write_targets
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.annotation import read_tss
 from atlasbench.io.atomic import atomic_path, write_text_atomic
-from atlasbench.io.genome import match_chromosomes, open_genome, prepare_fasta, read_chrom_sizes
+from atlasbench.io.genome import match_chromosomes, non_n_bases, open_genome, prepare_fasta, read_chrom_sizes
 from atlasbench.study.scenarios import PlatformData, Scenario, named_levels, platform_levels, resolve_scenarios
 from atlasbench.study.schema import Study
 
@@ -163,6 +171,34 @@ def combine_stage(study: Study, platform: str, stores: dict[str, Store]) -> Stor
     return combine_stores(parts, out, common_depth=p.common_depth, seed=study.seed)
 
 
+def effective_genome_size(study: Study, genome: GenomeInfo) -> tuple[int, str]:
+    """MACS3's effective genome size (``-g``) for a study, and where it came from.
+
+    In order: ``regions.peak_calling.genome_size`` if given; MACS's value for a known
+    ``genome.name`` (:func:`atlasbench.data.regions.known_effective_genome_size`); the
+    number of non-N bases of the FASTA over the study's chromosomes; and, with only
+    chrom.sizes, the sum of the chromosome sizes (with a warning: that overstates the
+    effective size and so calls more peaks).
+    """
+    pc = study.regions.peak_calling
+    if pc.genome_size is not None:
+        return int(pc.genome_size), "regions.peak_calling.genome_size"
+    known = known_effective_genome_size(study.genome.name)
+    if known is not None:
+        return known, f"MACS value for genome.name {study.genome.name!r}"
+    if genome.fasta is not None:
+        return non_n_bases(genome.fasta, list(genome.chrom_sizes)), f"non-N bases of {genome.fasta}"
+    total = sum(genome.chrom_sizes.values())
+    log.warning(
+        "regions: MACS3 effective genome size: genome.name %r is not a known assembly and there is no FASTA, "
+        "so the sum of the chromosome sizes (%s bp) is used; this overstates the effective size and calls "
+        "more peaks; set regions.peak_calling.genome_size",
+        study.genome.name,
+        f"{total:,}",
+    )
+    return total, "sum of chromosome sizes"
+
+
 def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) -> pd.DataFrame:
     """The study's consensus regions with their fold (cached).
 
@@ -185,6 +221,8 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
         blacklist,
         genome.chrom_sizes,
         sorted(str(s.directory) for s in stores.values()),
+        # the default effective genome size depends on the assembly name and the FASTA
+        None if r.bed is not None else [study.genome.name, genome.fasta],
     )
     out = study.output / "regions" / key
     table_path = out / "regions.tsv"
@@ -208,7 +246,9 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
         regions = regions[["chrom", "start", "end"]].reset_index(drop=True)
     else:
         pc = r.peak_calling
-        genome_size = pc.genome_size or sum(genome.chrom_sizes.values())
+        genome_size, source = effective_genome_size(study, genome)
+        log.info("regions: MACS3 effective genome size %s bp (%s)", f"{genome_size:,}", source)
+        write_text_atomic(out / "genome_size.json", json.dumps({"genome_size": genome_size, "source": source}))
         peaks = {}
         for name, store in stores.items():
             beds = write_fragment_beds(store, out / "pseudobulk" / name)
@@ -308,11 +348,14 @@ def targets_stage(
             if level not in wanted:
                 continue
             row = pb.levels[(pb.levels["depth_level"] == i) & (pb.levels["cell_level"] == j)].iloc[0]
+            # cell types under grid.min_cells_per_type at this level are left out of its targets
+            dropped = set(str(row["dropped_cell_types"]).split("; ")) if row["dropped_cell_types"] else set()
+            keep = np.array([c not in dropped for c in pb.cell_types])
             adata = build_targets(
-                pb.counts[i, j].astype(np.float32),
-                pb.cell_types,
+                pb.counts[i, j][keep].astype(np.float32),
+                [c for c, k in zip(pb.cell_types, keep) if k],
                 regions,
-                pb.library_size[i, j],
+                pb.library_size[i, j][keep],
                 window=window,
                 normalization=t.normalization,
                 uns={
@@ -323,6 +366,7 @@ def targets_stage(
                     "n_cells": int(row["n_cells"]),
                     "mean_reads_per_cell": float(row["mean_reads_per_cell"]),
                     "mean_fragments_per_cell": float(row["mean_fragments_per_cell"]),
+                    "dropped_cell_types": str(row["dropped_cell_types"]),
                 },
             )
             if t.peak_height_top_k_percent is not None:

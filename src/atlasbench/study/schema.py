@@ -424,7 +424,9 @@ class PeakCalling(Settings):
     keep_dup: Annotated[str, AfterValidator(_keep_dup)] = "all"
     """``--keep-dup``: "all", "auto" or a number."""
     genome_size: PositiveInt | None = None
-    """Effective genome size (``-g``); default: the sum of the chromosome sizes."""
+    """Effective genome size (``-g``); default: MACS's value for a known ``genome.name``
+    (hs 2.7e9, mm 1.87e9, ce 9e7, dm 1.2e8), else the non-N bases of the FASTA over the
+    study's chromosomes, else (chrom.sizes only) their sum, with a warning."""
 
 
 class Regions(Settings):

@@ -3,8 +3,10 @@
 The schema (:mod:`atlasbench.study.schema`) checks each field alone. These checks read the
 files themselves: chromosome names must agree between the genome, the fragments and the
 region/blacklist/annotation files (``chr2L`` and ``2L`` are the same chromosome), the
-cell table must be well formed and its barcodes must occur in the fragments, and the
-smallest cells level must leave every cell type enough cells. Fragments files are read
+cell table must be well formed and its barcodes must occur in the fragments, and every
+numeric cells level (grid and named scenarios) must leave some cell type enough cells
+(types short of ``grid.min_cells_per_type`` at a level are logged: the run leaves them
+out of that level's targets). Fragments files are read
 up to ``max_fragments`` lines each: enough to see every chromosome of a tabix-sorted
 file only when it is small, so chromosome checks on large files use the first
 chromosomes seen, and barcodes are counted among the fragments read.
@@ -105,7 +107,7 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
         except AtlasbenchError as exc:
             problems.append(f"{where}.cells: {exc}")
             continue
-        problems += _check_cell_levels(study, where, cells["cell_type"].to_numpy())
+        problems += _check_cell_levels(study, platform.name, where, cells["cell_type"].to_numpy())
         for j, path in enumerate(platform.fragments):
             of_sample = cells["barcode"][cells["sample"] == samples[j]]
             ids = {b: k for k, b in enumerate(of_sample)}
@@ -150,16 +152,44 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
     return problems
 
 
-def _check_cell_levels(study: Study, where: str, cell_types: np.ndarray) -> list[str]:
-    """The smallest cells level must leave each cell type min_cells_per_type cells."""
-    levels = [c for c in study.grid.cells if c != "all"]
-    smallest = min(levels) if levels else len(cell_types)
+def _check_cell_levels(study: Study, platform: str, where: str, cell_types: np.ndarray) -> list[str]:
+    """Each numeric cells level of a platform (``grid.cells`` and its named scenarios'
+    ``cells``) must leave some cell type ``grid.min_cells_per_type`` cells.
+
+    Cell types expected to fall short at a level (cells kept in proportion to the cell
+    table) are left out of that level's targets at run time: logged here, not a problem.
+    "matched" levels depend on every platform's cells with data, so they are checked
+    at run time.
+    """
+    grid = study.grid
+    levels = {c for c in grid.cells if c != "all"}
+    scenarios = [s for s in grid.scenarios if s.platform == platform]
+    levels |= {s.cells for s in scenarios if isinstance(s.cells, int)}
+    matched = [s.name for s in scenarios if isinstance(s.cells, str) and s.cells != "all"]
+    if matched:
+        log.info("%s: the cells of matched scenario(s) %s are checked at run time", where, ", ".join(matched))
+    n = len(cell_types)
+    if n == 0:
+        return []
     labels, counts = np.unique(cell_types, return_counts=True)
-    expected = counts * min(smallest, len(cell_types)) / len(cell_types)
-    low = [f"{t!r} (~{e:.0f} cells)" for t, e in zip(labels, expected) if e < study.grid.min_cells_per_type]
-    if low:
-        return [
-            f"{where}.cells: at the smallest cells level ({smallest}) these cell types keep fewer than "
-            f"grid.min_cells_per_type={study.grid.min_cells_per_type} cells: {', '.join(low)}"
-        ]
-    return []
+    minimum = grid.min_cells_per_type
+    problems = []
+    for level in sorted(levels):
+        expected = counts * min(level, n) / n
+        low = [f"{t!r} (~{e:.0f} cells)" for t, e in zip(labels, expected) if e < minimum]
+        if len(low) == len(labels):
+            problems.append(
+                f"{where}.cells: at cells level {level} every cell type keeps fewer than "
+                f"grid.min_cells_per_type={minimum} cells ({', '.join(low)}), so that level would have "
+                "no targets; raise the level or lower min_cells_per_type"
+            )
+        elif low:
+            log.warning(
+                "%s: at cells level %d these cell types keep fewer than grid.min_cells_per_type=%d cells and "
+                "are left out of that level's targets: %s",
+                where,
+                level,
+                minimum,
+                ", ".join(low),
+            )
+    return problems
