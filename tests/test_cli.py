@@ -52,7 +52,7 @@ COMMANDS = {
     ("genome", "prepare"): ["SRC", "DST", ".fai", ".gzi"],
     ("targets",): ["STUDY_FILE"],
     ("demo",): ["--out", "--preset", "--executor"],
-    ("run",): ["STUDY_FILE", "--executor", "--workers", "--until"],
+    ("run",): ["STUDY_FILE", "--executor", "--workers", "--until", "--allow-partial-report"],
     ("status",): ["STUDY_FILE", "--all"],
     ("simulate",): ["--out", "--preset", "--cells", "--seed", "--genome"],
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 
 from atlasbench.data.complexity import saturation_depth
+from atlasbench.errors import AtlasbenchError
 from atlasbench.report.page import SECTIONS, ReportInputs, write_report
 from atlasbench.study.jobs import report_settings
 from atlasbench.study.loader import load_study
@@ -391,17 +393,36 @@ def test_a_partial_study_reports_what_it_has(settings, tmp_path: Path) -> None:
     assert truth["benchmark_rank"].isna().all() and truth.loc["10x", "measured_median_unique_fragments"] > 0
 
 
-def test_an_unusable_evaluation_table_is_a_note(settings, tmp_path: Path) -> None:
-    """Rows against the models' own targets only: the accuracy sections say why they are empty."""
+def test_an_unusable_evaluation_table_fails_the_report(settings, tmp_path: Path) -> None:
+    """Issue 16: rows against the models' own targets only make the accuracy sections fail;
+    by default the report fails, naming every failed section with its error, and writes no page."""
     table = pd.read_parquet(_evaluation(tmp_path / "all.parquet"))
     table[table["against"] == "own"].to_parquet(tmp_path / "own.parquet")
-    path = write_report(settings, ReportInputs(evaluation=tmp_path / "own.parquet"), tmp_path / "out")
+    with pytest.raises(AtlasbenchError) as caught:
+        write_report(settings, ReportInputs(evaluation=tmp_path / "own.parquet"), tmp_path / "out")
+    message = str(caught.value)
+    assert message.startswith("5 report section(s) could not be drawn, so no report was written")
+    for section_id in ("accuracy", "comparisons", "grid", "transfer", "cost"):
+        assert f"\n  {section_id}: AtlasbenchError: evaluation table has no rows with metric 'pearson_mean' and " \
+               "against 'full'" in message, section_id
+    assert "\n  qc:" not in message and "\n  motifs:" not in message  # missing inputs are notes, not failures
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_an_allowed_partial_report_notes_the_failed_sections(settings, tmp_path: Path, caplog) -> None:
+    """With ``strict=False`` the failed sections say why they are empty, and a warning names them."""
+    table = pd.read_parquet(_evaluation(tmp_path / "all.parquet"))
+    table[table["against"] == "own"].to_parquet(tmp_path / "own.parquet")
+    with caplog.at_level(logging.WARNING, logger="atlasbench.report.page"):
+        path = write_report(settings, ReportInputs(evaluation=tmp_path / "own.parquet"), tmp_path / "out",
+                            strict=False)
     text = path.read_text()
     for section_id in ("accuracy", "grid", "transfer", "cost"):
         body = text.split(f'<section id="{section_id}">', 1)[1].split("</section>", 1)[0]
         assert "could not be drawn: evaluation table has no rows with metric &#x27;pearson_mean&#x27; and " \
                "against &#x27;full&#x27;" in body, section_id
     assert "data:image/png" not in text
+    assert "report written without section(s) accuracy, comparisons, grid, transfer, cost" in caplog.text
 
 
 def test_the_report_knows_no_study_and_only_public_read_outs() -> None:

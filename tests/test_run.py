@@ -191,3 +191,36 @@ def test_a_bad_study_fails_before_any_work(tmp_path) -> None:
     assert not study.output.exists()
     result = CliRunner().invoke(main, ["run", str(path)])
     assert result.exit_code == 2 and "nothing was run" in result.output
+
+
+def test_a_failing_report_section_fails_the_run_unless_partial_is_allowed(runs) -> None:
+    """Issue 16: a truth table with a wrong column makes the truth section fail; `atlasbench
+    run` then fails its report job, naming the section and its error (also in `status`),
+    and with --allow-partial-report writes the page with a note in its place. No other job
+    reruns either way: the flag is no part of any job's hash."""
+    study = runs["local"]
+    study_file = str(study.output.parent / "study-local.yaml")
+    truth = study.truth / "10x_barcodes.tsv"
+    good = truth.read_text()
+    page = study.output / "report" / "report.html"
+    try:
+        truth.write_text(good.replace("complexity", "complexity_of_cell", 1))
+        record_path(study, "report").unlink()
+        page.unlink()
+        strict = CliRunner().invoke(main, ["run", str(study_file)])
+        assert strict.exit_code != 0
+        assert "report: failed: AtlasbenchError: 1 report section(s) could not be drawn" in strict.output
+        assert "truth: ValueError:" in strict.output and "complexity" in strict.output
+        assert not page.exists()
+        status = CliRunner().invoke(main, ["status", study_file]).output
+        assert re.search(r"report\s+report\s+failed", status) and "truth: ValueError" in status
+        partial = CliRunner().invoke(main, ["run", study_file, "--allow-partial-report"])
+        assert partial.exit_code == 0, partial.output
+        assert partial.output.startswith("1 job(s) run,") and f"report: {page}" in partial.output
+        truth_section = page.read_text().split('<section id="truth">', 1)[1].split("</section>", 1)[0]
+        assert "This section could not be drawn:" in truth_section and "complexity" in truth_section
+    finally:
+        truth.write_text(good)
+    record_path(study, "report").unlink()
+    assert run_study(study, "local", progress=False).failed == []  # strict again, with the good table
+    assert "could not be drawn" not in page.read_text()

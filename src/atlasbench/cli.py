@@ -205,13 +205,15 @@ def simulate(out: Path, preset: str, cells: int | None, seed: int, genome: Path 
     click.echo(f"study file: {study}")
 
 
-def _run(study, executor: str | None, workers: int | None, until: str | None = None):
+def _run(
+    study, executor: str | None, workers: int | None, until: str | None = None, allow_partial_report: bool = False
+):
     """Run a study (see :func:`atlasbench.study.run.run_study`) and print where it ended."""
     from atlasbench.study.run import run_study
 
     if workers is not None:
         study = study.model_copy(update={"executor": study.executor.model_copy(update={"n_workers": workers})})
-    summary = run_study(study, executor, until=until)
+    summary = run_study(study, executor, until=until, allow_partial_report=allow_partial_report)
     ran = len(summary.outcomes)
     click.echo(
         f"{ran} job(s) run, {len(summary.skipped)} already done"
@@ -229,16 +231,25 @@ def _run(study, executor: str | None, workers: int | None, until: str | None = N
 )
 @click.option("--workers", type=click.IntRange(min=1), help="Dask LocalCluster workers (overrides executor.n_workers).")
 @click.option("--until", help="Stop after this job and what it needs (e.g. evaluate); see `atlasbench status`.")
-def run(study_file: Path, executor: str | None, workers: int | None, until: str | None) -> None:
+@click.option(
+    "--allow-partial-report",
+    is_flag=True,
+    help="Write the report with a note in place of a section that fails, rather than fail the report job.",
+)
+def run(
+    study_file: Path, executor: str | None, workers: int | None, until: str | None, allow_partial_report: bool
+) -> None:
     """Run a whole study: data, the grid of models, evaluation, read-outs, report.
 
     Every job's artefacts are named by a hash of what made them and written
     atomically: a rerun skips finished jobs, rebuilds damaged artefacts and resumes a
     killed training job from its last epoch. The study is checked before any work.
+    A report section that fails fails the report job (the run exits non-zero, naming
+    the section and its error) unless --allow-partial-report is given.
     """
     from atlasbench.study.loader import load_study
 
-    summary = _run(load_study(study_file), executor, workers, until)
+    summary = _run(load_study(study_file), executor, workers, until, allow_partial_report)
     if summary.report is not None:
         click.echo(f"report: {summary.report}")
 
@@ -296,7 +307,7 @@ def demo(out: Path, preset: str, executor: str) -> None:
     from atlasbench.study.loader import load_study
 
     study_file = simulated_study(out, preset=preset)
-    summary = _run(load_study(study_file), executor, None)
+    summary = _run(load_study(study_file), executor, None)  # strict: a report section that fails fails the demo
     click.echo(f"study file: {study_file}")
     if summary.report is not None:
         click.echo(f"report: {summary.report}")

@@ -23,12 +23,13 @@ per read-out, each a table and a figure:
     complexity and where their unique fragments saturate).
 
 A section whose input is missing is replaced by a one-line note, so a report can be
-written at any point of a study. The page needs nothing beside it: figures are embedded
-as PNG (``data:`` URIs), styles are inline, and a few lines of script at its end count
-the images the browser could not draw (``<p id="report-check">``), which the tests read
-in a headless browser. Each figure drawn here is also written as PNG and PDF under
-``figures/`` (paper quality, one colour per platform across all figures), and every
-table as a tidy CSV under ``tables/``.
+written at any point of a study; a section that fails makes the report fail, unless a
+partial report is allowed (``strict=False``), which notes the failure in its place. The
+page needs nothing beside it: figures are embedded as PNG (``data:`` URIs), styles are
+inline, and a few lines of script at its end count the images the browser could not draw
+(``<p id="report-check">``), which the tests read in a headless browser. Each figure
+drawn here is also written as PNG and PDF under ``figures/`` (paper quality, one colour
+per platform across all figures), and every table as a tidy CSV under ``tables/``.
 
 This module writes the page: it runs the section functions in order, gathers their
 summaries, and assembles the HTML head, table of contents and body. The sections live
@@ -95,7 +96,7 @@ _SUMMARY_ORDER = ("accuracy", "comparisons", "cost", "tn5", "motifs", "enhancers
 """Whose sentences come first in the summary: the ranking and the differences, then the read-outs."""
 
 
-def write_report(settings: ReportSettings, inputs: ReportInputs, out: str | Path) -> Path:
+def write_report(settings: ReportSettings, inputs: ReportInputs, out: str | Path, *, strict: bool = True) -> Path:
     """Write the HTML report of a study, its figures and its tidy tables.
 
     Accuracy is the test Pearson correlation against the platform's full data
@@ -106,8 +107,12 @@ def write_report(settings: ReportSettings, inputs: ReportInputs, out: str | Path
     with it their colour, in every figure and table.
 
     Sections whose input is missing (``None``, or a file that is not there) are kept in
-    the table of contents with a one-line note saying what was missing; a section that
-    fails is replaced by a note saying why, and the others are still drawn. When the
+    the table of contents with a one-line note saying what was missing. A section that
+    fails (raises) makes the report fail when ``strict`` (the default): every section is
+    still tried, then an error names each failed section with its error, and no page is
+    written (a ``report.html`` from an earlier run is left as it was). With
+    ``strict=False`` a failed section is replaced by a note saying why, a warning is
+    logged, and the others are still drawn. When the
     evaluation table holds several architectures, the study's own
     (``settings.architecture``) is reported, else the first by name.
 
@@ -130,38 +135,58 @@ def write_report(settings: ReportSettings, inputs: ReportInputs, out: str | Path
         Where the study's results are.
     out
         Output folder (created when needed).
+    strict
+        Fail when a section fails (True), or write the page with a note in its place
+        (False: a partial report).
 
     Returns
     -------
     pathlib.Path
         ``out / "report.html"``.
+
+    Raises
+    ------
+    AtlasbenchError
+        When ``strict`` and a section failed: every failed section is named with its error.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     ctx = ReportContext(settings, inputs, out)
-    bodies, summary = _draw_sections(ctx)
+    bodies, summary, failed = _draw_sections(ctx)
+    if failed and strict:
+        lines = [f"{key}: {type(exc).__name__}: {exc}" for key, exc in failed.items()]
+        raise AtlasbenchError(
+            f"{len(failed)} report section(s) could not be drawn, so no report was written "
+            "(allow a partial report to write it with notes in their place):\n  " + "\n  ".join(lines)
+        )
+    if failed:
+        log.warning("report written without section(s) %s, which could not be drawn", ", ".join(failed))
     path = out / "report.html"
     write_text_atomic(path, _page(ctx, bodies, summary))
     log.info("report: %s (%d figures, %d tables)", path, ctx.n_images, len(ctx.tables))
     return path
 
 
-def _draw_sections(ctx: ReportContext) -> tuple[dict[str, str], list[str]]:
-    """Every section's HTML by id, and the summary's sentences in :data:`_SUMMARY_ORDER`.
+def _draw_sections(ctx: ReportContext) -> tuple[dict[str, str], list[str], dict[str, Exception]]:
+    """Every section's HTML by id, the summary's sentences in :data:`_SUMMARY_ORDER`, and
+    the error of each section that failed, by id.
 
-    A section that raises becomes a note saying why (and says nothing in the summary): one
-    bad input must not cost the whole report.
+    A section that raises becomes a note saying why (and says nothing in the summary), and
+    the others are still drawn, so every failure is known at once; whether a failure costs
+    the report is :func:`write_report`'s decision.
     """
     bodies: dict[str, str] = {}
     said: dict[str, list[str]] = {}
+    failed: dict[str, Exception] = {}
     for key, step in _STEPS:
         try:
             section = step(ctx)
-        except Exception as exc:  # one bad input must not cost the whole report
-            log.warning("report section %s skipped: %s", key, exc, exc_info=not isinstance(exc, AtlasbenchError))
+        except Exception as exc:  # every section is tried; write_report decides whether one costs the report
+            log.warning("report section %s failed: %s", key, exc, exc_info=not isinstance(exc, AtlasbenchError))
+            failed[key] = exc
             section = Section(note_html(f"This section could not be drawn: {html.escape(str(exc))}"), [])
         bodies[key], said[key] = section
-    return bodies, [s for key in _SUMMARY_ORDER for s in said.get(key, [])]
+    return bodies, [s for key in _SUMMARY_ORDER for s in said.get(key, [])], failed
 
 
 def _page(ctx: ReportContext, bodies: dict[str, str], summary: list[str]) -> str:

@@ -43,7 +43,9 @@ def blocked(job: Job, outcomes: dict[str, Outcome]) -> Outcome | None:
     return Outcome(job.key, "blocked", f"needs {broken[0]}, which did not finish") if broken else None
 
 
-def execute_job(study: Study, key: str, threads: int | None = None, *_dependencies: object) -> str:
+def execute_job(
+    study: Study, key: str, threads: int | None = None, *_dependencies: object, allow_partial_report: bool = False
+) -> str:
     """Run one job, keeping its record and log.
 
     Parameters
@@ -56,6 +58,8 @@ def execute_job(study: Study, key: str, threads: int | None = None, *_dependenci
         PyTorch CPU threads for the job; None leaves torch's default.
     _dependencies
         Results of the jobs it needs (Dask passes them, so it waits for them).
+    allow_partial_report
+        For the ``report`` job: allow a partial report (:func:`atlasbench.study.jobs.run_job`).
 
     Returns
     -------
@@ -87,7 +91,7 @@ def execute_job(study: Study, key: str, threads: int | None = None, *_dependenci
         study, key, "running", started=started, finished=None, error=None, slurm_job_id=os.environ.get("SLURM_JOB_ID")
     )  # when in a SLURM job, which one
     try:
-        outputs = run_job(study, key)
+        outputs = run_job(study, key, allow_partial_report=allow_partial_report)
         write_record(
             study,
             key,
@@ -115,7 +119,9 @@ def execute_job(study: Study, key: str, threads: int | None = None, *_dependenci
     return key
 
 
-def run_local(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[Outcome]:
+def run_local(
+    study: Study, jobs: Sequence[Job], progress: bool = True, *, allow_partial_report: bool = False
+) -> list[Outcome]:
     """Run jobs one after another in this process, dependencies first.
 
     Parameters
@@ -126,6 +132,8 @@ def run_local(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
         Jobs to run, in dependency order (dependencies not listed are taken as done).
     progress
         Show a progress bar.
+    allow_partial_report
+        For the ``report`` job: allow a partial report (:func:`atlasbench.study.jobs.run_job`).
 
     Returns
     -------
@@ -143,7 +151,7 @@ def run_local(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
             outcomes[job.key] = stopped
             continue
         try:
-            execute_job(study, job.key)
+            execute_job(study, job.key, allow_partial_report=allow_partial_report)
             outcomes[job.key] = Outcome(job.key, "done")
         except Exception as exc:  # noqa: BLE001 - a failed job is recorded; the run goes on with the others
             outcomes[job.key] = Outcome(job.key, "failed", f"{type(exc).__name__}: {exc}")
@@ -185,7 +193,9 @@ def _closing_cluster(close, cluster):
     return both
 
 
-def run_dask(study: Study, jobs: Sequence[Job], client, progress: bool = True) -> list[Outcome]:
+def run_dask(
+    study: Study, jobs: Sequence[Job], client, progress: bool = True, *, allow_partial_report: bool = False
+) -> list[Outcome]:
     """Run jobs as Dask tasks, each waiting for its dependencies' tasks.
 
     Parameters
@@ -198,6 +208,8 @@ def run_dask(study: Study, jobs: Sequence[Job], client, progress: bool = True) -
         A ``dask.distributed.Client``.
     progress
         Show a progress bar.
+    allow_partial_report
+        For the ``report`` job: allow a partial report (:func:`atlasbench.study.jobs.run_job`).
 
     Returns
     -------
@@ -212,7 +224,14 @@ def run_dask(study: Study, jobs: Sequence[Job], client, progress: bool = True) -
     for job in jobs:
         deps = [futures[d] for d in job.deps if d in futures]
         futures[job.key] = client.submit(
-            execute_job, study, job.key, threads, *deps, pure=False, key=f"{job.key}-{time.time_ns()}"
+            execute_job,
+            study,
+            job.key,
+            threads,
+            *deps,
+            pure=False,
+            key=f"{job.key}-{time.time_ns()}",
+            allow_partial_report=allow_partial_report,
         )
     by_future = {f.key: k for k, f in futures.items()}
     outcomes: dict[str, Outcome] = {}

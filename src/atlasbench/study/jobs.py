@@ -20,7 +20,9 @@ resolve against the ingested cells:
 - ``report``: the HTML report.
 
 Each job is a call of :func:`execute_job` with the study and the job's key, so it runs
-the same in this process, on a Dask worker or in a SLURM job. The stage functions it
+the same in this process, on a Dask worker or in a SLURM job. One choice of the run, not
+of the study, travels with it: whether the report may be partial (a section that fails
+noted in its place) rather than fail; it changes no artefact's hash. The stage functions it
 calls cache their artefacts by hash, so a job rerun after an interruption resumes.
 """
 
@@ -380,7 +382,7 @@ def report_settings(study: Study) -> ReportSettings:
     )
 
 
-def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
+def _report(study: Study, data, deps: tuple[str, ...], allow_partial: bool = False) -> Path:
     from atlasbench.report.page import ReportInputs, write_report
     from atlasbench.study.records import read_record
     from atlasbench.study.scenarios import one_factor_pairs, scenario_labels
@@ -409,10 +411,11 @@ def _report(study: Study, data, deps: tuple[str, ...]) -> Path:
         scenario_labels=scenario_labels(data.scenarios, data.named),
         scenario_pairs=list(pairs),
     )
-    return write_report(report_settings(study), inputs, study.output / "report").parent
+    out = study.output / "report"
+    return write_report(report_settings(study), inputs, out, strict=not allow_partial).parent
 
 
-def _run_model_job(study: Study, key: str) -> list[Path]:
+def _run_model_job(study: Study, key: str, allow_partial_report: bool = False) -> list[Path]:
     from atlasbench.study.data_stages import study_data
 
     data = study_data(study)
@@ -433,11 +436,11 @@ def _run_model_job(study: Study, key: str) -> list[Path]:
     if key == "enhancers":
         return [_enhancers(study, data, _model_dirs(study, data, list(job.deps)))]
     if key == "report":
-        return [_report(study, data, job.deps)]
+        return [_report(study, data, job.deps, allow_partial_report)]
     raise AtlasbenchError(f"unknown job {key!r}")
 
 
-def run_job(study: Study, key: str) -> list[Path]:
+def run_job(study: Study, key: str, *, allow_partial_report: bool = False) -> list[Path]:
     """Run one job (its dependencies must be done) and return the artefacts it owns.
 
     Parameters
@@ -446,6 +449,9 @@ def run_job(study: Study, key: str) -> list[Path]:
         The study.
     key
         The job's key.
+    allow_partial_report
+        For the ``report`` job: write the page with a note in place of each section that
+        fails, rather than fail naming them (:func:`atlasbench.report.page.write_report`).
 
     Returns
     -------
@@ -454,4 +460,4 @@ def run_job(study: Study, key: str) -> list[Path]:
     """
     if key.split("/")[0] in {"ingest", "combine", "regions", "targets", "sequences"}:
         return _run_data_job(study, key)
-    return _run_model_job(study, key)
+    return _run_model_job(study, key, allow_partial_report)

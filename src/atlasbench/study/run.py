@@ -98,6 +98,7 @@ def run_study(
     until: str | None = None,
     progress: bool = True,
     client=None,
+    allow_partial_report: bool = False,
 ) -> RunSummary:
     """Run every job of a study that is not done yet.
 
@@ -114,6 +115,11 @@ def run_study(
     client
         An existing ``dask.distributed.Client`` for the ``dask`` executor (default: one
         from the study's executor section, closed at the end).
+    allow_partial_report
+        Write the report with a note in place of each section that fails, rather than
+        fail the report job naming them. A choice of this run, not of the study: it
+        changes no job's artefact hash nor the study's fingerprint, and a report already
+        done is not redone for it.
 
     Returns
     -------
@@ -147,11 +153,11 @@ def run_study(
                 return
             log.info("%d jobs to run, %d already done", len(pending), len(jobs) - len(pending))
             if kind == "dask":
-                outcomes = run_dask(study, pending, active, progress)
+                outcomes = run_dask(study, pending, active, progress, allow_partial_report=allow_partial_report)
             elif kind == "slurm":
-                outcomes = run_slurm(study, pending, progress)
+                outcomes = run_slurm(study, pending, progress, allow_partial_report=allow_partial_report)
             else:
-                outcomes = run_local(study, pending, progress)
+                outcomes = run_local(study, pending, progress, allow_partial_report=allow_partial_report)
             summary.outcomes.extend(outcomes)
             _raise_failures(study, summary)
 

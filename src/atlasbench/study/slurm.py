@@ -123,7 +123,9 @@ def _megabytes(memory: str) -> int:
     return math.ceil(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
-def run_slurm(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[Outcome]:
+def run_slurm(
+    study: Study, jobs: Sequence[Job], progress: bool = True, *, allow_partial_report: bool = False
+) -> list[Outcome]:
     """Run jobs as SLURM jobs, each submitted once the jobs it needs are done.
 
     Parameters
@@ -134,6 +136,8 @@ def run_slurm(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
         Jobs to run (dependencies not listed are taken as done).
     progress
         Show a progress bar.
+    allow_partial_report
+        For the ``report`` job: allow a partial report (:func:`atlasbench.study.jobs.run_job`).
 
     Returns
     -------
@@ -151,7 +155,7 @@ def run_slurm(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
     last_sacct = time.monotonic()
     with tqdm(total=len(jobs), desc="SLURM jobs", unit="job", disable=not progress or None) as bar:
         while waiting or out:
-            waiting = _submit_ready(study, waiting, outcomes, out, batch)
+            waiting = _submit_ready(study, waiting, outcomes, out, batch, allow_partial_report)
             bar.update(len(outcomes) - bar.n)
             bar.set_postfix_str(f"{len(out)} in SLURM", refresh=True)
             time.sleep(POLL_SECONDS)
@@ -167,7 +171,12 @@ def run_slurm(study: Study, jobs: Sequence[Job], progress: bool = True) -> list[
 
 
 def _submit_ready(
-    study: Study, waiting: list[Job], outcomes: dict[str, Outcome], out: dict[str, SlurmJob], batch: set[str]
+    study: Study,
+    waiting: list[Job],
+    outcomes: dict[str, Outcome],
+    out: dict[str, SlurmJob],
+    batch: set[str],
+    allow_partial_report: bool = False,
 ) -> list[Job]:
     """Submit every waiting job whose dependencies in ``batch`` are done; note as blocked
     those with one that did not finish. Returns the jobs still waiting."""
@@ -180,13 +189,13 @@ def _submit_ready(
             if (read_record(study, job.key) or {}).get("state") == "done":  # an earlier run's job ended meanwhile
                 outcomes[job.key] = Outcome(job.key, "done")
             else:
-                out[job.key] = _submit(study, job)
+                out[job.key] = _submit(study, job, allow_partial_report)
         else:
             still.append(job)
     return still
 
 
-def _submit(study: Study, job: Job) -> SlurmJob:
+def _submit(study: Study, job: Job, allow_partial_report: bool = False) -> SlurmJob:
     """Submit one job through submitit; its record says ``submitted``, its folder holds the id."""
     import submitit
     from submitit.core.utils import FailedJobError
@@ -199,7 +208,7 @@ def _submit(study: Study, job: Job) -> SlurmJob:
     limit = study.executor.slurm_resources(job.kind).time
     try:
         # a SlurmExecutor makes SlurmJobs (its job_class); submitit types submit() as the base Job
-        submitted = executor.submit(_in_slurm, study, job.key, parameters["cpus_per_task"], limit)
+        submitted = executor.submit(_in_slurm, study, job.key, parameters["cpus_per_task"], limit, allow_partial_report)
         slurm_job = cast("SlurmJob[str]", submitted)
     except FailedJobError as exc:  # sbatch said no: a partition, account or size this cluster lacks
         error = f"SLURM refused job {job.key} ({job.kind}): " + "; ".join(str(exc).splitlines())
@@ -210,7 +219,7 @@ def _submit(study: Study, job: Job) -> SlurmJob:
     return slurm_job
 
 
-def _in_slurm(study: Study, key: str, threads: int, time_limit: str) -> str:
+def _in_slurm(study: Study, key: str, threads: int, time_limit: str, allow_partial_report: bool = False) -> str:
     """What a SLURM job runs: :func:`execute_job`, ended at once by ``scancel``, and with
     running out of time said plainly.
 
@@ -226,7 +235,7 @@ def _in_slurm(study: Study, key: str, threads: int, time_limit: str) -> str:
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
-        return execute_job(study, key, threads)
+        return execute_job(study, key, threads, allow_partial_report=allow_partial_report)
     except UncompletedJobError:
         write_record(study, key, "failed", error=f"TimeoutError: the job ran out of its SLURM time limit, {time_limit}")
         raise
