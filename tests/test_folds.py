@@ -39,7 +39,7 @@ def test_block_folds_partition_regions_and_every_chromosome_feeds_every_fold() -
     assert (tests.sum(axis=0) == 1).all()
 
 
-def test_block_of_a_region_is_the_block_of_its_midpoint() -> None:
+def test_length_block_of_a_region_is_the_block_of_its_midpoint() -> None:
     # chr3 has length 1003; with k = 4 its blocks end at 250.75, 501.5 and 752.25
     regions = pd.DataFrame(
         {
@@ -49,8 +49,68 @@ def test_block_of_a_region_is_the_block_of_its_midpoint() -> None:
         }
     )
     # midpoints 5, 251, 251, 250, 996, 502 on chr3; 499, 500 on chr2 (blocks of 500 bp)
-    fold_ids = assign_folds(regions, FoldScheme("chromosome_block", k=4), SIZES)
+    fold_ids = assign_folds(regions, FoldScheme("chromosome_block_length", k=4), SIZES)
     assert fold_ids.tolist() == [0, 1, 1, 0, 3, 2, 0, 1]
+
+
+# chr1 (3000 bp): ten regions, eight crowded in the first 100 bp, two far out; listed out of order
+_UNEVEN = pd.DataFrame(
+    {"chrom": "chr1", "start": [2900, 30, 0, 60, 2000, 10, 50, 20, 70, 40]}
+).assign(end=lambda df: df["start"] + 20)
+
+
+def test_count_blocks_cut_each_chromosome_into_equal_counts_in_genomic_order() -> None:
+    # genomic order of the starts: 0 10 20 30 | 40 50 60 | 70 2000 2900 (blocks of 4, 3, 3)
+    fold_ids = assign_folds(_UNEVEN, FoldScheme("chromosome_block", k=3), SIZES)
+    expected = {0: 0, 10: 0, 20: 0, 30: 0, 40: 1, 50: 1, 60: 1, 70: 2, 2000: 2, 2900: 2}
+    assert fold_ids.tolist() == [expected[s] for s in _UNEVEN["start"]]
+    assert np.bincount(fold_ids).tolist() == [4, 3, 3]
+
+
+def test_length_blocks_differ_from_count_blocks_on_unevenly_spaced_regions() -> None:
+    # blocks [0, 1000), [1000, 2000), [2000, 3000): midpoints 10..80 -> 0, 2010 and 2910 -> 2
+    fold_ids = assign_folds(_UNEVEN, FoldScheme("chromosome_block_length", k=3), SIZES)
+    expected = {2000: 2, 2900: 2}
+    assert fold_ids.tolist() == [expected.get(s, 0) for s in _UNEVEN["start"]]
+    assert np.bincount(fold_ids, minlength=3).tolist() == [8, 0, 2]
+    count = assign_folds(_UNEVEN, FoldScheme("chromosome_block", k=3), SIZES)
+    assert not np.array_equal(fold_ids, count)
+
+
+def test_count_blocks_spread_the_remainder_like_numpy_array_split() -> None:
+    for n in range(0, 14):
+        for k in (2, 3, 4, 5):
+            regions = pd.DataFrame({"chrom": "chr1", "start": np.arange(n) * 7}).assign(end=lambda df: df["start"] + 5)
+            fold_ids = assign_folds(regions, FoldScheme("chromosome_block", k=k), SIZES)
+            expected = np.concatenate(
+                [np.full(len(part), i) for i, part in enumerate(np.array_split(np.arange(n), k))]
+            )
+            assert fold_ids.tolist() == expected.tolist(), (n, k)
+    # two regions, three folds: one region each to blocks 0 and 1, block 2 empty
+    two = pd.DataFrame({"chrom": ["chr1", "chr1"], "start": [500, 100], "end": [510, 110]})
+    assert assign_folds(two, FoldScheme("chromosome_block", k=3), SIZES).tolist() == [1, 0]
+
+
+def test_count_blocks_cut_every_chromosome_on_its_own() -> None:
+    # chr2: five regions (2, 2, 1) interleaved with chr3's four (2, 1, 1); ties at a start go by end
+    regions = pd.DataFrame(
+        {
+            "chrom": ["chr2", "chr3", "chr2", "chr3", "chr2", "chr3", "chr2", "chr3", "chr2"],
+            "start": [400, 900, 100, 10, 300, 500, 100, 20, 200],
+            "end": [410, 910, 150, 20, 310, 510, 120, 30, 210],
+        }
+    )
+    # chr2 in genomic order: 100-120, 100-150 | 200, 300 | 400; chr3: 10, 20 | 500 | 900
+    fold_ids = assign_folds(regions, FoldScheme("chromosome_block", k=3), SIZES)
+    assert fold_ids.tolist() == [2, 2, 0, 0, 1, 1, 0, 0, 1]
+
+
+def test_study_folds_accept_both_block_schemes() -> None:
+    from atlasbench.study.schema import Folds
+
+    assert Folds(scheme="chromosome_block", k=10).scheme == "chromosome_block"
+    assert Folds(scheme="chromosome_block_length", k=10).scheme == "chromosome_block_length"
+    assert FoldScheme("chromosome_block_length", k=3).describe() == "chromosome_block_length k=3"
 
 
 def test_block_folds_reject_regions_beyond_the_chromosome() -> None:

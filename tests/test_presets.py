@@ -145,6 +145,7 @@ def test_mouse_preset_carries_the_published_protocol(filled):
     assert (study.model.architecture, study.model.preset, study.model.input_length) == ("dilated_cnn", "paper", 2114)
     tr = study.training
     assert (tr.loss, tr.learning_rate, tr.batch_size, tr.max_epochs) == ("cosine_mse_log", 1e-3, 512, 60)
+    assert (tr.optimizer, tr.weight_decay) == ("adam", 0.0)
     assert (tr.lr_plateau_patience, tr.lr_plateau_factor, tr.early_stopping_patience) == (3, 0.25, 6)
     assert (tr.max_shift, tr.reverse_complement, tr.warmup_epochs) == (3, True, 0)
     assert tr.finetune is not None and (tr.finetune.learning_rate, tr.finetune.batch_size) == (1e-4, 128)

@@ -243,3 +243,41 @@ def test_empty_validation_set_is_a_clear_error() -> None:
     with pytest.raises(AtlasbenchError, match="validation"):
         train(codes, y, np.arange(100), np.array([], dtype=np.int64), params=SMALL, input_length=80,
               training=_recipe(), seed=1, progress=False)
+
+
+def test_optimizer_is_adam_without_decay_by_default_and_adamw_when_asked() -> None:
+    from atlasbench.models.train import make_optimizer
+
+    layer = torch.nn.Linear(3, 2)
+    default = make_optimizer(layer.parameters(), Training())
+    assert type(default) is torch.optim.Adam
+    assert [(g["lr"], g["weight_decay"]) for g in default.param_groups] == [(1e-3, 0.0)]
+    assert sum(len(g["params"]) for g in default.param_groups) == 2  # weight and bias
+    adamw = make_optimizer(layer.parameters(), Training(optimizer="adamw", weight_decay=1e-2, learning_rate=5e-4))
+    assert type(adamw) is torch.optim.AdamW
+    assert [(g["lr"], g["weight_decay"]) for g in adamw.param_groups] == [(5e-4, 1e-2)]
+    decayed = make_optimizer(layer.parameters(), Training(weight_decay=1e-5))
+    assert type(decayed) is torch.optim.Adam and decayed.param_groups[0]["weight_decay"] == 1e-5
+    with pytest.raises(ValueError, match="weight_decay"):
+        Training(weight_decay=-1e-3)
+    with pytest.raises(ValueError, match="optimizer"):
+        Training(optimizer="sgd")
+
+
+def test_finetune_round_uses_the_training_optimizer(monkeypatch) -> None:
+    import atlasbench.models.train as train_module
+
+    built: list[tuple[str, float, str, float]] = []
+    make = train_module.make_optimizer
+
+    def recording(parameters, training):
+        optimizer = make(parameters, training)
+        built.append((training.optimizer, training.weight_decay, type(optimizer).__name__, training.learning_rate))
+        return optimizer
+
+    monkeypatch.setattr(train_module, "make_optimizer", recording)
+    codes, y = _motif_data(200)
+    recipe = _recipe(max_epochs=1, optimizer="adamw", weight_decay=1e-3,
+                     finetune=Finetune(learning_rate=1e-4, batch_size=8, max_epochs=1))
+    _fit(codes, y, recipe, finetune_index=(np.arange(0, 60), np.arange(160, 180)))
+    assert built == [("adamw", 1e-3, "AdamW", 3e-3), ("adamw", 1e-3, "AdamW", 1e-4)]

@@ -3,8 +3,11 @@
 A fold scheme splits the consensus regions into k folds; model i is tested on fold i.
 Regions close on the genome share sequence context and signal, so a random split leaks
 information between train and test; holding out whole chromosomes (ChromBPNet, most human
-work) or contiguous chromosome blocks (CREsted ``split_by_chromosome_folds``, the
-published mouse protocol) avoids that. The fly atlas of the paper used random folds.
+work) or contiguous chromosome blocks avoids that. The published mouse study cut each
+chromosome's regions, in genomic order, into k blocks of equal count (its
+``_train_val_split.py``; scheme ``"chromosome_block"``); ``"chromosome_block_length"``
+cuts each chromosome into k blocks of equal length instead, an atlasbench variant (CREsted
+1.11 has no k-fold function). The fly atlas of the paper used random folds.
 The scheme is fixed per study and recorded with every result (:meth:`FoldScheme.describe`).
 """
 
@@ -22,8 +25,8 @@ from atlasbench.errors import AtlasbenchError
 
 log = logging.getLogger(__name__)
 
-FoldKind = Literal["chromosome", "chromosome_block", "random"]
-_KINDS = ("chromosome", "chromosome_block", "random")
+FoldKind = Literal["chromosome", "chromosome_block", "chromosome_block_length", "random"]
+_KINDS = ("chromosome", "chromosome_block", "chromosome_block_length", "random")
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,10 @@ class FoldScheme:
     ----------
     kind
         ``"chromosome"``: whole chromosomes are held out; ``"chromosome_block"``: every
-        chromosome is cut into k contiguous blocks of equal length and fold i holds block i
-        of every chromosome; ``"random"``: regions are assigned at random.
+        chromosome's regions, in genomic order, are cut into k contiguous blocks of equal
+        count (as the published study's ``_train_val_split.py``) and fold i holds block i of
+        every chromosome; ``"chromosome_block_length"``: the same with blocks of equal
+        length of the chromosome; ``"random"``: regions are assigned at random.
     k
         Number of folds (at least 2).
     seed
@@ -137,10 +142,16 @@ def assign_folds(regions: pd.DataFrame, scheme: FoldScheme, chrom_sizes: Mapping
     - ``"chromosome"``: a region's fold is its chromosome's fold: ``scheme.groups`` when
       given, else a size-balanced assignment of the regions' chromosomes (greedy,
       largest first; deterministic).
-    - ``"chromosome_block"``: as CREsted's ``split_by_chromosome_folds``: chromosome c of
-      length L is cut into k blocks ``[i L / k, (i + 1) L / k)``; a region belongs to the
-      block holding its midpoint ``(start + end) // 2``, so fold i is block i of every
-      chromosome.
+    - ``"chromosome_block"``: as the published study's code (``_train_val_split.py``): the
+      n regions of each chromosome, in genomic order (by start, then end, then table
+      order), are cut into k contiguous blocks of equal count, and fold i is block i of
+      every chromosome. When k does not divide n the first ``n % k`` blocks hold one region
+      more, as :func:`numpy.array_split` cuts (10 regions, k = 3: 4, 3, 3); a chromosome
+      with fewer than k regions gives one region to each of its first blocks.
+    - ``"chromosome_block_length"``: an atlasbench variant, not the published scheme:
+      chromosome c of length L is cut into k blocks ``[i L / k, (i + 1) L / k)``; a region
+      belongs to the block holding its midpoint ``(start + end) // 2``, so fold i is block
+      i of every chromosome (unevenly spaced regions give blocks of unequal count).
     - ``"random"``: a seeded random permutation of the regions cut into k parts whose
       sizes differ by at most one.
 
@@ -191,7 +202,33 @@ def assign_folds(regions: pd.DataFrame, scheme: FoldScheme, chrom_sizes: Mapping
             f"fold assignment: region {chrom.iloc[i]}:{regions['start'].iloc[i]}-{regions['end'].iloc[i]} "
             f"has its midpoint beyond the end of {chrom.iloc[i]} (length {size[i]})"
         )
-    return midpoint * scheme.k // size
+    if scheme.kind == "chromosome_block_length":
+        return midpoint * scheme.k // size
+    return _equal_count_blocks(chrom, regions, scheme.k)
+
+
+def _equal_count_blocks(chrom: pd.Series, regions: pd.DataFrame, k: int) -> np.ndarray:
+    """Block of each region when each chromosome's regions, in genomic order, are cut into k equal-count blocks.
+
+    Genomic order is by start, then end, then position in the table. A chromosome of n
+    regions is cut as :func:`numpy.array_split` cuts n items: with ``q, r = divmod(n, k)``
+    the first r blocks hold q + 1 regions, the others q.
+    """
+    start = regions["start"].to_numpy(dtype=np.int64)
+    end = regions["end"].to_numpy(dtype=np.int64)
+    codes, _ = pd.factorize(chrom)
+    order = np.lexsort((np.arange(len(regions)), end, start, codes))
+    fold_ids = np.empty(len(regions), dtype=np.int64)
+    sorted_codes = codes[order]
+    bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
+    for rows in np.split(order, bounds):
+        n = rows.size
+        q, r = divmod(n, k)
+        rank = np.arange(n, dtype=np.int64)
+        big = r * (q + 1)  # regions in the first r blocks, q + 1 each
+        block = np.where(rank < big, rank // (q + 1), r + (rank - big) // max(q, 1))
+        fold_ids[rows] = block
+    return fold_ids
 
 
 def default_validation(test_fold: int, k: int) -> int:

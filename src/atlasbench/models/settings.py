@@ -19,7 +19,12 @@ __all__ = ["Finetune", "Training"]
 
 
 class Finetune(Settings):
-    """A second training round on the cell-type-specific regions (targets.specificity_gini_std)."""
+    """A second training round on the cell-type-specific regions (targets.specificity_gini_std).
+
+    It uses the main round's optimiser kind and weight decay (:attr:`Training.optimizer`,
+    :attr:`Training.weight_decay`), a fresh optimiser state and no warm-up. The defaults are
+    the published mouse fine-tuning: Adam, learning rate 1e-4, batch 128.
+    """
 
     learning_rate: float = Field(default=1e-4, gt=0)
     """Learning rate of the fine-tuning round."""
@@ -30,12 +35,23 @@ class Finetune(Settings):
 
 
 class Training(Settings):
-    """The training recipe (defaults follow CREsted's peak regression)."""
+    """The training recipe (defaults follow CREsted's peak regression).
+
+    The optimiser defaults to the published recipe (PROTOCOL.md, "Models and training"):
+    Adam without weight decay; the published mouse models used learning rate 1e-3 and
+    batch 512 (the mouse preset sets these).
+    """
 
     loss: Literal["cosine_mse_log", "mse", "poisson"] = "cosine_mse_log"
     """Loss: CREsted's CosineMSELogLoss (profile across cell types + log height), MSE or Poisson."""
     learning_rate: float = Field(default=1e-3, gt=0)
-    """Peak learning rate (AdamW)."""
+    """Peak learning rate."""
+    optimizer: Literal["adam", "adamw"] = "adam"
+    """Optimiser: "adam" (torch.optim.Adam, as published; weight decay added to the
+    gradient, L2) or "adamw" (torch.optim.AdamW, decoupled weight decay). Used by the
+    fine-tuning round too."""
+    weight_decay: float = Field(default=0.0, ge=0)
+    """Weight decay on every parameter (0: none, as published)."""
     batch_size: PositiveInt = 256
     """Regions per batch."""
     max_epochs: PositiveInt = 60

@@ -1,4 +1,4 @@
-"""The training loop: AdamW, warm-up and plateau decay, early stopping, checkpoints.
+"""The training loop: Adam (or AdamW), warm-up and plateau decay, early stopping, checkpoints.
 
 :func:`fit` trains a model on a :class:`~atlasbench.models.dataset.SequenceData` the way
 CREsted trains peak-regression models: each epoch sees every training region once,
@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,18 @@ from atlasbench.models.settings import Training
 
 log = logging.getLogger(__name__)
 
-WEIGHT_DECAY = 1e-2
-"""AdamW's decoupled weight decay (PyTorch's default)."""
-
 _MIN_IMPROVEMENT = 1e-6
+
+
+def make_optimizer(parameters: Iterable[nn.Parameter], training: Training) -> torch.optim.Optimizer:
+    """The optimiser of a training round: ``training.optimizer`` over all parameters.
+
+    ``"adam"`` gives :class:`torch.optim.Adam`, ``"adamw"`` :class:`torch.optim.AdamW`,
+    both with ``training.learning_rate`` and ``training.weight_decay`` (the default recipe:
+    Adam, no weight decay, as published).
+    """
+    kind = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[training.optimizer]
+    return kind(parameters, lr=training.learning_rate, weight_decay=training.weight_decay)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -155,8 +164,8 @@ def fit(
     train_index, val_index
         Rows of ``data`` to train on and to choose the best epoch with (not empty).
     training
-        The recipe: learning rate, batch size, epochs, patience, plateau decay, warm-up,
-        shift and reverse-complement augmentation.
+        The recipe: optimiser, learning rate, weight decay, batch size, epochs, patience,
+        plateau decay, warm-up, shift and reverse-complement augmentation.
     loss
         ``loss(pred, target) -> scalar`` (see :mod:`atlasbench.models.losses`).
     seed
@@ -183,7 +192,7 @@ def fit(
         )
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=training.learning_rate, weight_decay=WEIGHT_DECAY)
+    optimizer = make_optimizer(model.parameters(), training)
     key = f"{phase}|{seed}|{training.model_dump_json()}|{train_index.size}|{val_index.size}|" + ",".join(
         f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()
     )

@@ -518,13 +518,16 @@ class Folds(Settings):
     """How regions are split into k folds; each test fold gives one model per grid point.
 
     Schemes: ``chromosome`` holds out whole chromosomes (given as ``groups``, or assigned
-    to k groups of similar total size); ``chromosome_block`` cuts every chromosome into k
-    contiguous blocks of equal length, fold i being block i of every chromosome (the
-    published mouse protocol, CREsted's ``split_by_chromosome_folds``; a region belongs to
-    the block holding its midpoint); ``random`` assigns regions to folds at random.
+    to k groups of similar total size); ``chromosome_block`` cuts every chromosome's
+    regions, in genomic order, into k contiguous blocks of equal count, fold i being block
+    i of every chromosome (the published mouse protocol, its ``_train_val_split.py``; the
+    first n mod k blocks hold one region more, as numpy's ``array_split``);
+    ``chromosome_block_length`` cuts every chromosome into k blocks of equal length instead
+    (an atlasbench variant; a region belongs to the block holding its midpoint);
+    ``random`` assigns regions to folds at random (the published fly protocol).
     """
 
-    scheme: Literal["chromosome", "chromosome_block", "random"] = "chromosome"
+    scheme: Literal["chromosome", "chromosome_block", "chromosome_block_length", "random"] = "chromosome"
     """Fold scheme, recorded with every result."""
     k: int = Field(default=5, ge=2)
     """Number of folds (the number of groups when groups are given)."""
