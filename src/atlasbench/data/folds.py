@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 FoldKind = Literal["chromosome", "chromosome_block", "chromosome_block_length", "random"]
 _KINDS = ("chromosome", "chromosome_block", "chromosome_block_length", "random")
 
+RULES_VERSION = 2
+"""Version of the rules that assign regions to folds; cached fold tables made under
+another version are rebuilt (2: ``chromosome_block`` cuts blocks of equal count, as the
+published code does, no longer of equal length)."""
+
 
 @dataclass(frozen=True)
 class FoldScheme:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from atlasbench.data.combine import combine_stores
+from atlasbench.data.folds import RULES_VERSION as FOLD_RULES_VERSION
 from atlasbench.data.folds import FoldScheme, assign_folds
 from atlasbench.data.ingest import Store, ingest, open_store, read_cell_table
 from atlasbench.data.levels import FULL_LEVEL
@@ -217,6 +218,7 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     blacklist = study.genome.blacklist
     key = fingerprint(
         study.hash_of("regions", "folds"),
+        FOLD_RULES_VERSION,
         r.bed,
         blacklist,
         genome.chrom_sizes,
