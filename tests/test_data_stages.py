@@ -508,3 +508,13 @@ def test_small_cell_type_is_left_out_of_a_levels_targets(tmp_path, raw, caplog):
     assert small.uns["dropped_cell_types"] == "NK"
     levels = pd.read_csv(files["tenx"]["reads-all_cells-60"].parent / "levels.tsv", sep="\t", keep_default_na=False)
     assert dict(zip(levels["cells"].astype(str), levels["dropped_cell_types"])) == {"60": "NK", "all": ""}
+
+
+def test_bigwigs_of_both_kinds_at_the_full_level(tmp_path, raw):
+    study_file = small_study(tmp_path, sorted(raw["barcode"].unique()), BED)
+    text = study_file.read_text().replace("targets:\n  window: 2000\n", "targets:\n  window: 2000\n  bigwig: true\n")
+    study_file.write_text(text)
+    files = build_all_targets(load_study(study_file))
+    root = files["tenx"]["reads-all_cells-all"].parent / "bigwig"
+    assert all_files(root) == {f"reads-all_cells-all/{kind}/{t}.bw" for kind in ("cutsites", "coverage")
+                               for t in ("B", "M", "T")}

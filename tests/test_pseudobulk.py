@@ -11,6 +11,7 @@ from atlasbench.data.ingest import ingest
 from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, target_windows, write_fragment_beds
 from atlasbench.data.sampling import cell_order
 from atlasbench.errors import AtlasbenchError
+from atlasbench.io.names import file_stem
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"
@@ -157,8 +158,12 @@ def test_fragment_beds_per_cell_type(store, raw, tmp_path):
 
 
 def test_bigwig_is_cpm_insertion_coverage(store, raw, tmp_path):
-    paths = export_bigwigs(store, tmp_path, SIZES)
+    written = export_bigwigs(store, tmp_path, SIZES)
+    assert list(written) == ["reads-all_cells-all"]
+    paths = written["reads-all_cells-all"]["cutsites"]
+    assert set(paths) == {"B", "M", "T"}
     for t, path in paths.items():
+        assert path == tmp_path / "reads-all_cells-all" / "cutsites" / f"{t}.bw"
         of = raw[raw["cell_type"] == t]
         sites = pd.concat([of[["chrom", "start"]].rename(columns={"start": "pos"}),
                            of[["chrom", "end"]].assign(pos=of["end"] - 1)[["chrom", "pos"]]])
@@ -173,3 +178,76 @@ def test_bigwig_is_cpm_insertion_coverage(store, raw, tmp_path):
             assert total == pytest.approx(1e6, rel=1e-6)
         finally:
             bw.close()
+
+
+def _tiny_store(tmp_path):
+    """Two cell types on one 1 kb chromosome; fragments by hand, one duplicate read."""
+    rows = [
+        ("chrT", 10, 30, "a1", 1),  # "x/y z": [10, 30) and [20, 40) overlap on [20, 30)
+        ("chrT", 20, 40, "a2", 2),
+        ("chrT", 25, 26, "a1", 1),  # a 1 bp fragment: both insertions at base 25
+        ("chrT", 100, 200, "b1", 1),  # "B"
+    ]
+    frag = tmp_path / "tiny.tsv"
+    frag.write_text("".join("\t".join(map(str, r)) + "\n" for r in rows))
+    cells = pd.DataFrame({"barcode": ["a1", "a2", "b1"], "cell_type": ["x/y z", "x/y z", "B"], "sample": "s"})
+    return ingest([frag], cells, tmp_path / "store", ["chrT"], samples=["s"])
+
+
+def test_bigwig_two_kinds_by_hand(tmp_path):
+    store = _tiny_store(tmp_path)
+    written = export_bigwigs(store, tmp_path / "bw", {"chrT": 1000})["reads-all_cells-all"]
+    assert set(written) == {"cutsites", "coverage"}
+    odd = written["coverage"]["x/y z"]
+    assert odd.parent == tmp_path / "bw" / "reads-all_cells-all" / "coverage"
+    assert "/" not in odd.name and " " not in odd.name and odd.exists()
+    assert odd.name == f"{file_stem('x/y z')}.bw" and written["cutsites"]["x/y z"].name == odd.name
+    # "x/y z": 3 fragments, 6 insertions
+    cov = pyBigWig.open(str(odd))
+    try:
+        scale = 1e6 / 3
+        expected = {9: 0, 10: 1, 19: 1, 20: 2, 24: 2, 25: 3, 26: 2, 29: 2, 30: 1, 39: 1, 40: 0, 500: 0}
+        for base, n in expected.items():
+            got = cov.values("chrT", base, base + 1, numpy=False)[0]
+            assert (0.0 if got != got else got) == pytest.approx(n * scale), base  # NaN: not written = 0
+    finally:
+        cov.close()
+    cut = pyBigWig.open(str(written["cutsites"]["x/y z"]))
+    try:
+        scale = 1e6 / 6
+        for base, n in {10: 1, 29: 1, 20: 1, 39: 1, 25: 2}.items():
+            assert cut.values("chrT", base, base + 1)[0] == pytest.approx(n * scale)
+        assert sum(v for _, _, v in cut.intervals("chrT")) == pytest.approx(1e6)
+    finally:
+        cut.close()
+    b = pyBigWig.open(str(written["coverage"]["B"]))
+    try:
+        assert b.intervals("chrT") == ((100, 200, pytest.approx(1e6)),)
+    finally:
+        b.close()
+
+
+def test_bigwig_levels_match_pseudobulk_targets(store, regions, tmp_path):
+    """At a downsampled level the cut-site bigWigs hold the same insertions as the targets."""
+    reads, cells = [100, "all"], [40, "all"]
+    level = "reads-100_cells-40"
+    written = export_bigwigs(store, tmp_path, SIZES, reads, cells, seed=3, levels={level})
+    assert list(written) == [level]
+    pb = pseudobulk(store, regions, reads, cells, seed=3)
+    assert set(written[level]["cutsites"]) == set(pb.cell_types)
+    for k, t in enumerate(pb.cell_types):
+        library = int(pb.library_size[0, 0, k])
+        bw = pyBigWig.open(str(written[level]["cutsites"][t]))
+        try:
+            for r, region in enumerate(regions.itertuples()):
+                ints = bw.intervals(region.chrom, region.start, region.end) or []
+                assert round(sum(v for _, _, v in ints) * library / 1e6) == pb.counts[0, 0, k, r]
+        finally:
+            bw.close()
+        cov = pyBigWig.open(str(written[level]["coverage"][t]))
+        try:
+            # every kept fragment adds its length to the integral: 1e6 x mean length
+            total = sum((e - s) * v for c in SIZES for s, e, v in (cov.intervals(c) or []))
+            assert total > 1e6
+        finally:
+            cov.close()

@@ -22,9 +22,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,7 @@ import pyBigWig
 from tqdm.auto import tqdm
 
 from atlasbench.data.ingest import Store
+from atlasbench.data.levels import level_key
 from atlasbench.data.sampling import (
     cell_levels,
     cell_order,
@@ -304,51 +306,190 @@ def _type_of_cell(store: Store) -> np.ndarray:
     return store.cells["cell_type"].map({t: i for i, t in enumerate(store.cell_types)}).to_numpy(np.int64)
 
 
-def export_bigwigs(store: Store, out_dir: str | Path, chrom_sizes: dict[str, int]) -> dict[str, Path]:
-    """Write one CPM-normalised Tn5 insertion coverage bigWig per cell type (full data).
+BIGWIG_KINDS = ("cutsites", "coverage")
+"""The bigWig kinds :func:`export_bigwigs` writes: Tn5 cut sites and fragment coverage."""
 
-    The value at a base is the number of insertions there per million insertions of
-    that cell type, so tracks of cell types with different depths are comparable (the
-    input CREsted reads its targets from). Only bases with insertions are written.
-    The store is read one chromosome at a time, so memory is bounded by the fragments
-    of one chromosome.
+
+def export_bigwigs(
+    store: Store,
+    out_dir: str | Path,
+    chrom_sizes: dict[str, int],
+    reads_levels: Sequence[int | str] = ("all",),
+    cells: Sequence[int | str] = ("all",),
+    seed: int = 0,
+    levels: Collection[str] | None = None,
+) -> dict[str, dict[str, dict[str, Path]]]:
+    """Write CPM-normalised bigWigs per cell type, of two kinds, at grid levels.
+
+    The two kinds (SnapATAC2's ``counting_strategy`` "insertion" and "fragment"):
+
+    * ``cutsites``: Tn5 insertions. Each fragment has two, its start and its last base
+      (``end - 1``); the value at a base is the number of insertions there per million
+      insertions of that cell type at that level (the input CREsted reads its targets
+      from). Only bases with insertions are written.
+    * ``coverage``: fragment coverage. Each fragment covers ``[start, end)``; the value
+      at a base is the number of fragments covering it per million fragments of that
+      cell type at that level. Runs of equal value are written as one interval; bases
+      outside every fragment are not written (0).
+
+    Normalising per cell type makes tracks of cell types with different depths
+    comparable. A level keeps the same fragments and cells as the targets of
+    :func:`pseudobulk` with the same ``reads_levels``, ``cells`` and ``seed`` (the same
+    per-row-group draws). A cell type without fragments at a level gets no file there.
+
+    Files: ``<out_dir>/<level>/<kind>/<stem>.bw``, with ``<level>`` the level key
+    (``reads-all_cells-all`` for the full data), ``<kind>`` one of :data:`BIGWIG_KINDS`
+    and ``<stem>`` the cell type through :func:`atlasbench.io.names.file_stem`.
+
+    The store is read one chromosome at a time (one pass for the library sizes, then one
+    per level), so memory is bounded by the fragments of one chromosome.
 
     Parameters
     ----------
     store
         An ingested platform.
     out_dir
-        Folder for ``<cell type>.bw``.
+        Output folder.
     chrom_sizes
         Chromosome lengths (genome names).
+    reads_levels, cells, seed
+        The grid's depth and cell levels and seed, as given to :func:`pseudobulk`.
+    levels
+        Level keys to write (e.g. the levels the study trains); default: every
+        (depth, cell) level.
 
     Returns
     -------
-    dict of str to pathlib.Path
-        bigWig path per cell type.
+    dict
+        Level key -> kind -> cell type -> bigWig path.
     """
     out_dir = Path(out_dir)
-    cell_types = store.cell_types
-    type_of_cell = _type_of_cell(store)
-    totals = 2 * store.cells.groupby("cell_type")["n_fragments"].sum()
-    scale = np.array([1e6 / max(int(totals[t]), 1) for t in cell_types])
+    setup = _level_setup(store, reads_levels, cells, seed)
+    n_d, n_c, n_t = len(setup.probs), len(setup.sizes), len(setup.cell_types)
+    # pass 1: fragments kept per (depth level, cell level, cell type), and which row
+    # groups hold which chromosome (the draws are seeded by the row group's index)
+    kept = np.zeros(n_d * n_c * n_t, dtype=np.int64)
+    groups_of: dict[int, list[int]] = {}
+    for batch_index, batch in enumerate(store.batches()):
+        d, c, cell = _batch_levels(batch, batch_index, setup, seed)
+        ok = (d < n_d) & (c < n_c) & (setup.cell_type_id[cell] >= 0)
+        group = (d * n_c + c) * n_t + setup.cell_type_id[cell]
+        kept += np.bincount(group[ok], minlength=n_d * n_c * n_t)
+        if len(cell):
+            groups_of.setdefault(int(batch["chrom"][0]), []).append(batch_index)
+    kept = np.cumsum(np.cumsum(kept.reshape(n_d, n_c, n_t), axis=0), axis=1)
+
     header = [(c, int(chrom_sizes[c])) for c in store.chromosomes if c in chrom_sizes]
-    paths = {t: out_dir / f"{file_stem(t)}.bw" for t in cell_types}
-    with contextlib.ExitStack() as stack:
-        writers = []
-        for t in cell_types:
-            bw = pyBigWig.open(str(stack.enter_context(atomic_path(paths[t]))), "w")
-            stack.callback(bw.close)
-            bw.addHeader(header)
-            writers.append(bw)
-        for chrom, _ in header:
-            batches = list(store.batches(chrom))
-            if not batches:
+    out: dict[str, dict[str, dict[str, Path]]] = {}
+    for i, reads in enumerate(reads_levels):
+        for j, n_cells in enumerate(cells):
+            key = level_key(reads, n_cells)
+            if levels is not None and key not in levels:
                 continue
-            pos = np.concatenate([np.concatenate([b["start"], b["end"] - 1]) for b in batches])
-            of_type = np.concatenate([np.tile(type_of_cell[b["cell"]], 2) for b in batches])
-            for i, bw in enumerate(writers):
-                sites, n = np.unique(pos[of_type == i], return_counts=True)
+            present = [k for k in range(n_t) if kept[i, j, k] > 0]
+            paths = {
+                kind: {
+                    setup.cell_types[k]: out_dir / key / kind / f"{file_stem(setup.cell_types[k])}.bw" for k in present
+                }
+                for kind in BIGWIG_KINDS
+            }
+            _write_level_bigwigs(store, header, groups_of, setup, seed, i, j, present, kept[i, j], paths)
+            out[key] = paths
+    return out
+
+
+@dataclass(frozen=True)
+class _Levels:
+    cell_types: list[str]
+    cell_type_id: np.ndarray
+    probs: np.ndarray
+    sizes: np.ndarray
+    cell_level: np.ndarray
+
+
+def _level_setup(store: Store, reads_levels: Sequence[int | str], cells: Sequence[int | str], seed: int) -> _Levels:
+    """Cell types, depth probabilities and each cell's first cell level, as :func:`pseudobulk`."""
+    cell_table = store.cells
+    has_data = cell_table["n_fragments"].to_numpy() > 0
+    cell_types = sorted(cell_table.loc[has_data, "cell_type"].unique())
+    type_index = {t: i for i, t in enumerate(cell_types)}
+    cell_type_id = cell_table["cell_type"].map(type_index).fillna(-1).to_numpy(np.int64)
+    n_cells_total = int(has_data.sum())
+    mean_reads = cell_table.loc[has_data, "n_reads"].sum() / n_cells_total
+    probs = depth_probabilities(reads_levels, mean_reads)
+    sizes = cell_levels(cells, n_cells_total)
+    rank = np.full(len(cell_table), n_cells_total, dtype=np.int64)
+    rank[has_data] = cell_order(cell_table.loc[has_data, "cell_type"].to_numpy(), seed)
+    return _Levels(cell_types, cell_type_id, probs, sizes, first_cell_level(rank, sizes))
+
+
+def _batch_levels(batch, batch_index: int, setup: _Levels, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each fragment's first depth level and first cell level (the draws of :func:`pseudobulk`)."""
+    rng = np.random.default_rng([seed, batch_index])
+    cell = batch["cell"].astype(np.int64)
+    count = batch["count"]
+    lowest = read_levels(count, setup.probs, rng)
+    d = first_level(count, lowest).astype(np.int64)
+    return d, setup.cell_level[cell].astype(np.int64), cell
+
+
+def _write_level_bigwigs(store, header, groups_of, setup, seed, i, j, present, kept, paths) -> None:
+    """Both kinds of bigWig of one level, streaming the store one chromosome at a time."""
+    with contextlib.ExitStack() as stack:
+        writers: dict[str, dict[int, Any]] = {}
+        for kind in BIGWIG_KINDS:
+            writers[kind] = {}
+            for k in present:
+                bw = pyBigWig.open(str(stack.enter_context(atomic_path(paths[kind][setup.cell_types[k]]))), "w")
+                stack.callback(bw.close)
+                bw.addHeader(header)
+                writers[kind][k] = bw
+        for chrom, size in header:
+            want = store.chromosomes.index(chrom)
+            indices = iter(groups_of.get(want, []))
+            starts, ends, types = [], [], []
+            for batch in store.batches(chrom):
+                if len(batch["cell"]) == 0 or int(batch["chrom"][0]) != want:
+                    continue
+                d, c, cell = _batch_levels(batch, next(indices), setup, seed)
+                keep = (d <= i) & (c <= j)
+                starts.append(batch["start"][keep])
+                ends.append(batch["end"][keep])
+                types.append(setup.cell_type_id[cell[keep]])
+            if not starts:
+                continue
+            start, end, of_type = np.concatenate(starts), np.concatenate(ends), np.concatenate(types)
+            for k in present:
+                sel = of_type == k
+                s, e = start[sel], end[sel]
+                sites, n = np.unique(np.concatenate([s, e - 1]), return_counts=True)
                 if len(sites):
-                    bw.addEntries(chrom, sites.tolist(), values=(n * scale[i]).tolist(), span=1)
-    return paths
+                    scale = 1e6 / (2 * int(kept[k]))
+                    writers["cutsites"][k].addEntries(chrom, sites.tolist(), values=(n * scale).tolist(), span=1)
+                runs = _coverage_runs(s, e, size)
+                if runs is not None:
+                    writers["coverage"][k].addEntries(
+                        [chrom] * len(runs[0]),
+                        runs[0].tolist(),
+                        ends=runs[1].tolist(),
+                        values=(runs[2] * (1e6 / int(kept[k]))).tolist(),
+                    )
+
+
+def _coverage_runs(start: np.ndarray, end: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Fragment coverage of ``[start, end)`` intervals as runs (starts, ends, depth > 0).
+
+    A +1 at each start and a -1 at each end, summed per position, then cumulated: the
+    depth holds from one event position to the next.
+    """
+    start = np.minimum(start, size)
+    end = np.minimum(end, size)
+    ok = end > start
+    if not ok.any():
+        return None
+    pos, inverse = np.unique(np.concatenate([start[ok], end[ok]]), return_inverse=True)
+    n = int(ok.sum())
+    delta = np.bincount(inverse, weights=np.repeat([1.0, -1.0], n), minlength=len(pos))
+    depth = np.rint(np.cumsum(delta)[:-1]).astype(np.int64)
+    covered = depth > 0
+    return pos[:-1][covered], pos[1:][covered], depth[covered]

@@ -384,7 +384,10 @@ def targets_stage(
     write_table(pb.levels, out / "levels.tsv")
     write_table(pb.cell_saturation, out / "saturation.parquet")
     if t.bigwig:
-        export_bigwigs(store, out / "bigwig", genome.chrom_sizes)
+        # both kinds (cut sites, fragment coverage) at every level this platform trains
+        export_bigwigs(
+            store, out / "bigwig", genome.chrom_sizes, reads_levels, cell_levels_, seed=study.seed, levels=wanted
+        )
     write_text_atomic(manifest, json.dumps(files, indent=1))
     return {k: out / v for k, v in files.items()}
 

@@ -463,7 +463,8 @@ class Targets(Settings):
     """Gini threshold (standard deviations) selecting cell-type-specific regions for
     fine-tuning, as CREsted's ``filter_regions_on_specificity``; null disables it."""
     bigwig: bool = False
-    """Also write CPM-normalised insertion coverage bigWigs per cell type."""
+    """Also write CPM-normalised bigWigs per cell type at every trained level and the full
+    data, of two kinds: Tn5 cut sites and fragment coverage (``bigwig/<level>/<kind>/``)."""
 
 
 class Scenario(Settings):
