@@ -286,6 +286,7 @@ def test_interrupted_run_resumes_from_complete_artefacts(tmp_path, raw, monkeypa
         f"ingest/{ingest_dir.name}/fragments.parquet",
         f"ingest/{ingest_dir.name}/cells.parquet",
         f"ingest/{ingest_dir.name}/store.json",
+        f"ingest/{ingest_dir.name}/dropped_contigs.tsv",
         f"regions/{regions_dir.name}/regions.tsv",
     }
     stamps = mtimes(ingest_dir)
@@ -518,3 +519,27 @@ def test_bigwigs_of_both_kinds_at_the_full_level(tmp_path, raw):
     root = files["tenx"]["reads-all_cells-all"].parent / "bigwig"
     assert all_files(root) == {f"reads-all_cells-all/{kind}/{t}.bw" for kind in ("cutsites", "coverage")
                                for t in ("B", "M", "T")}
+
+
+def test_ingest_stage_drops_unknown_contigs_or_fails_in_error_mode(tmp_path, raw):
+    frags = raw
+    extra = frags.head(4).assign(chrom="JH584304.1", start=[10, 20, 30, 40], end=[60, 70, 80, 90])
+    path = tmp_path / "with_unplaced.tsv.gz"
+    with gzip.open(path, "wt", compresslevel=1) as fh:
+        pd.concat([frags, extra])[["chrom", "start", "end", "barcode", "count"]].to_csv(
+            fh, sep="\t", header=False, index=False
+        )
+    barcodes = sorted(frags["barcode"].unique())
+    study_file = small_study(tmp_path, barcodes, BED, fragments=path)
+    study = load_study(study_file)
+    store = stages.ingest_stage(study, "tenx", stages.genome_stage(study))
+    table = store.dropped_contigs
+    assert table["contig"].tolist() == ["JH584304.1"] and table["fragments"].tolist() == [4]
+    assert table["reason"].tolist() == ["not in genome"]
+
+    strict = small_study(tmp_path, barcodes, BED, fragments=path,
+                         genome=f"chrom_sizes: {tmp_path / 'genome.sizes'}\n  unknown_contigs: error")
+    study = load_study(strict)
+    # the cached store (made in drop mode) fails too
+    with pytest.raises(AtlasbenchError, match=r"'JH584304\.1' \(4 fragments\)"):
+        stages.ingest_stage(study, "tenx", stages.genome_stage(study))

@@ -19,7 +19,7 @@ from atlasbench.errors import AtlasbenchError
 
 ARCHR = Path(__file__).parent / "data" / "archr_pbsmall_hg19.fragments.tsv.gz"
 COLUMNS = ["chrom", "start", "end", "barcode", "count"]
-FINAL_NAMES = ("fragments.parquet", "cells.parquet", "store.json")
+FINAL_NAMES = ("fragments.parquet", "cells.parquet", "store.json", "dropped_contigs.tsv")
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_failed_reingest_leaves_the_earlier_store_intact(tmp_path, frags, annota
     else:
         args = (cell_table(annotated, "s"), ["chr11"])
     with pytest.raises(AtlasbenchError):
-        ingest([ARCHR], args[0], out, args[1], samples=["s"])
+        ingest([ARCHR], args[0], out, args[1], samples=["s"], unknown_contigs="error")
     assert {name: (out / name).read_bytes() for name in FINAL_NAMES} == before
     assert sorted(p.name for p in out.iterdir()) == sorted(FINAL_NAMES)  # no temporary left
     again = open_store(out)
@@ -180,13 +180,69 @@ def test_two_samples_with_colliding_barcodes_are_kept_apart(tmp_path, frags):
 def test_unknown_chromosome_errors_with_file_and_line(tmp_path, frags, annotated):
     out = tmp_path / "store"
     with pytest.raises(AtlasbenchError) as err:
-        ingest([ARCHR], cell_table(annotated, "s"), out, ["chr11", "chr1"], samples=["s"])
+        ingest([ARCHR], cell_table(annotated, "s"), out, ["chr11", "chr1"], samples=["s"], unknown_contigs="error")
     first_chr5 = int(np.flatnonzero(frags["chrom"].to_numpy() == "chr5")[0]) + 1
     msg = str(err.value)
     assert f"{ARCHR}:{first_chr5}:" in msg and "'chr5'" in msg
     # atomic: nothing under the final names, and no temporary left behind either
     for name in FINAL_NAMES:
         assert not (out / name).exists()
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def with_unplaced_contig(tmp_path, frags, n_unplaced: int = 37) -> tuple[Path, pd.DataFrame]:
+    """The fixture's fragments and, after them, ``n_unplaced`` on the unplaced contig
+    GL456210.1 (as Cell Ranger's mm10 has), of annotated and other barcodes alike."""
+    extra = frags.iloc[:n_unplaced].copy()
+    extra["chrom"] = "GL456210.1"
+    extra["start"] = np.arange(n_unplaced) * 10 + 100
+    extra["end"] = extra["start"] + 50
+    table = pd.concat([frags, extra], ignore_index=True)
+    path = tmp_path / "unplaced.tsv.gz"
+    with gzip.open(path, "wt", compresslevel=1) as fh:
+        table.to_csv(fh, sep="\t", header=False, index=False)
+    return path, table
+
+
+def test_contigs_absent_from_the_genome_are_dropped_and_counted(tmp_path, frags, annotated, caplog):
+    path, table = with_unplaced_contig(tmp_path, frags)
+    # the genome spells 5 and 11 without chr (Ensembl); the file with it (UCSC)
+    with caplog.at_level("INFO", logger="atlasbench.data.ingest"):
+        store = ingest([path], cell_table(annotated, "s"), tmp_path / "store", ["5", "11"], samples=["s"])
+    got = store_frame(store)
+    want = frags[frags["barcode"].isin(annotated)].reset_index(drop=True)
+    want["chrom"] = want["chrom"].str.removeprefix("chr")
+    assert_fragments_equal(got, want)
+    contigs = store.dropped_contigs
+    assert contigs["contig"].tolist() == ["GL456210.1"]
+    assert contigs["fragments"].tolist() == [37]
+    assert contigs["share"].iloc[0] == pytest.approx(37 / len(table))
+    assert contigs["reason"].tolist() == ["not in genome"]
+    assert sum("dropped 37 of" in r.getMessage() and "GL456210.1" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_dropped_contigs_table_gives_both_reasons(tmp_path, frags, annotated):
+    path, table = with_unplaced_contig(tmp_path, frags, n_unplaced=5)
+    store = ingest(
+        [path], cell_table(annotated, "s"), tmp_path / "store", ["chr5", "chr11"], samples=["s"],
+        keep_chromosomes=["chr11"],
+    )
+    contigs = store.dropped_contigs.set_index("contig")
+    n_chr5 = int((frags["chrom"] == "chr5").sum())
+    assert contigs["fragments"].to_dict() == {"chr5": n_chr5, "GL456210.1": 5}
+    assert contigs["reason"].to_dict() == {"chr5": "not in genome.chromosomes", "GL456210.1": "not in genome"}
+    np.testing.assert_allclose(contigs["share"].to_numpy(), np.array([n_chr5, 5]) / len(table))
+    assert set(store_frame(store)["chrom"]) == {"chr11"}
+
+
+def test_unknown_contig_in_error_mode_names_contig_file_and_count(tmp_path, frags, annotated):
+    path, _ = with_unplaced_contig(tmp_path, frags)
+    out = tmp_path / "store"
+    with pytest.raises(AtlasbenchError) as err:
+        ingest([path], cell_table(annotated, "s"), out, ["5", "11"], samples=["s"], unknown_contigs="error")
+    msg = str(err.value)
+    assert "\n" not in msg
+    assert f"{path}:{len(frags) + 1}:" in msg and "'GL456210.1' (37 fragments)" in msg and "not in the genome" in msg
     assert not out.exists() or list(out.iterdir()) == []
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 from pathlib import Path
 
 import pandas as pd
+import pysam
 import pytest
 
 from atlasbench.study.loader import parse_study
-from atlasbench.study.validate import check_study
+from atlasbench.study.validate import check_study, contig_fates, list_contigs
 
 DATA = Path(__file__).parent / "data"
 FRAGMENTS = DATA / "archr_pbsmall_hg19.fragments.tsv.gz"
@@ -33,14 +35,15 @@ def write_cells(path: Path, barcodes: list[str], relabel: dict[str, str] | None 
     return path
 
 
-def study(tmp_path: Path, barcodes: list[str], *, sizes=SIZES, cells=None, grid=None, regions=None, model=None):
+def study(tmp_path: Path, barcodes: list[str], *, sizes=SIZES, cells=None, grid=None, regions=None, model=None,
+          fragments=FRAGMENTS, genome=None):
     sizes_file = write_sizes(tmp_path / "genome.sizes", sizes)
     cells_file = cells if cells is not None else write_cells(tmp_path / "cells.tsv", barcodes)
     data = {
         "name": "v",
         "output": "out",
-        "genome": {"chrom_sizes": str(sizes_file)},
-        "platforms": [{"name": "tenx", "fragments": str(FRAGMENTS), "cells": str(cells_file),
+        "genome": {"chrom_sizes": str(sizes_file), **(genome or {})},
+        "platforms": [{"name": "tenx", "fragments": str(fragments), "cells": str(cells_file),
                        "cost": {"per_cell": 0.5, "per_million_reads": 3.0}}],
         "grid": grid or {"cells": [60, "all"], "min_cells_per_type": 10},
     }
@@ -66,7 +69,10 @@ def test_chr_prefix_difference_is_not_a_problem(tmp_path, barcodes):
 
 
 def test_fragments_on_chromosomes_absent_from_the_genome(tmp_path, barcodes):
-    problems = check_study(study(tmp_path, barcodes, sizes={"chr11": SIZES["chr11"], "chr1": 249250621}))
+    sizes = {"chr11": SIZES["chr11"], "chr1": 249250621}
+    # dropped at ingest by default: information, not a problem
+    assert check_study(study(tmp_path, barcodes, sizes=sizes)) == []
+    problems = check_study(study(tmp_path, barcodes, sizes=sizes, genome={"unknown_contigs": "error"}))
     assert len(problems) == 1
     (problem,) = problems
     assert problem.startswith("platforms[0] (tenx).fragments[0]")
@@ -139,3 +145,59 @@ def test_cell_table_barcodes_absent_from_fragments(tmp_path, barcodes):
 def test_model_section_that_cannot_be_built_is_reported(tmp_path, barcodes, model, expected):
     problems = check_study(study(tmp_path, barcodes, model=model))
     assert any(p.startswith("model: ") and expected in p for p in problems), problems
+
+
+def small_fragments(tmp_path: Path, name: str = "small.tsv") -> Path:
+    """A small sorted fragments file (plain text): some chr11 and chr5 fragments of the
+    fixture, then 12 on the unplaced contig GL456210.1."""
+    raw = pd.read_csv(FRAGMENTS, sep="\t", header=None, names=["chrom", "start", "end", "barcode", "count"])
+    parts = [raw[raw["chrom"] == "chr11"].head(3000), raw[raw["chrom"] == "chr5"].head(3000)]
+    extra = raw.head(12).assign(chrom="GL456210.1", start=range(100, 220, 10), end=range(150, 270, 10))
+    path = tmp_path / name
+    pd.concat([*parts, extra]).to_csv(path, sep="\t", header=False, index=False)
+    return path
+
+
+def contig_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if " contigs (" in r.getMessage()]
+
+
+@pytest.mark.parametrize("indexed", [False, True])
+def test_every_contig_listed_with_its_fate(tmp_path, barcodes, caplog, indexed):
+    path = small_fragments(tmp_path)
+    if indexed:
+        path = Path(pysam.tabix_index(str(path), preset="bed", force=True))  # bgzip + .tbi
+        assert Path(f"{path}.tbi").exists()
+    else:
+        with open(path, "rb") as src, gzip.open(f"{path}.gz", "wb") as dst:
+            dst.write(src.read())
+        path = Path(f"{path}.gz")
+    assert list_contigs(path) == (["chr11", "chr5", "GL456210.1"], "tabix index" if indexed else "full pass")
+    sizes = {"11": SIZES["chr11"], "5": SIZES["chr5"]}
+    with caplog.at_level("INFO", logger="atlasbench.study.validate"):
+        assert check_study(study(tmp_path, barcodes, sizes=sizes, fragments=path)) == []
+    (line,) = contig_lines(caplog)
+    assert "3 contigs (tabix index)" in line if indexed else "3 contigs (full pass)" in line
+    assert "chr11 renamed to 11; chr5 renamed to 5; GL456210.1 dropped (not in genome)" in line
+
+    problems = check_study(study(tmp_path, barcodes, sizes=sizes, fragments=path, genome={"unknown_contigs": "error"}))
+    assert len(problems) == 1 and "'GL456210.1'" in problems[0] and str(path) in problems[0]
+
+
+def test_contig_outside_genome_chromosomes_is_listed_as_dropped(tmp_path, barcodes, caplog):
+    path = small_fragments(tmp_path)
+    with caplog.at_level("INFO", logger="atlasbench.study.validate"):
+        # five chromosomes kept, for the default five chromosome folds
+        sizes = {**SIZES, **{f"chr{k}": 1_000_000 for k in range(1, 5)}}
+        kept = ["chr11", "chr1", "chr2", "chr3", "chr4"]
+        problems = check_study(study(tmp_path, barcodes, sizes=sizes, fragments=path, genome={"chromosomes": kept}))
+    assert problems == []
+    (line,) = contig_lines(caplog)
+    assert "chr11 kept; chr5 dropped (not in genome.chromosomes); GL456210.1 dropped (not in genome)" in line
+
+
+def test_contig_fates_mitochondria_and_prefixes():
+    fates = contig_fates(["chrM", "2L", "chrX", "JH584304.1"], ["MT", "chr2L", "chrX"], ["2L", "MT"])
+    assert fates["fate"].tolist() == ["renamed", "renamed", "dropped", "dropped"]
+    assert fates["genome_name"].tolist() == ["MT", "chr2L", "chrX", ""]
+    assert fates["reason"].tolist() == ["", "", "not in genome.chromosomes", "not in genome"]

@@ -83,7 +83,10 @@ def validate(study_file: Path, max_fragments: int) -> None:
     files, chromosome names that do not agree between genome, fragments and regions
     (chr2L and 2L are accepted as the same), cell-table barcodes absent from the
     fragments, and cells levels (grid or named scenario) that would leave no cell type
-    grid.min_cells_per_type cells (types short of it at a level are logged).
+    grid.min_cells_per_type cells (types short of it at a level are logged). Every
+    contig of every fragments file is logged as kept, renamed or dropped (from the tabix
+    index when there is one, otherwise by a full pass); a contig absent from the genome
+    is a problem only with genome.unknown_contigs: error.
     """
     from atlasbench.study.loader import load_study
     from atlasbench.study.validate import check_study

@@ -7,6 +7,12 @@ cell id, count), together with ``cells.parquet`` (one row per annotated cell wit
 per-cell QC). Every later stage (peak calling, nested downsampling, pseudobulk, bigWig,
 Tn5 bias) streams this store, which reads an order of magnitude faster than gzip text.
 Row groups never span two chromosomes, so one chromosome can be read alone.
+
+Fragments on contigs the study does not use (absent from the genome, such as the
+unplaced ``GL456210.1`` of Cell Ranger's mm10, or outside ``keep_chromosomes``) are
+dropped too, counted per contig and listed in ``dropped_contigs.tsv`` (contig,
+fragments, share of all fragments, reason); ``unknown_contigs="error"`` makes a contig
+absent from the genome an error instead.
 """
 
 from __future__ import annotations
@@ -50,6 +56,10 @@ STORE_WRITE_OPTIONS = {
     "column_encoding": {"start": "DELTA_BINARY_PACKED", "end": "DELTA_BINARY_PACKED"},
 }
 MAX_POSITION = np.iinfo(np.int32).max
+NOT_IN_GENOME = "not in genome"
+NOT_KEPT = "not in genome.chromosomes"
+DROPPED_CONTIGS = "dropped_contigs.tsv"
+DROPPED_COLUMNS = ["contig", "fragments", "share", "reason"]
 
 
 def default_sample_name(path: str | Path) -> str:
@@ -149,6 +159,17 @@ class Store:
         return self.directory / "fragments.parquet"
 
     @property
+    def dropped_contigs(self) -> pd.DataFrame:
+        """Fragments left out per contig the study does not use: contig (as spelled in the
+        fragments files), fragments, share (of all fragments of the files) and reason
+        (``"not in genome"`` or ``"not in genome.chromosomes"``); empty for a store
+        without the table (written before it existed, or combined)."""
+        path = self.directory / DROPPED_CONTIGS
+        if not path.exists():
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in DROPPED_COLUMNS})
+        return pd.read_csv(path, sep="\t", dtype={"contig": str, "reason": str}, keep_default_na=False)
+
+    @property
     def cell_types(self) -> list[str]:
         """Cell types, sorted."""
         return sorted(self.cells["cell_type"].unique())
@@ -200,6 +221,7 @@ def ingest(
     keep_chromosomes: Collection[str] | None = None,
     regions: pd.DataFrame | None = None,
     tss: pd.DataFrame | None = None,
+    unknown_contigs: str = "drop",
 ) -> Store:
     """Validate a platform's fragments and write its store (see module docstring).
 
@@ -212,8 +234,8 @@ def ingest(
     out_dir
         Folder of the store; written atomically (files appear only when complete).
     chromosomes
-        The genome's chromosome names. Fragments on a chromosome the genome lacks are
-        an error (``chr2L`` and ``2L`` are taken as the same chromosome).
+        The genome's chromosome names (``chr2L`` and ``2L``, ``MT`` and ``chrM`` are
+        taken as the same chromosome).
     samples
         Sample name of each fragments file (default: from the file names).
     keep_chromosomes
@@ -221,6 +243,11 @@ def ingest(
     regions, tss
         Optional region set and TSS table for the FRiP and TSS enrichment columns of the
         per-cell QC.
+    unknown_contigs
+        ``"drop"``: fragments on contigs the genome lacks are dropped, counted and listed
+        in ``dropped_contigs.tsv`` like those outside ``keep_chromosomes``; ``"error"``:
+        such a contig is an error naming it, the file and its fragment count, and nothing
+        is written.
 
     Returns
     -------
@@ -230,15 +257,24 @@ def ingest(
     out_dir = Path(out_dir)
     samples = list(samples) if samples is not None else [default_sample_name(p) for p in fragments]
     reference = list(chromosomes)
+    if unknown_contigs not in ("drop", "error"):
+        raise ValueError(f"unknown_contigs must be 'drop' or 'error', got {unknown_contigs!r}")
     keep_ids = None if keep_chromosomes is None else {reference.index(c) for c in keep_chromosomes if c in reference}
+    # why each dropped contig (file spelling) is dropped; its fragments, all files together
+    reasons: dict[str, str] = {}
+    dropped: dict[str, int] = {}
+    n_total = 0
 
     def resolve(name: str) -> int:
         mapping, unknown = match_chromosomes([name], reference)
         if unknown:
-            shown = ", ".join(reference[:8]) + (" ..." if len(reference) > 8 else "")
-            raise AtlasbenchError(f"chromosome {name!r} is not in the genome (which has {shown})")
+            reasons[name] = NOT_IN_GENOME
+            return -1
         cid = reference.index(mapping[name])
-        return cid if keep_ids is None or cid in keep_ids else -1
+        if keep_ids is None or cid in keep_ids:
+            return cid
+        reasons[name] = NOT_KEPT
+        return -1
 
     qc = CellQC(reference, regions=regions, tss=tss, n_cells=len(cells))
     n_dropped = 0
@@ -269,6 +305,20 @@ def ingest(
                     if writing is not None:
                         writing.result()
                     writing = pool.submit(lambda ts: [writer.write_table(t) for t in ts], tables)
+            n_total += reader.n_lines - reader.n_header_lines
+            unknown = {c: n for c, n in reader.dropped.items() if reasons[c] == NOT_IN_GENOME}
+            if unknown_contigs == "error" and unknown:
+                first = next(iter(unknown))
+                shown = ", ".join(reference[:8]) + (" ..." if len(reference) > 8 else "")
+                listed = ", ".join(f"{c!r} ({n:,} fragments)" for c, n in unknown.items())
+                raise input_error(
+                    path,
+                    f"contig(s) not in the genome (which has {shown}): {listed}; rename them, use the genome "
+                    "they were mapped to, or set genome.unknown_contigs: drop to leave their fragments out",
+                    reader.dropped_first_line[first],
+                )
+            for c, n in reader.dropped.items():
+                dropped[c] = dropped.get(c, 0) + n
         if writing is not None:
             writing.result()
         # checked before fragments.parquet is renamed into place, so a failed re-ingest
@@ -295,8 +345,30 @@ def ingest(
         int((~absent).sum()),
         n_dropped,
     )
+    contigs = pd.DataFrame(
+        {
+            "contig": list(dropped),
+            "fragments": list(dropped.values()),
+            "share": [n / max(n_total, 1) for n in dropped.values()],
+            "reason": [reasons[c] for c in dropped],
+        },
+        columns=DROPPED_COLUMNS,
+    )
+    if len(contigs):
+        n_out = int(contigs["fragments"].sum())
+        shown = contigs.sort_values("fragments", ascending=False, kind="stable").head(10)
+        log.info(
+            "dropped %d of %d fragments (%.3g%%) on %d contig(s) the study does not use: %s%s",
+            n_out,
+            n_total,
+            100 * n_out / max(n_total, 1),
+            len(contigs),
+            ", ".join(f"{r.contig} {r.fragments} ({r.reason})" for r in shown.itertuples()),
+            " ..." if len(contigs) > len(shown) else "",
+        )
     with atomic_path(out_dir / "cells.parquet") as tmp:
         cell_table.to_parquet(tmp, index=False)
+    write_text_atomic(out_dir / DROPPED_CONTIGS, contigs.to_csv(sep="\t", index=False))
     write_text_atomic(
         out_dir / "store.json",
         json.dumps(
@@ -305,6 +377,7 @@ def ingest(
                 "samples": samples,
                 "fragments": [str(p) for p in fragments],
                 "dropped_unannotated_fragments": n_dropped,
+                "dropped_contig_fragments": int(sum(dropped.values())),
             },
             indent=1,
         ),

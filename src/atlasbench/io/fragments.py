@@ -114,7 +114,8 @@ class FragmentReader:
         the caller's reference, -1 to drop that chromosome's fragments, or raising
         :class:`AtlasbenchError` for an unknown one. It is called once per chromosome and
         the error is prefixed with the file and line. Without it chromosomes are indexed
-        in order of appearance (``chromosomes``).
+        in order of appearance (``chromosomes``). Fragments dropped so are counted per
+        chromosome in ``dropped`` (the line of the first in ``dropped_first_line``).
     block_bytes
         Decompressed bytes per block: the unit of parsing, validation and memory use.
     """
@@ -139,6 +140,10 @@ class FragmentReader:
         self._last_chrom: str | None = None
         self._last_start = -1
         self._finished: set[str] = set()
+        # fragments left out because resolve_chrom gave -1: per chromosome (file spelling),
+        # with the line of the first one
+        self.dropped: dict[str, int] = {}
+        self.dropped_first_line: dict[str, int] = {}
 
     # -- reading ---------------------------------------------------------------------
     def __iter__(self) -> Iterator[FragmentBatch]:
@@ -273,7 +278,11 @@ class FragmentReader:
                     line + j,
                 )
             self._last_start = int(seg[-1])
-            out[rs:re] = self._chrom_id(name, line)
+            cid = self._chrom_id(name, line)
+            if cid < 0:
+                self.dropped[name] = self.dropped.get(name, 0) + (re - rs)
+                self.dropped_first_line.setdefault(name, line)
+            out[rs:re] = cid
         return out
 
     def _chrom_id(self, name: str, line: int) -> int:

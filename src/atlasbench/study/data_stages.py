@@ -30,7 +30,7 @@ import pandas as pd
 from atlasbench.data.combine import combine_stores
 from atlasbench.data.folds import RULES_VERSION as FOLD_RULES_VERSION
 from atlasbench.data.folds import FoldScheme, assign_folds
-from atlasbench.data.ingest import Store, ingest, open_store, read_cell_table
+from atlasbench.data.ingest import NOT_IN_GENOME, Store, ingest, open_store, read_cell_table
 from atlasbench.data.levels import FULL_LEVEL
 from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.data.qc import write_table
@@ -77,7 +77,8 @@ class GenomeInfo:
     chrom_sizes
         Lengths of the chromosomes the study keeps (``genome.chromosomes``, else all).
     names
-        Every sequence name of the genome: fragments elsewhere are an error.
+        Every sequence name of the genome: fragments elsewhere are dropped, or an error
+        with ``genome.unknown_contigs: error``.
     fasta
         Indexed FASTA (bgzip or plain), when the study gives one.
     """
@@ -148,14 +149,32 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
     out = study.output / "ingest" / f"{platform}-{key}"
     if (out / "store.json").exists():
         log.debug("ingest %s: cached in %s", platform, out)
-        return open_store(out)
+        store = open_store(out)
+        if study.genome.unknown_contigs == "error":
+            # the store was made in drop mode: its table says whether error mode would fail
+            table = store.dropped_contigs
+            unknown = table[table["reason"] == NOT_IN_GENOME]
+            if len(unknown):
+                listed = ", ".join(f"{r.contig!r} ({r.fragments:,} fragments)" for r in unknown.itertuples())
+                raise AtlasbenchError(
+                    f"platforms {platform!r}: contig(s) not in the genome in {[str(f) for f in p.fragments]}: "
+                    f"{listed}; rename them, use the genome they were mapped to, or set genome.unknown_contigs: drop"
+                )
+        return store
     cells = read_cell_table(p.cells, samples)
     tss = _tss(study)
     if tss is not None:
         tss = _to_genome_names(tss, genome.chrom_sizes, str(study.genome.annotation))
-    # keep only the study's chromosomes; every name must still be one the genome knows
+    # keep only the study's chromosomes; contigs the genome lacks are dropped (or an error)
     return ingest(
-        p.fragments, cells, out, genome.names, samples=samples, keep_chromosomes=list(genome.chrom_sizes), tss=tss
+        p.fragments,
+        cells,
+        out,
+        genome.names,
+        samples=samples,
+        keep_chromosomes=list(genome.chrom_sizes),
+        tss=tss,
+        unknown_contigs=study.genome.unknown_contigs,
     )
 
 

@@ -286,6 +286,10 @@ class Genome(Settings):
     """Assembly name recorded with models and results, e.g. "mm10" or "dm6"."""
     chromosomes: Unique[list[Chromosome]] | None = Field(default=None, min_length=1)
     """Keep only these chromosomes; fragments and regions elsewhere are dropped."""
+    unknown_contigs: Literal["drop", "error"] = "drop"
+    """Fragments on contigs the genome lacks (e.g. unplaced ``GL456210.1``): "drop" leaves
+    them out and lists them per contig in the ingest store's dropped_contigs.tsv;
+    "error" stops ingest (and makes them a ``validate`` problem)."""
     annotation: InputPath | None = None
     """Gene annotation (GTF or GFF3) for the TSS-enrichment QC."""
     blacklist: InputPath | None = None

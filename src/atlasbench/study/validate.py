@@ -9,7 +9,11 @@ numeric cells level (grid and named scenarios) must leave some cell type enough 
 out of that level's targets). Fragments files are read
 up to ``max_fragments`` lines each: enough to see every chromosome of a tabix-sorted
 file only when it is small, so chromosome checks on large files use the first
-chromosomes seen, and barcodes are counted among the fragments read.
+chromosomes seen, and barcodes are counted among the fragments read. Every contig of
+every fragments file is listed, from its tabix index when it has one, otherwise by a full
+pass, with what ingest does with it: keep it, rename it to the genome's spelling, or drop
+it (absent from the genome, or outside ``genome.chromosomes``); a contig absent from the
+genome is a problem only with ``genome.unknown_contigs: error``.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pysam
 
 from atlasbench.data.ingest import read_cell_table
 from atlasbench.data.regions import read_bed
@@ -112,14 +118,8 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
             of_sample = cells["barcode"][cells["sample"] == samples[j]]
             ids = {b: k for k, b in enumerate(of_sample)}
             seen = np.zeros(len(ids), dtype=bool)
-            unknown: list[str] = []
-
-            def resolve(name: str, unknown: list[str] = unknown) -> int:
-                if match_chromosomes([name], names)[1]:
-                    unknown.append(name)
-                return 0
-
-            reader = FragmentReader(path, barcodes=ids, resolve_chrom=resolve)
+            # contigs are listed and checked by _check_contigs, over the whole file
+            reader = FragmentReader(path, barcodes=ids)
             n = 0
             try:
                 for batch in reader:
@@ -130,11 +130,7 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
             except AtlasbenchError as exc:
                 problems.append(f"{where}.fragments[{j}]: {exc}")
                 continue
-            if unknown:
-                problems.append(
-                    f"{where}.fragments[{j}]: {path}: chromosomes {unknown[:5]} are not in the genome "
-                    f"(which has {names[:8]}); rename them or use the genome they were mapped to"
-                )
+            problems += _check_contigs(study, f"{where}.fragments[{j}]", path, names)
             if len(ids) and not seen.any():
                 problems.append(
                     f"{where}.cells: none of the {len(ids)} barcodes of sample {samples[j]!r} occur in the first "
@@ -193,3 +189,89 @@ def _check_cell_levels(study: Study, platform: str, where: str, cell_types: np.n
                 ", ".join(low),
             )
     return problems
+
+
+def list_contigs(path: str | Path) -> tuple[list[str], str]:
+    """Every contig of a fragments file, in file order, and where the list came from.
+
+    From the tabix index (``.tbi`` or ``.csi`` beside the file) when there is one, which
+    takes no time; otherwise by a full streaming pass over the file.
+
+    Returns
+    -------
+    contigs : list of str
+        Contig names as the file spells them.
+    source : str
+        ``"tabix index"`` or ``"full pass"``.
+    """
+    path = Path(path)
+    if Path(f"{path}.tbi").exists() or Path(f"{path}.csi").exists():
+        try:
+            with pysam.TabixFile(str(path)) as tabix:
+                return list(tabix.contigs), "tabix index"
+        except (OSError, ValueError) as exc:
+            log.warning("%s: could not read its tabix index (%s); listing contigs by a full pass", path, exc)
+    reader = FragmentReader(path, barcodes={})
+    for _ in reader:
+        pass
+    return list(reader.chromosomes), "full pass"
+
+
+def contig_fates(contigs: list[str], genome: list[str], chromosomes: list[str] | None = None) -> pd.DataFrame:
+    """What ingest does with each contig of a fragments file.
+
+    Parameters
+    ----------
+    contigs
+        Contig names as a fragments file spells them.
+    genome
+        The genome's sequence names.
+    chromosomes
+        The study's ``genome.chromosomes`` (any spelling), or None for all.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per contig: contig, fate (``"kept"``, ``"renamed"`` or ``"dropped"``),
+        genome_name (the genome's spelling, empty when absent) and reason (for a dropped
+        contig: ``"not in genome"`` or ``"not in genome.chromosomes"``).
+    """
+    mapping, _ = match_chromosomes(contigs, genome)
+    keep = None if chromosomes is None else set(match_chromosomes(chromosomes, genome)[0].values())
+    rows = []
+    for c in contigs:
+        hit = mapping.get(c)
+        if hit is None:
+            rows.append((c, "dropped", "", "not in genome"))
+        elif keep is not None and hit not in keep:
+            rows.append((c, "dropped", hit, "not in genome.chromosomes"))
+        else:
+            rows.append((c, "kept" if hit == c else "renamed", hit, ""))
+    return pd.DataFrame(rows, columns=["contig", "fate", "genome_name", "reason"])
+
+
+def _check_contigs(study: Study, where: str, path: str | Path, names: list[str]) -> list[str]:
+    """Log every contig of a fragments file and its fate; contigs absent from the genome
+    are a problem only with ``genome.unknown_contigs: error``."""
+    try:
+        contigs, source = list_contigs(path)
+    except AtlasbenchError as exc:
+        return [f"{where}: {exc}"]
+    fates = contig_fates(contigs, names, study.genome.chromosomes)
+    described = []
+    for r in fates.itertuples():
+        if r.fate == "renamed":
+            described.append(f"{r.contig} renamed to {r.genome_name}")
+        elif r.fate == "dropped":
+            described.append(f"{r.contig} dropped ({r.reason})")
+        else:
+            described.append(f"{r.contig} kept")
+    log.info("%s: %s: %d contigs (%s): %s", where, Path(path).name, len(fates), source, "; ".join(described))
+    unknown = fates.loc[fates["reason"] == "not in genome", "contig"].tolist()
+    if unknown and study.genome.unknown_contigs == "error":
+        return [
+            f"{where}: {path}: contigs {unknown[:5]}{' ...' if len(unknown) > 5 else ''} are not in the genome "
+            f"(which has {names[:8]}) and genome.unknown_contigs is error; rename them, use the genome they were "
+            "mapped to, or set genome.unknown_contigs: drop"
+        ]
+    return []
