@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from atlasbench.io.names import file_stem
 from atlasbench.readouts import cost
 from atlasbench.report.context import METRIC, Q_THRESHOLD, ReportContext, Section
 from atlasbench.report.html import bold_text, html_table, note_html
@@ -253,13 +254,23 @@ def motifs_section(ctx: ReportContext) -> Section:
             f"match a JASPAR motif at q &le; {Q_THRESHOLD}" + (f" ({listed})." if listed else ".")
         )
     logos = sorted((folder / "logos").glob("*.png")) if (folder / "logos").is_dir() else []
+    # a logo's file is named by file_stem(f"{model}_{cell_type}"): the caption shows the original names
+    named = (
+        {
+            file_stem(f"{m}_{c}"): f"{m}, {c}"
+            for m, c in zip(motifs["model"].astype(str), motifs["cell_type"].astype(str), strict=True)
+        }
+        if "cell_type" in motifs.columns
+        else {}
+    )
     for logo in logos:
+        title = named.get(logo.stem, logo.stem)
         parts.append(
             ctx.embed(
                 logo,
-                f"<b>{html.escape(logo.stem)}</b>: each pattern's contribution weight "
+                f"<b>{html.escape(title)}</b>: each pattern's contribution weight "
                 "matrix (left) beside the logo of its best JASPAR match (right).",
-                alt=f"motif logos {logo.stem}",
+                alt=f"motif logos {title}",
             )
         )
     return Section("".join(parts), summary)

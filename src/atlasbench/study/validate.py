@@ -31,6 +31,7 @@ from atlasbench.errors import AtlasbenchError
 from atlasbench.io.annotation import read_tss
 from atlasbench.io.fragments import FragmentReader
 from atlasbench.io.genome import match_chromosomes, open_genome, read_chrom_sizes
+from atlasbench.io.names import file_stem
 from atlasbench.study.schema import Study
 
 log = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
         One message per problem, naming the file or field.
     """
     problems = _check_model(study)
+    cell_types: dict[str, set[str]] = {}
     try:
         names = _genome_names(study)
     except AtlasbenchError as exc:
@@ -113,6 +115,8 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
         except AtlasbenchError as exc:
             problems.append(f"{where}.cells: {exc}")
             continue
+        cell_types[platform.name] = set(cells["cell_type"])
+        problems += _check_cell_type_names(where, cell_types[platform.name])
         problems += _check_cell_levels(study, platform.name, where, cells["cell_type"].to_numpy())
         for j, path in enumerate(platform.fragments):
             of_sample = cells["barcode"][cells["sample"] == samples[j]]
@@ -145,6 +149,48 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
                     len(ids),
                     n,
                 )
+    for i, platform in enumerate(study.platforms):
+        if platform.union is None or not all(part in cell_types for part in platform.union):
+            continue
+        # a combined platform writes the union of its parts' cell types into one folder
+        parts = [cell_types[part] for part in platform.union]
+        union: set[str] = set().union(*parts)
+        problems += _check_cell_type_names(f"platforms[{i}] ({platform.name})", union, within=parts)
+    return problems
+
+
+def _check_cell_type_names(where: str, names: set[str], within: list[set[str]] | None = None) -> list[str]:
+    """Cell-type names must be usable as file names through :func:`~atlasbench.io.names.file_stem`.
+
+    A name must not be empty or only whitespace, and no two names may share a file name
+    after the rule, nor have file names differing only in case (they would overwrite each
+    other on case-insensitive file systems: macOS, Windows). ``within``: for a combined
+    platform, its parts' names; pairs already reported within one part are not repeated.
+    """
+    problems = []
+    by_stem: dict[str, list[str]] = {}
+    for name in sorted(names):
+        if not name.strip():
+            if within is None:
+                problems.append(
+                    f"{where}.cells: cell type {name!r} is empty or only whitespace; give every cell a named cell type"
+                )
+            continue
+        by_stem.setdefault(file_stem(name).lower(), []).append(name)
+    for group in by_stem.values():
+        for k, first in enumerate(group):
+            for second in group[k + 1 :]:
+                if within is not None and any(first in part and second in part for part in within):
+                    continue
+                a, b = file_stem(first), file_stem(second)
+                if a == b:
+                    how = f"the same file name {a!r}, so their files would overwrite each other"
+                else:
+                    how = (
+                        f"file names {a!r} and {b!r} that differ only in case, so their files would overwrite "
+                        "each other on case-insensitive file systems (macOS, Windows)"
+                    )
+                problems.append(f"{where}.cells: cell types {first!r} and {second!r} have {how}; rename one of them")
     return problems
 
 
