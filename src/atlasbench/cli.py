@@ -74,7 +74,7 @@ def init(study_file: Path, preset: str, force: bool) -> None:
     "--max-fragments",
     default=2_000_000,
     show_default=True,
-    help="Fragments read per file for the barcode and chromosome checks (0: all).",
+    help="Fragments read per file for the barcode checks (0: all); contigs are listed from the whole file.",
 )
 def validate(study_file: Path, max_fragments: int) -> None:
     """Check a study file and the files it names, before any long work.

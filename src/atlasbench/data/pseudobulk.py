@@ -75,6 +75,10 @@ class Pseudobulk:
     insertions_in_regions
         int64 per cell of the store (store order): insertions of the full data inside
         the regions themselves (not their target windows), the numerator of FRiP.
+    dropped
+        Per cell level (``cell_level`` of ``levels``): the cell types below
+        ``min_cells_per_type`` there, as a list of names (the levels table's
+        ``dropped_cell_types`` is the same for reading, joined with "; ").
     """
 
     counts: np.ndarray
@@ -83,6 +87,7 @@ class Pseudobulk:
     levels: pd.DataFrame
     cell_saturation: pd.DataFrame
     insertions_in_regions: np.ndarray
+    dropped: list[list[str]]
 
 
 def target_windows(regions: pd.DataFrame, window: int | None) -> pd.DataFrame:
@@ -213,7 +218,9 @@ def pseudobulk(
     for i in range(n_d):
         saturation[f"reads_{i}"] = reads_kept[i]
         saturation[f"fragments_{i}"] = frags[i]
-    return Pseudobulk(counts, library, cell_types, levels, saturation[has_data].reset_index(drop=True), in_regions)
+    return Pseudobulk(
+        counts, library, cell_types, levels, saturation[has_data].reset_index(drop=True), in_regions, dropped
+    )
 
 
 def _dropped_cell_types(cell_level, cell_type_id, cell_types, cells, sizes, min_cells) -> list[list[str]]:

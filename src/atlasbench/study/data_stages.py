@@ -370,8 +370,7 @@ def targets_stage(
                 continue
             row = pb.levels[(pb.levels["depth_level"] == i) & (pb.levels["cell_level"] == j)].iloc[0]
             # cell types under grid.min_cells_per_type at this level are left out of its targets
-            dropped = set(str(row["dropped_cell_types"]).split("; ")) if row["dropped_cell_types"] else set()
-            keep = np.array([c not in dropped for c in pb.cell_types])
+            keep = np.array([c not in pb.dropped[j] for c in pb.cell_types])
             adata = build_targets(
                 pb.counts[i, j][keep].astype(np.float32),
                 [c for c, k in zip(pb.cell_types, keep) if k],
