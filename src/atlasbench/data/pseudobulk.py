@@ -139,17 +139,14 @@ def pseudobulk(
         raise AtlasbenchError("pseudobulk needs at least one region")
     cell_table = store.cells
     has_data = cell_table["n_fragments"].to_numpy() > 0
-    cell_types = sorted(cell_table.loc[has_data, "cell_type"].unique())
-    type_index = {t: i for i, t in enumerate(cell_types)}
-    cell_type_id = cell_table["cell_type"].map(type_index).fillna(-1).to_numpy(np.int64)
-
-    n_cells_total = int(has_data.sum())
-    mean_reads = cell_table.loc[has_data, "n_reads"].sum() / n_cells_total
-    probs = depth_probabilities(reads_levels, mean_reads)
-    sizes = cell_levels(cells, n_cells_total)
-    rank = np.full(len(cell_table), n_cells_total, dtype=np.int64)
-    rank[has_data] = cell_order(cell_table.loc[has_data, "cell_type"].to_numpy(), seed)
-    cell_level = first_cell_level(rank, sizes)
+    setup = _level_setup(store, reads_levels, cells, seed)
+    cell_types, cell_type_id, probs, sizes, cell_level = (
+        setup.cell_types,
+        setup.cell_type_id,
+        setup.probs,
+        setup.sizes,
+        setup.cell_level,
+    )
     dropped = _dropped_cell_types(cell_level, cell_type_id, cell_types, cells, sizes, min_cells_per_type)
 
     n_d, n_c, n_t = len(probs), len(sizes), len(cell_types)
@@ -415,7 +412,8 @@ class _Levels:
 
 
 def _level_setup(store: Store, reads_levels: Sequence[int | str], cells: Sequence[int | str], seed: int) -> _Levels:
-    """Cell types, depth probabilities and each cell's first cell level, as :func:`pseudobulk`."""
+    """Cell types, depth probabilities and each cell's first cell level: the levels that
+    :func:`pseudobulk` counts and :func:`export_bigwigs` writes, from one rule."""
     cell_table = store.cells
     has_data = cell_table["n_fragments"].to_numpy() > 0
     cell_types = sorted(cell_table.loc[has_data, "cell_type"].unique())
