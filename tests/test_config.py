@@ -198,7 +198,8 @@ def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
     for line in expected:
         assert line in lines, f"{line!r} missing from:\n{message}"
     unknown = next(line for line in lines if line.startswith("platforms[1].colour:"))
-    assert "unknown key" in unknown and "fragments, cells, samples, cost, union, common_depth" in unknown
+    assert "unknown key" in unknown
+    assert "fragments, cells, samples, cost, sequenced_reads, union, common_depth" in unknown
     assert any(line.startswith("grid.scenarios[0].cells: must be") and "'matched+x%'" in line for line in lines)
     assert exc.value.problems and all(str(p) in lines for p in exc.value.problems)
     # listed in the order of the file

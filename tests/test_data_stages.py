@@ -543,3 +543,36 @@ def test_ingest_stage_drops_unknown_contigs_or_fails_in_error_mode(tmp_path, raw
     # the cached store (made in drop mode) fails too
     with pytest.raises(AtlasbenchError, match=r"'JH584304\.1' \(4 fragments\)"):
         stages.ingest_stage(study, "tenx", stages.genome_stage(study))
+
+
+def test_usable_fraction_from_sequenced_reads(tmp_path, raw, caplog):
+    """Issue 16 item 3: read pairs in the annotated cells' fragments per sequenced read pair."""
+    barcodes = sorted(raw["barcode"].unique())[:40]
+    study_file = small_study(tmp_path, barcodes, BED, extra="grid: {reads_per_cell: [all], cells: [all]}\n")
+    # by hand: the read pairs (count column) of the 40 cells' fragments on the study's chromosomes
+    usable = int(raw.loc[raw["barcode"].isin(barcodes) & raw["chrom"].isin(list(SIZES)), "count"].sum())
+    assert usable > 0
+    data = stages.study_data(load_study(study_file))
+    assert data.usable_fraction == {}  # no sequenced_reads: nothing computed, nothing written
+    folder = data.targets["tenx"]["reads-all_cells-all"].parent
+    assert not (folder / stages.SEQUENCING_FILE).exists()
+
+    text = study_file.read_text()
+    cost = "cost: {per_cell: 1.0, per_million_reads: 3.0}"
+    study_file.write_text(text.replace(cost, f"{cost}\n    sequenced_reads: {4 * usable}"))
+    with caplog.at_level("INFO", logger="atlasbench.study.data_stages"):
+        data = stages.study_data(load_study(study_file))
+    assert data.usable_fraction == {"tenx": pytest.approx(0.25)}
+    record = __import__("json").loads((folder / stages.SEQUENCING_FILE).read_text())
+    assert record["usable_read_pairs"] == usable and record["sequenced_read_pairs"] == 4 * usable
+    assert record["usable_fraction"] == pytest.approx(0.25)
+    assert "usable fraction 0.250" in caplog.text
+
+    # a Cell Ranger summary.csv, read directly; a fraction over 1 is a warning
+    (tmp_path / "summary.csv").write_text(f"Sample ID,Sequenced read pairs\ns1,{usable // 2}\n")
+    study_file.write_text(text.replace(cost, f"{cost}\n    sequenced_reads: summary.csv"))
+    caplog.clear()
+    data = stages.study_data(load_study(study_file))
+    assert data.usable_fraction["tenx"] == pytest.approx(usable / (usable // 2))
+    assert "more read pairs in the cells' fragments" in caplog.text
+    assert stages.usable_fraction(300, 400) == 0.75

@@ -495,3 +495,19 @@ def test_report_renders_in_headless_chromium(chromium, full_report, tmp_path: Pa
     match = re.search(r'<p id="report-check">images: (\d+) loaded, (\d+) broken</p>', result.stdout)
     assert match, result.stdout[-500:] + result.stderr[-2000:]
     assert int(match.group(1)) == EXPECTED_IMAGES and int(match.group(2)) == 0
+
+
+def test_qc_table_shows_the_usable_fraction(settings, tmp_path: Path) -> None:
+    """Issue 16 item 3: a platform with sequenced_reads gets its usable fraction in the QC table."""
+    folder = _qc(tmp_path / "qc10x", "10x")
+    (folder / "sequencing.json").write_text(
+        json.dumps({"platform": "10x", "sequenced_read_pairs": 400, "usable_read_pairs": 300, "usable_fraction": 0.75})
+    )
+    inputs = ReportInputs(evaluation=None, qc={"10x": folder, "hydrop": _qc(tmp_path / "qchydrop", "hydrop")},
+                          tn5=tmp_path / "no-tn5", motifs=tmp_path / "no-motifs", enhancers={}, truth=None)
+    text = write_report(settings, inputs, tmp_path / "out").read_text()
+    qc = pd.read_csv(tmp_path / "out" / "tables" / "qc.csv").set_index("platform")
+    assert qc.loc["10x", "usable_fraction"] == 0.75 and qc.loc["10x", "sequenced_read_pairs"] == 400
+    assert np.isnan(qc.loc["hydrop", "usable_fraction"])  # no sequenced_reads: left empty
+    assert "usable fraction (read pairs in cells&#x27; fragments per sequenced)" in text
+    assert '<td class="num">0.750</td>' in text

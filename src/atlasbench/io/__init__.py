@@ -8,6 +8,7 @@
 - :mod:`~atlasbench.io.intervals`: sorted genomic segments;
 - :mod:`~atlasbench.io.jaspar`: JASPAR motifs, offline from pyjaspar's database;
 - :mod:`~atlasbench.io.names`: the one rule from a name to a file name;
+- :mod:`~atlasbench.io.cellranger`: sequenced read pairs from a Cell Ranger ATAC / ARC ``summary.csv``;
 - :mod:`~atlasbench.io.atomic`, :mod:`~atlasbench.io.figures`: atomic writes of files and figures.
 """
 
@@ -34,6 +35,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "intervals": ["Segments"],
         "jaspar": ["Motif", "jaspar_motif", "jaspar_collection"],
         "names": ["file_stem"],
+        "cellranger": ["read_sequenced_read_pairs"],
         "atomic": ["atomic_path", "write_text_atomic"],
         "figures": ["save_figure"],
     },

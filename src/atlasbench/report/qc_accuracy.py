@@ -10,6 +10,7 @@ with the saturation surfaces of :func:`atlasbench.readouts.cost.fit_saturation`.
 from __future__ import annotations
 
 import html
+import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -82,6 +83,11 @@ def qc_section(ctx: ReportContext) -> Section:
             ctx.complexity[platform] = m
             row["median_complexity"] = m.median()
             row["saturation_depth"] = saturation_depth(m.to_numpy())
+        sequencing = Path(folder) / "sequencing.json"  # with the platform's sequenced_reads
+        if sequencing.is_file():
+            record = json.loads(sequencing.read_text())
+            row["sequenced_read_pairs"] = int(record["sequenced_read_pairs"])
+            row["usable_fraction"] = float(record["usable_fraction"])
         medians.append(row)
         level_path = Path(folder) / "levels.tsv"
         if level_path.is_file():
@@ -110,6 +116,8 @@ def qc_section(ctx: ReportContext) -> Section:
             "median_tss_enrichment": "median TSS enrichment",
             "median_complexity": "median library complexity (fragments)",
             "saturation_depth": "95% saturation depth (reads per cell)",
+            "sequenced_read_pairs": "sequenced read pairs",
+            "usable_fraction": "usable fraction (read pairs in cells' fragments per sequenced)",
         }
     )
     parts = [html_table(shown, text_columns={"platform"}, colours=ctx.colours)]
@@ -121,6 +129,13 @@ def qc_section(ctx: ReportContext) -> Section:
             "fragment (median marked); FRiP: share of Tn5 insertions inside the study's regions; "
             "TSS enrichment: insertions at transcription start sites over their flanks. "
             "Last panel: mean unique fragments per cell at each depth level (all cells)."
+            + (
+                " Usable fraction: the read pairs in the annotated cells' fragments per read pair "
+                "sequenced (the platform's <code>sequenced_reads</code>); reads per cell here count "
+                "usable read pairs."
+                if "usable_fraction" in table.columns
+                else ""
+            )
             + (
                 " Library complexity: each cell's distinct fragments, from its reads and unique "
                 "fragments by the Lander-Waterman law U = M(1 &minus; e<sup>&minus;R/M</sup>); "

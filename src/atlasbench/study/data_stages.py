@@ -13,7 +13,8 @@ Layout under ``study.output``::
     ingest/<platform>-<hash>/ fragments store, cells + per-cell QC (see ingest.py)
     regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds),
                               genome_size.json (MACS3's -g and its source)
-    targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet
+    targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet,
+                              sequencing.json (usable fraction, with sequenced_reads)
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -410,6 +411,65 @@ def targets_stage(
     return {k: out / v for k, v in files.items()}
 
 
+SEQUENCING_FILE = "sequencing.json"
+"""Per platform, beside the targets' ``qc.tsv``: sequenced and usable read pairs and the usable fraction."""
+
+
+def usable_fraction(usable_read_pairs: float, sequenced_read_pairs: float) -> float:
+    """Share of the sequenced read pairs that ended in annotated cells' fragments.
+
+    For example 300 million read pairs in the cells' fragments of a library sequenced to
+    400 million read pairs: 0.75. Reads lost to invalid barcodes, background barcodes,
+    unmapped or filtered reads and dropped contigs make up the rest.
+    """
+    if not sequenced_read_pairs > 0:
+        raise AtlasbenchError(f"sequenced read pairs must be positive, got {sequenced_read_pairs}")
+    return float(usable_read_pairs) / float(sequenced_read_pairs)
+
+
+def sequencing_stage(study: Study, platform: str, store: Store, folder: Path) -> dict[str, object] | None:
+    """The usable fraction of a platform with ``sequenced_reads`` (else None), logged and
+    written to ``folder/sequencing.json`` (the targets folder, beside ``qc.tsv``).
+
+    Usable read pairs are the read pairs of the annotated cells' fragments, the sum of
+    the store's ``n_reads``; the sequenced read pairs are the platform's
+    ``sequenced_reads`` (a number or a Cell Ranger ``summary.csv``). A fraction above 1
+    (more read pairs in fragments than sequenced) is logged as a warning: the figure is
+    probably of another library.
+    """
+    p = study.platform(platform)
+    sequenced = p.sequenced_read_pairs()
+    if sequenced is None:
+        return None
+    usable = int(store.cells["n_reads"].sum())
+    fraction = usable_fraction(usable, sequenced)
+    record: dict[str, object] = {
+        "platform": platform,
+        "sequenced_read_pairs": sequenced,
+        "usable_read_pairs": usable,
+        "usable_fraction": fraction,
+        "source": str(p.sequenced_reads),
+    }
+    write_text_atomic(folder / SEQUENCING_FILE, json.dumps(record, indent=1))
+    log.info(
+        "%s: %s of %s sequenced read pairs are in annotated cells' fragments (usable fraction %.3f)",
+        platform,
+        f"{usable:,}",
+        f"{sequenced:,}",
+        fraction,
+    )
+    if fraction > 1:
+        log.warning(
+            "%s: more read pairs in the cells' fragments (%s) than sequenced (%s, from %s); "
+            "is sequenced_reads the figure of this library?",
+            platform,
+            f"{usable:,}",
+            f"{sequenced:,}",
+            p.sequenced_reads,
+        )
+    return record
+
+
 @dataclass(frozen=True)
 class StudyData:
     """What the data stages of a study produce.
@@ -427,6 +487,9 @@ class StudyData:
         platform's full data).
     named
         Each named scenario's grid point, by scenario name.
+    usable_fraction
+        Platform -> read pairs in annotated cells' fragments per sequenced read pair, for
+        the platforms with ``sequenced_reads`` (:func:`sequencing_stage`).
     """
 
     genome: GenomeInfo
@@ -434,6 +497,7 @@ class StudyData:
     scenarios: list[Scenario]
     targets: dict[str, dict[str, Path]]
     named: dict[str, Scenario]
+    usable_fraction: dict[str, float] = field(default_factory=dict)
 
 
 def study_data(study: Study) -> StudyData:
@@ -455,7 +519,13 @@ def study_data(study: Study) -> StudyData:
     stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
     scenarios, named = scenarios_of(study, stores)
     targets = {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
-    return StudyData(genome, regions, scenarios, targets, named)
+    usable = {}
+    for name in stores:
+        # every platform has its full data's targets, so its targets folder
+        record = sequencing_stage(study, name, stores[name], next(iter(targets[name].values())).parent)
+        if record is not None:
+            usable[name] = float(record["usable_fraction"])  # type: ignore[arg-type]
+    return StudyData(genome, regions, scenarios, targets, named, usable)
 
 
 def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:

@@ -55,6 +55,7 @@ from pydantic import (
 
 from atlasbench.data.folds import default_validation
 from atlasbench.data.ingest import default_sample_name
+from atlasbench.io.cellranger import read_sequenced_read_pairs
 from atlasbench.io.genome import match_chromosomes
 from atlasbench.models.settings import Training
 from atlasbench.settings import Settings
@@ -172,6 +173,23 @@ InputFolder = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(_i
 
 OutputPath = Annotated[Path, BeforeValidator(_nonempty_path), AfterValidator(_output_folder)]
 """The output folder; relative to the study file's folder; need not exist."""
+
+
+def _read_pairs_or_summary(value: Any, info: ValidationInfo) -> int | Path:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # YAML's 4.19e8
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, (str, os.PathLike)):
+        return _input_file(Path(_nonempty_path(value)), info)
+    raise custom_error(
+        "must be a positive whole number (read pairs sequenced) or the path of a Cell Ranger ATAC / ARC summary.csv",
+        show_value(value),
+    )
+
+
+SequencedReads = Annotated[int | Path, PlainValidator(_read_pairs_or_summary, json_schema_input_type=int | str)]
+"""Read pairs sequenced: a positive number, or an input file (a Cell Ranger ``summary.csv``)."""
 
 
 def _one_or_many(value: Any) -> Any:
@@ -334,6 +352,13 @@ class Platform(Settings):
     defaults to each file's name without .tsv.gz / .tsv.bgz / .tsv."""
     cost: Cost | None = None
     """Library and sequencing cost figures."""
+    sequenced_reads: SequencedReads | None = None
+    """Read pairs sequenced for the whole library: a number, or the path of Cell Ranger
+    ATAC's or ARC's ``summary.csv`` (its ``Sequenced read pairs`` / ``ATAC Sequenced read
+    pairs`` column is read). Gives the *usable fraction*, the read pairs in the annotated
+    cells' fragments per read pair sequenced, shown in QC; the cost model then charges
+    the sequenced reads a design needs. Optional: without it reads are counted in the
+    fragments (usable read pairs)."""
     union: list[Name] | None = Field(default=None, min_length=2)
     """Combined platform: names of the sourced platforms (two or more) to pool."""
     common_depth: PositiveInt | None = None
@@ -349,11 +374,19 @@ class Platform(Settings):
         """Sample name of each fragments file (given or derived); [] when combined."""
         return list(self.samples or [])
 
+    def sequenced_read_pairs(self) -> int | None:
+        """Read pairs sequenced (``sequenced_reads``, its ``summary.csv`` read), or None."""
+        if self.sequenced_reads is None:
+            return None
+        if isinstance(self.sequenced_reads, Path):
+            return read_sequenced_read_pairs(self.sequenced_reads)
+        return int(self.sequenced_reads)
+
     @model_validator(mode="after")
     def _sourced_or_combined(self) -> Platform:
         found: Found = []
         if self.union is not None:
-            for field in ("fragments", "cells", "samples", "cost"):
+            for field in ("fragments", "cells", "samples", "cost", "sequenced_reads"):
                 value = getattr(self, field)
                 if value is not None:
                     found.append(
@@ -768,6 +801,8 @@ class Study(Settings):
                 found[f"platforms[{i}].fragments[{j}]"] = path
             if platform.cells is not None:
                 found[f"platforms[{i}].cells"] = platform.cells
+            if isinstance(platform.sequenced_reads, Path):
+                found[f"platforms[{i}].sequenced_reads"] = platform.sequenced_reads
         if self.regions.bed is not None:
             found["regions.bed"] = self.regions.bed
         if self.evaluation.enhancers is not None:
