@@ -13,6 +13,7 @@ from atlasbench.cli import main
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.jaspar import jaspar_collection, jaspar_motif
 from atlasbench.readouts.motifs import (
+    NoPatterns,
     Pattern,
     discover_patterns,
     match_patterns,
@@ -133,3 +134,50 @@ def test_planted_motifs_are_found_and_matched_to_their_jaspar_motif(planted, tmp
         assert jaspar_motif(cell_type).name in matched, (cell_type, matched)
         assert jaspar_motif(other).name not in matched
     assert (tmp_path / "motifs" / "logos" / "model_twi.png").stat().st_size > 0
+
+
+def test_near_flat_scores_say_why_there_is_no_pattern() -> None:
+    """Scores TF-MoDISco cannot set seqlet thresholds on raise NoPatterns, not its own error."""
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 4, (20, 200)).astype(np.uint8)
+    with pytest.raises(NoPatterns, match="constant"):
+        discover_patterns(codes, np.zeros((20, 4, 200)), leiden_runs=1)
+    with pytest.raises(NoPatterns, match="null distribution"):  # modisco: ValueError from its isotonic fit
+        discover_patterns(codes, np.abs(rng.normal(0, 1e-3, (20, 4, 200))), leiden_runs=1)
+
+
+def test_motifs_command_notes_cell_types_without_patterns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A model that ignores its input: one cell type has no specific region, the other only
+    constant contributions; `atlasbench motifs` warns once per cell type, exits 0 and writes
+    empty tables and the reasons in notes.tsv."""
+    import logging
+
+    import torch
+
+    from atlasbench.models.architectures import build_model, model_params
+    from atlasbench.models.trained import save_trained
+
+    params = model_params("dilated_cnn", "tiny", {"filters": 8, "n_dil_layers": 2})
+    model = build_model("dilated_cnn", 2, 200, params=params)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    folder = save_trained(tmp_path / "flat", model, {"architecture": "dilated_cnn", "preset": "tiny",
+                                                     "params": params, "input_length": 200,
+                                                     "cell_types": ["dev", "hk"]})
+    rng = np.random.default_rng(0)
+    fasta = tmp_path / "regions.fa"
+    fasta.write_text("".join(f">r{i}\n{''.join(rng.choice(list('ACGT'), 200))}\n" for i in range(30)))
+    with caplog.at_level(logging.WARNING, logger="atlasbench.readouts.motifs"):
+        result = CliRunner().invoke(main, ["motifs", str(folder), "--regions", str(fasta), "--top-regions", "20",
+                                           "--steps", "2", "--leiden-runs", "1", "--jaspar-group", "insects",
+                                           "--out", str(tmp_path / "motifs")])
+    assert result.exit_code == 0, result.output
+    assert len([r for r in caplog.records if r.levelname == "WARNING"]) == 2
+    assert "motifs of dev skipped: contribution scores are constant" in caplog.text
+    assert "motifs of hk skipped: no region is predicted most specific" in caplog.text
+    motifs = pd.read_csv(tmp_path / "motifs" / "motifs.tsv", sep="\t")
+    assert motifs.empty and {"model", "cell_type", "pattern", "match", "q_value"} <= set(motifs.columns)
+    notes = pd.read_csv(tmp_path / "motifs" / "notes.tsv", sep="\t")
+    assert notes.columns.tolist() == ["model", "cell_type", "n_regions", "note"]
+    assert notes["cell_type"].tolist() == ["dev", "hk"] and notes["n_regions"].tolist() == [20, 0]

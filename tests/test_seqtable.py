@@ -290,3 +290,39 @@ def test_train_command_on_a_sequence_table_then_predict(tmp_path: Path) -> None:
 
     missing_length = CliRunner().invoke(main, ["train", str(path)])
     assert missing_length.exit_code != 0 and "--input-length" in missing_length.output
+
+
+def _negative_table(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    letters = np.array(list("ACGT"))
+    seqs = ["".join(rng.choice(letters, 120)) for _ in range(200)]
+    table = pd.DataFrame({"sequence": seqs, "dev": rng.normal(0.5, 1.5, 200), "hk": rng.normal(1.0, 1.0, 200)})
+    path = tmp_path / "log2.tsv"
+    table.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def test_negative_targets_get_a_linear_output(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """log2 activities below zero cannot be reached by the default softplus output: the model
+    gets a linear one, with a warning; asking for softplus (or a loss that cannot take them) fails."""
+    import torch
+    from click.testing import CliRunner
+
+    from atlasbench.cli import main
+    from atlasbench.models.trained import load_trained
+
+    path = _negative_table(tmp_path)
+    common = ["train", str(path), "--input-length", "120", "--epochs", "1", "--batch-size", "64",
+              "--param", "filters=8", "--param", "n_dil_layers=2", "--folds", "5"]
+    with caplog.at_level(logging.WARNING, logger="atlasbench.models.seqtable"):
+        result = CliRunner().invoke(main, [*common, "--out", str(tmp_path / "model")])
+    assert result.exit_code == 0, result.output
+    assert "go below zero" in caplog.text and "linear output" in caplog.text
+    trained = load_trained(tmp_path / "model")
+    assert isinstance(trained.module.out, torch.nn.Identity)
+
+    softplus = ["--param", "output_activation=softplus", "--out", str(tmp_path / "m2")]
+    explicit = CliRunner().invoke(main, [*common, *softplus])
+    assert explicit.exit_code != 0 and "output_activation=linear" in str(explicit.output) + str(explicit.exception)
+    poisson = CliRunner().invoke(main, [*common, "--loss", "poisson", "--out", str(tmp_path / "m3")])
+    assert poisson.exit_code != 0 and "Poisson" in str(poisson.output) + str(poisson.exception)

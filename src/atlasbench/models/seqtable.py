@@ -512,6 +512,14 @@ def train_on_table(
     -------
     pandas.DataFrame
         The test-fold evaluation (``cell_type`` = target column, ``metric``, ``value``).
+
+    Raises
+    ------
+    AtlasbenchError
+        When targets go below zero and the model was asked for an output that cannot
+        (``output_activation`` softplus or sigmoid in ``params``), or the loss cannot
+        take them (Poisson; CosineMSELog below -1). Without an explicit
+        ``output_activation``, negative targets get a linear output (logged).
     """
     from atlasbench.models.architectures import count_parameters, model_params
     from atlasbench.models.metrics import correlations
@@ -540,6 +548,7 @@ def train_on_table(
     test = np.flatnonzero(split == "test")
     if test.size < 3:
         raise AtlasbenchError(f"test fold {test_fold} holds {test.size} sequences; folds present: {folds_present}")
+    params = _output_for_targets(table, architecture, preset, params, training.loss)
     model, history = train(
         table.codes,
         table.targets,
@@ -576,3 +585,49 @@ def train_on_table(
     evaluation.to_csv(out / "evaluation.tsv", sep="\t", index=False)
     save_trained(out, model, spec, regions, history)
     return evaluation
+
+
+def _output_for_targets(
+    table: SequenceTable, architecture: str, preset: str, params: dict | None, loss: str
+) -> dict | None:
+    """The model parameters, with a linear output where targets go below zero.
+
+    Softplus (the default output) and sigmoid cannot go below zero, so a model with
+    either could never reach negative targets (e.g. log2 enhancer activities): unless
+    the caller chose the output activation, it becomes linear, with a warning; if the
+    caller chose one of those, or a loss that cannot take negative targets, this raises.
+    """
+    from atlasbench.models.architectures import model_params
+
+    lowest = float(table.targets.min())
+    if lowest >= 0:
+        return params
+    below = ", ".join(n for n, v in zip(table.target_names, table.targets.min(axis=0)) if v < 0)
+    if loss == "poisson":
+        raise AtlasbenchError(
+            f"target column(s) {below} go below zero (min {lowest:g}); the Poisson loss needs non-negative "
+            "targets: use loss 'mse'"
+        )
+    if loss == "cosine_mse_log" and lowest <= -1:
+        raise AtlasbenchError(
+            f"target column(s) {below} go down to {lowest:g}; the cosine_mse_log loss takes log1p of the "
+            "targets and needs them above -1: use loss 'mse'"
+        )
+    chosen = (params or {}).get("output_activation")
+    if chosen in ("softplus", "sigmoid"):
+        raise AtlasbenchError(
+            f"target column(s) {below} go below zero (min {lowest:g}) but output_activation={chosen} cannot: "
+            "use output_activation=linear"
+        )
+    if chosen is None and model_params(architecture, preset, params).get("output_activation") in (
+        "softplus",
+        "sigmoid",
+    ):
+        logger.warning(
+            "target column(s) %s go below zero (min %g), which a softplus output cannot reach; "
+            "training with a linear output instead",
+            below,
+            lowest,
+        )
+        return {**(params or {}), "output_activation": "linear"}
+    return params

@@ -12,6 +12,12 @@ Benjamini-Hochberg over one pattern's comparisons with all motifs.
 
 Two models that learned the same enhancer logic find patterns matched to the same
 JASPAR motifs (:func:`motif_overlap`).
+
+TF-MoDISco cannot run on every model: near-flat contribution scores (an untrained or
+weakly trained model) leave it no null distribution to set seqlet thresholds from, or
+too few seqlets to cluster, and a cell type may have no region predicted specific to
+it. Such a cell type is skipped with one warning line and noted in ``notes.tsv``
+(:func:`discover_motifs`, :func:`write_motifs`) instead of stopping the run.
 """
 
 from __future__ import annotations
@@ -34,6 +40,26 @@ log = logging.getLogger(__name__)
 
 #: Columns of :func:`match_patterns`' table.
 MATCH_COLUMNS = ["pattern", "n_seqlets", "consensus", "rank", "match", "matrix_id", "p_value", "q_value", "strand"]
+
+#: Columns of ``notes.tsv`` (:func:`write_motifs`): why a cell type has no pattern.
+NOTE_COLUMNS = ["model", "cell_type", "n_regions", "note"]
+
+
+class NoPatterns(AtlasbenchError):
+    """TF-MoDISco cannot run on these contribution scores; the message says why."""
+
+
+def _raised_in_modisco(err: BaseException) -> str | None:
+    """The modiscolite module an exception was raised in (innermost frame), else None."""
+    module = None
+    tb = err.__traceback__
+    while tb is not None:
+        name = tb.tb_frame.f_globals.get("__name__", "")
+        if name.startswith("modiscolite"):
+            module = name
+        tb = tb.tb_next
+    return module
+
 
 #: A pattern is trimmed to the positions holding at least this share of its largest
 #: per-position contribution (TF-MoDISco's report uses 0.3).
@@ -136,7 +162,15 @@ def discover_patterns(
     Returns
     -------
     list of Pattern
-        Positive patterns, then negative ones; empty when no seqlet cluster is found.
+        Positive patterns, then negative ones; empty when no seqlet cluster is found
+        (e.g. too few seqlets of either sign).
+
+    Raises
+    ------
+    NoPatterns
+        When TF-MoDISco cannot run on the scores: they are all zero, or it cannot
+        estimate the null distribution of seqlet scores or cluster the seqlets (near-flat
+        scores make it divide by zero or take percentiles of nothing).
     """
     from modiscolite.tfmodisco import TFMoDISco
 
@@ -154,14 +188,30 @@ def discover_patterns(
             f"sequences of {codes.shape[1]} bp are shorter than a seqlet window with flanks ({window + 2 * flank} bp)"
         )
     one_hot = codes_one_hot(codes).transpose(0, 2, 1).astype(np.float32)  # (n, L, 4)
-    positive, negative = TFMoDISco(
-        one_hot,
-        hypothetical.transpose(0, 2, 1).copy(),
-        sliding_window_size=window,
-        flank_size=flank,
-        max_seqlets_per_metacluster=max_seqlets,
-        n_leiden_runs=leiden_runs,
-    )
+    actual = (one_hot * hypothetical.transpose(0, 2, 1)).sum(axis=2)
+    if not np.isfinite(actual).all():
+        raise NoPatterns("contribution scores are not all finite")
+    if np.ptp(actual) == 0:
+        raise NoPatterns("contribution scores are constant (the model ignores its input)")
+    try:
+        positive, negative = TFMoDISco(
+            one_hot,
+            hypothetical.transpose(0, 2, 1).copy(),
+            sliding_window_size=window,
+            flank_size=flank,
+            max_seqlets_per_metacluster=max_seqlets,
+            n_leiden_runs=leiden_runs,
+        )
+    except (ZeroDivisionError, IndexError, ValueError) as err:
+        module = _raised_in_modisco(err)
+        if module is None:
+            raise
+        step = (
+            "no null distribution of seqlet scores (near-flat contributions)"
+            if module.endswith("extract_seqlets")
+            else "too few or too uniform seqlets to cluster"
+        )
+        raise NoPatterns(f"{step}; TF-MoDISco raised {type(err).__name__}: {err}") from err
     patterns = []
     for sign, found in (("pos", positive), ("neg", negative)):
         for i, pattern in enumerate(found or []):
@@ -259,9 +309,13 @@ def discover_motifs(
     Returns
     -------
     table : pandas.DataFrame
-        ``cell_type``, ``n_regions`` and :data:`MATCH_COLUMNS`.
+        ``cell_type``, ``n_regions``, :data:`MATCH_COLUMNS` and ``note``. A cell type
+        without a pattern (no specific region, TF-MoDISco cannot run on its scores, or
+        finds no seqlet cluster) has one row with no pattern (NaN) and the reason in
+        ``note`` (logged as a warning); ``note`` is empty on pattern rows.
+        :func:`write_motifs` writes those rows to ``notes.tsv``.
     patterns : dict of str to list of Pattern
-        Cell type -> its patterns.
+        Cell type -> its patterns (empty for the noted cell types).
     """
     from tqdm.auto import tqdm
 
@@ -272,24 +326,38 @@ def discover_motifs(
     if unknown:
         raise AtlasbenchError(f"no model output {unknown}; outputs: {', '.join(outputs)}")
     predictions = predict(model, codes, device=device)
+    columns = ["cell_type", "n_regions", *MATCH_COLUMNS, "note"]
     tables = []
     found: dict[str, list[Pattern]] = {}
     for cell_type in tqdm(cell_types, desc="motifs", unit="cell type", disable=None):
         output = list(outputs).index(cell_type)
         chosen = specific_regions(predictions, output, n_regions)
         log.info("%s: explaining %d specific regions", cell_type, len(chosen))
+        found[cell_type] = []
+        note = ""
         if len(chosen) == 0:
-            found[cell_type] = []
+            note = "no region is predicted most specific to this cell type"
+        else:
+            _, hypothetical = integrated_gradients(model, codes[chosen], output, steps=steps, device=device)
+            try:
+                found[cell_type] = discover_patterns(
+                    codes[chosen], hypothetical, max_seqlets=max_seqlets, leiden_runs=leiden_runs
+                )
+            except NoPatterns as err:
+                note = str(err)
+            else:
+                if not found[cell_type]:
+                    note = "TF-MoDISco found no seqlet cluster (too few seqlets of either sign)"
+        if note:
+            log.warning("motifs of %s skipped: %s (%d regions)", cell_type, note, len(chosen))
+            row = dict.fromkeys(columns, np.nan) | {"cell_type": cell_type, "n_regions": len(chosen), "note": note}
+            tables.append(pd.DataFrame([row], columns=columns))
             continue
-        _, hypothetical = integrated_gradients(model, codes[chosen], output, steps=steps, device=device)
-        found[cell_type] = discover_patterns(
-            codes[chosen], hypothetical, max_seqlets=max_seqlets, leiden_runs=leiden_runs
-        )
         table = match_patterns(found[cell_type], motifs)
         table.insert(0, "n_regions", len(chosen))
         table.insert(0, "cell_type", cell_type)
+        table["note"] = ""
         tables.append(table)
-    columns = ["cell_type", "n_regions", *MATCH_COLUMNS]
     return (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)), found
 
 
@@ -371,16 +439,19 @@ def write_motifs(
 
     Files: ``matches.tsv`` (every pattern's top matches), ``motifs.tsv`` (one row per
     pattern: model, cell type, pattern, seqlets, consensus, best JASPAR match, its
-    p- and q-value), ``overlap.tsv`` when two models are given (:func:`motif_overlap`),
-    ``patterns.npz`` (each pattern's PPM and CWM) and per model and cell type a logo
-    figure ``logos/<model>_<cell type>.png`` / ``.pdf``: each pattern's CWM beside the
+    p- and q-value), ``notes.tsv`` (:data:`NOTE_COLUMNS`: each model and cell type
+    without a pattern, and why; only a header when every one has patterns),
+    ``overlap.tsv`` when two models are given (:func:`motif_overlap`), ``patterns.npz``
+    (each pattern's PPM and CWM) and per model and cell type a logo figure
+    ``logos/<model>_<cell type>.png`` / ``.pdf``: each pattern's CWM beside the
     information-content logo of its best match (reverse-complemented where it matched
     that strand), titled with the match and q-value.
 
     Parameters
     ----------
     table
-        :func:`discover_motifs` rows with a ``model`` column.
+        :func:`discover_motifs` rows with a ``model`` column (rows with a ``note`` and no
+        pattern go to ``notes.tsv``).
     patterns
         ``(model, cell type)`` -> its patterns.
     motifs
@@ -403,7 +474,22 @@ def write_motifs(
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    paths = {"matches": out / "matches.tsv", "motifs": out / "motifs.tsv", "patterns": out / "patterns.npz"}
+    paths = {
+        "matches": out / "matches.tsv",
+        "motifs": out / "motifs.tsv",
+        "notes": out / "notes.tsv",
+        "patterns": out / "patterns.npz",
+    }
+    if "note" in table.columns:
+        noted = table["pattern"].isna()
+        notes = table.loc[noted, [c for c in NOTE_COLUMNS if c in table.columns]]
+        table = table.loc[~noted].drop(columns="note").reset_index(drop=True)
+        # the note rows' NaN made these columns float; pattern rows hold whole numbers
+        table = table.astype({c: "int64" for c in ("n_regions", "rank", "n_seqlets") if c in table.columns})
+    else:
+        notes = pd.DataFrame(columns=[c for c in NOTE_COLUMNS if c != "model" or "model" in table.columns])
+    with atomic_path(paths["notes"]) as tmp:
+        notes.to_csv(tmp, sep="\t", index=False)
     with atomic_path(paths["matches"]) as tmp:
         table.to_csv(tmp, sep="\t", index=False, float_format="%.4g")
     best = table[table["rank"] == 1].drop(columns="rank")
