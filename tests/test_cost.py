@@ -344,3 +344,67 @@ def test_design_cost_table_from_real_paths(tmp_path: Path):
     assert len(read_evaluation(path)) == len(evaluation_table())
     with pytest.raises(AtlasbenchError, match="not found"):
         read_evaluation(tmp_path / "missing.parquet")
+
+
+# -- sequenced reads (issue 16 item 3) -------------------------------------------------
+
+
+def test_design_costs_charge_sequenced_reads():
+    designs = pd.DataFrame({"platform": ["10x", "hydrop"], "n_cells": [1_000, 1_000], "reads_per_cell": [20_000] * 2})
+    out = design_costs(designs, COSTS, usable_fraction={"10x": 0.8}).set_index("platform")
+    # 10x: 20,000 usable reads per cell / 0.8 = 25,000 sequenced; 25 M reads x 2.875 = 71.875
+    assert out.loc["10x", "sequenced_reads_per_cell"] == pytest.approx(25_000)
+    assert out.loc["10x", "sequencing_cost"] == pytest.approx(71.875)
+    assert out.loc["10x", "cost"] == pytest.approx(471 + 71.875)
+    assert out.loc["10x", "usable_fraction"] == 0.8 and out.loc["10x", "charged_reads"] == "sequenced read pairs"
+    # hydrop has no usable fraction: its 20 M usable read pairs are charged, 57.50
+    assert out.loc["hydrop", "sequencing_cost"] == pytest.approx(57.5)
+    assert math.isnan(out.loc["hydrop", "sequenced_reads_per_cell"])
+    assert out.loc["hydrop", "charged_reads"] == "usable read pairs"
+    plain = design_costs(designs, COSTS)
+    np.testing.assert_allclose(plain["sequencing_cost"], [57.5, 57.5])
+    assert (plain["charged_reads"] == "usable read pairs").all() and plain["usable_fraction"].isna().all()
+    for bad in (0, -0.5, "x", math.nan):
+        with pytest.raises(AtlasbenchError, match="usable fraction of platform '10x'"):
+            design_costs(designs, COSTS, usable_fraction={"10x": bad})
+
+
+def test_cheapest_charges_sequenced_reads():
+    r, c = grid(reads=(4000, 12000, 36000), cells=(2000, 8000, 20000))
+    table = pd.DataFrame({"platform": "p", "reads_per_cell": r, "n_cells": c,
+                          "accuracy": surface(0.6, 1000, 2000, r, c)})
+    fraction = {"p": 0.5}
+    table = design_costs(table, {"p": (0.1, 3.0)}, fraction)
+    fit = SaturationFit(0.6, 1000.0, 2000.0, 1.0, len(r), ("reads", "cells"))
+    # measured: 2,000 cells never reach 0.3 (0.292 at 36,000 reads); 8,000 cells x 4,000 usable reads do
+    # (0.6 x 0.8 x 0.8 = 0.384): 8,000 sequenced reads per cell, 800 library + 8,000 x 0.008 M x 3.0 = 192
+    measured = cheapest_designs(table, 0.3, usable_fraction=fraction).iloc[0]
+    assert list(cheapest_designs(table, 0.3).columns) == list(CHEAPEST_COLUMNS)
+    assert (measured["n_cells"], measured["reads_per_cell"]) == (8000, 4000)
+    assert measured["cost"] == pytest.approx(992.0) and measured["sequenced_reads_per_cell"] == 8000
+    # along the fit, grid points are charged twice their usable reads, whether the figures are given or
+    # recovered from the priced table
+    for costs in ({"p": (0.1, 3.0)}, None):
+        fitted = cheapest_designs(table, 0.45, fits={"p": fit}, costs=costs, usable_fraction=fraction).iloc[0]
+        assert fitted["source"] == "fitted"
+        reads, cells = fitted["reads_per_cell"], fitted["n_cells"]
+        assert fitted["cost"] == pytest.approx(design_cost(cells, 2 * reads, 0.1, 3.0))
+        assert fitted["sequencing_cost"] == pytest.approx(cells * 2 * reads / 1e6 * 3.0)
+        assert fitted["sequenced_reads_per_cell"] == pytest.approx(2 * reads)
+
+
+def test_cost_report_with_usable_fraction(tmp_path):
+    paths = cost_report(evaluation_table(), COSTS, target=0.3, out=tmp_path, figures=False,
+                        usable_fraction={"hydrop": 0.5})
+    designs = pd.read_csv(paths["designs"], sep="\t")
+    assert list(designs.columns) == list(DESIGN_COLUMNS)
+    hydrop = designs[designs["platform"] == "hydrop"]
+    assert (hydrop["charged_reads"] == "sequenced read pairs").all()
+    np.testing.assert_allclose(hydrop["sequenced_reads_per_cell"], 2 * hydrop["reads_per_cell"])
+    sequenced = hydrop["n_cells"] * 2 * hydrop["reads_per_cell"]
+    np.testing.assert_allclose(hydrop["sequencing_cost"], sequenced / 1e6 * 2.875)
+    assert (designs.loc[designs["platform"] == "10x", "charged_reads"] == "usable read pairs").all()
+    cheapest = pd.read_csv(paths["cheapest"], sep="\t").set_index("platform")
+    hydrop_best = cheapest.loc["hydrop"]
+    assert hydrop_best["sequenced_reads_per_cell"] == pytest.approx(2 * hydrop_best["reads_per_cell"])
+    assert math.isnan(cheapest.loc["10x", "sequenced_reads_per_cell"])

@@ -503,7 +503,8 @@ def test_qc_table_shows_the_usable_fraction(settings, tmp_path: Path) -> None:
     (folder / "sequencing.json").write_text(
         json.dumps({"platform": "10x", "sequenced_read_pairs": 400, "usable_read_pairs": 300, "usable_fraction": 0.75})
     )
-    inputs = ReportInputs(evaluation=None, qc={"10x": folder, "hydrop": _qc(tmp_path / "qchydrop", "hydrop")},
+    inputs = ReportInputs(evaluation=_evaluation(tmp_path / "evaluation.parquet"),
+                          qc={"10x": folder, "hydrop": _qc(tmp_path / "qchydrop", "hydrop")},
                           tn5=tmp_path / "no-tn5", motifs=tmp_path / "no-motifs", enhancers={}, truth=None)
     text = write_report(settings, inputs, tmp_path / "out").read_text()
     qc = pd.read_csv(tmp_path / "out" / "tables" / "qc.csv").set_index("platform")
@@ -511,3 +512,11 @@ def test_qc_table_shows_the_usable_fraction(settings, tmp_path: Path) -> None:
     assert np.isnan(qc.loc["hydrop", "usable_fraction"])  # no sequenced_reads: left empty
     assert "usable fraction (read pairs in cells&#x27; fragments per sequenced)" in text
     assert '<td class="num">0.750</td>' in text
+    # the cost section charges 10x's sequenced reads: usable reads per cell / 0.75
+    assert "Sequencing is charged per sequenced read" in text and "10x 0.750" in text
+    cheapest = pd.read_csv(tmp_path / "out" / "tables" / "cheapest.csv").set_index("platform")
+    best = cheapest.loc["10x"]
+    assert best["sequenced_reads_per_cell"] == pytest.approx(best["reads_per_cell"] / 0.75, rel=1e-4)  # tables round
+    sequenced = best["n_cells"] * best["reads_per_cell"] / 0.75
+    assert best["sequencing_cost"] == pytest.approx(sequenced / 1e6 * 2.875, rel=1e-4)
+    assert np.isnan(cheapest.loc["hydrop", "sequenced_reads_per_cell"])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import html
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -47,6 +48,7 @@ __all__ = [
     "Section",
     "load_accuracy",
     "read_evaluation_table",
+    "read_usable_fractions",
 ]
 
 METRIC = "pearson_mean"
@@ -207,7 +209,23 @@ def read_evaluation_table(path: Path | None) -> tuple[pd.DataFrame | None, str]:
     return table, ""
 
 
-def load_accuracy(table: pd.DataFrame, settings: ReportSettings, platforms: Sequence[str]) -> Accuracy:
+def read_usable_fractions(folders: Mapping[str, Path] | None) -> dict[str, float]:
+    """Platform -> usable fraction, from the ``sequencing.json`` the data stages write beside
+    each platform's QC (:attr:`ReportInputs.qc`; only platforms with ``sequenced_reads`` have one)."""
+    out: dict[str, float] = {}
+    for platform, folder in (folders or {}).items():
+        path = Path(folder) / "sequencing.json"
+        if path.is_file():
+            out[str(platform)] = float(json.loads(path.read_text())["usable_fraction"])
+    return out
+
+
+def load_accuracy(
+    table: pd.DataFrame,
+    settings: ReportSettings,
+    platforms: Sequence[str],
+    usable_fraction: Mapping[str, float] | None = None,
+) -> Accuracy:
     """Accuracy of every design, its cost and saturation fits, and each platform's full-data design.
 
     Accuracy is ``pearson_mean`` against the platform's full data, mean and SD over folds
@@ -225,6 +243,9 @@ def load_accuracy(table: pd.DataFrame, settings: ReportSettings, platforms: Sequ
         The study's settings (architecture, cost figures).
     platforms
         Platforms in report order.
+    usable_fraction
+        Platform -> usable fraction (:func:`read_usable_fractions`): those platforms'
+        sequencing is charged per sequenced read (:func:`atlasbench.readouts.cost.design_costs`).
 
     Returns
     -------
@@ -247,7 +268,7 @@ def load_accuracy(table: pd.DataFrame, settings: ReportSettings, platforms: Sequ
     rank = {p: i for i, p in enumerate(platforms)}
     table = table.assign(_order=table["platform"].astype(str).map(rank))
     table = table.sort_values("_order", kind="stable").drop(columns="_order")
-    designs = cost.design_costs(cost.aggregate_designs(table, METRIC, "full"), settings.costs)
+    designs = cost.design_costs(cost.aggregate_designs(table, METRIC, "full"), settings.costs, usable_fraction)
     parsed = designs["level"].astype(str).str.extract(LEVEL_PATTERN)
     designs["reads_level"] = parsed["reads"].fillna(designs["reads_per_cell"].round().astype(int).astype(str))
     designs["cells_level"] = parsed["cells"].fillna(designs["n_cells"].round().astype(int).astype(str))
@@ -308,6 +329,8 @@ class ReportContext:
         self.motif_table: pd.DataFrame | None = None
         self._accuracy: Accuracy | None = None
         self.evaluation, self.evaluation_note = read_evaluation_table(inputs.evaluation)
+        # sequencing is charged per sequenced read where the usable fraction is known
+        self.usable_fraction = read_usable_fractions(inputs.qc)
         extra = list(self.evaluation["platform"].astype(str).unique()) if self.evaluation is not None else []
         extra += list(inputs.qc or {}) + list(inputs.enhancers or {})
         self.platforms = list(dict.fromkeys([*settings.platforms, *extra]))
@@ -322,7 +345,7 @@ class ReportContext:
             As :func:`load_accuracy` (again at each call: every section that needs it says why).
         """
         if self._accuracy is None and self.evaluation is not None:
-            self._accuracy = load_accuracy(self.evaluation, self.settings, self.platforms)
+            self._accuracy = load_accuracy(self.evaluation, self.settings, self.platforms, self.usable_fraction)
         return self._accuracy
 
     def table(self, name: str, frame: pd.DataFrame) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -52,7 +53,7 @@ def cost_section(ctx: ReportContext) -> Section:
             [],
         )
     table = designs.rename(columns={"accuracy_mean": "accuracy"})
-    cheapest = cost.cheapest_designs(table, target, acc.fits, costs=prices)
+    cheapest = cost.cheapest_designs(table, target, acc.fits, costs=prices, usable_fraction=ctx.usable_fraction)
     label, currency = "Pearson", ctx.settings.currency
     sentences = cost.compare_costs(cheapest, reference, label=label, currency=currency)
     summary.extend(html.escape(s) for s in sentences)
@@ -74,10 +75,12 @@ def cost_section(ctx: ReportContext) -> Section:
             "library_cost",
             "sequencing_cost",
             "cost",
+            *(["sequenced_reads_per_cell"] if ctx.usable_fraction else []),
         ]
     ].rename(
         columns={
-            "reads_per_cell": "reads per cell",
+            "reads_per_cell": "usable reads per cell",
+            "sequenced_reads_per_cell": "sequenced reads per cell",
             "n_cells": "cells",
             "accuracy": "Pearson",
             "library_cost": f"library ({currency})",
@@ -89,7 +92,8 @@ def cost_section(ctx: ReportContext) -> Section:
     body = (
         f"<p>Cost of a data set = library (cells &times; cost per cell) + sequencing (cells &times; reads "
         f"per cell / 10<sup>6</sup> &times; cost per million reads), in {html.escape(currency)} "
-        f"({html.escape(figures)}). Target: {label} {target:.3f} (95% of the lowest accuracy every platform "
+        f"({html.escape(figures)}). {_charged_reads(ctx.usable_fraction)} "
+        f"Target: {label} {target:.3f} (95% of the lowest accuracy every platform "
         f"attains), compared with the reference platform {bold_text(reference)}.</p>"
         + "<ul>"
         + "".join(f"<li>{html.escape(s)}</li>" for s in lines)
@@ -104,6 +108,21 @@ def cost_section(ctx: ReportContext) -> Section:
         )
     )
     return Section(body, summary)
+
+
+def _charged_reads(fractions: Mapping[str, float]) -> str:
+    """What sequencing is charged on: sequenced reads where the usable fraction is known."""
+    if not fractions:
+        return (
+            "Reads per cell are usable read pairs (in the cells' fragments), and sequencing is charged on "
+            "them: no platform gives its sequenced reads."
+        )
+    known = ", ".join(f"{html.escape(p)} {f:.3f}" for p, f in fractions.items())
+    return (
+        "Sequencing is charged per sequenced read: reads per cell / usable fraction (read pairs in the "
+        f"cells' fragments per sequenced read pair: {known}); platforms without one are charged their "
+        "usable read pairs."
+    )
 
 
 def tn5_section(ctx: ReportContext) -> Section:

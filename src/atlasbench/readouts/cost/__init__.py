@@ -7,7 +7,10 @@ number of reads per cell. Its cost has two parts that scale differently (PROTOCO
 - the *library*: ``n_cells * per_cell``, which sets platforms apart (HyDrop $0.049 per
   cell against 10x's $0.471 in the 2023 figures);
 - *sequencing*: ``n_cells * reads_per_cell / 1e6 * per_million_reads``, the same price
-  for every platform, which grows with depth.
+  for every platform, which grows with depth. It is paid per *sequenced* read: a platform
+  with a usable fraction (read pairs in its cells' fragments per sequenced read pair, from
+  its ``sequenced_reads``) is charged ``reads_per_cell / usable_fraction`` sequenced reads
+  per cell; without one, its usable read pairs (the tables' ``charged_reads``).
 
 Which part dominates decides whether "more cells on the cheaper platform" pays off, so
 every table here shows both.
@@ -51,6 +54,7 @@ from atlasbench.readouts.cost.designs import (
     pareto_front,
     read_evaluation,
     unit_costs,
+    usable_fractions,
 )
 from atlasbench.readouts.cost.figures import log_ticks, plot_frontier, plot_saturation, short_count
 from atlasbench.readouts.cost.saturation import (
@@ -99,4 +103,5 @@ __all__ = [
     "saturation_sentences",
     "short_count",
     "unit_costs",
+    "usable_fractions",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,7 @@ def cost_report(
     reference_platform: str | None = None,
     model: str | None = None,
     figures: bool = True,
+    usable_fraction: Mapping[str, float] | None = None,
 ) -> dict[str, Path]:
     """The cost analysis of a study: design costs, saturation fits, cheapest designs, in words.
 
@@ -91,6 +93,10 @@ def cost_report(
         ``evaluation.reference_platform`` when set, else the first platform priced.
     figures
         Draw the figures (False: tables and summary only).
+    usable_fraction
+        Platform -> usable fraction (usable per sequenced read pair): those platforms'
+        sequencing is charged on ``reads_per_cell / usable_fraction`` sequenced reads
+        per cell (:func:`design_costs`); the others on their usable read pairs.
 
     Returns
     -------
@@ -107,7 +113,7 @@ def cost_report(
     out = Path(out)
     currency = cost_currency(costs)
     prices = unit_costs(costs)
-    designs = design_costs(aggregate_designs(evaluation, metric, against, model), prices)
+    designs = design_costs(aggregate_designs(evaluation, metric, against, model), prices, usable_fraction)
     designs = designs[list(DESIGN_COLUMNS)]
     label = METRIC_LABELS.get(metric, metric)
 
@@ -126,7 +132,7 @@ def cost_report(
         log.info("target: %s %.3f (95%% of the lowest attainable plateau)", label, target)
 
     table = designs.rename(columns={"accuracy_mean": "accuracy"})
-    cheapest = cheapest_designs(table, target, fits, costs=prices)
+    cheapest = cheapest_designs(table, target, fits, costs=prices, usable_fraction=usable_fraction)
     platforms = list(dict.fromkeys(designs["platform"].astype(str)))
     if reference_platform is None:
         reference_platform = getattr(getattr(costs, "evaluation", None), "reference_platform", None)

@@ -4,8 +4,13 @@ A *design* is one point of a study's grid: a platform, a number of cells and a m
 number of reads per cell. Its cost has two parts that scale differently (PROTOCOL.md,
 "Cost"): the *library*, ``n_cells * per_cell``, which sets platforms apart, and
 *sequencing*, ``n_cells * reads_per_cell / 1e6 * per_million_reads``, the same price for
-every platform, which grows with depth. :func:`design_costs` prices every design with
-both parts; :func:`aggregate_designs` gives each design's accuracy from the evaluation
+every platform, which grows with depth. Sequencing is paid per *sequenced* read, while a
+design's ``reads_per_cell`` counts the read pairs in its cells' fragments (usable read
+pairs); for a platform whose *usable fraction* is known (usable per sequenced read pair,
+from its ``sequenced_reads``) a design needs ``reads_per_cell / usable_fraction``
+sequenced reads per cell, and that is what is charged; without it the usable read pairs
+are charged, as the tables' ``charged_reads`` column says. :func:`design_costs` prices
+every design with both parts; :func:`aggregate_designs` gives each design's accuracy from the evaluation
 table (:func:`read_evaluation`); :func:`cheapest_designs` finds, per platform, the
 cheapest design reaching a target (:func:`default_target`), among the measured designs
 and along the fitted saturation surface; :func:`pareto_front` is each platform's
@@ -44,6 +49,7 @@ __all__ = [
     "read_evaluation",
     "require_columns",
     "unit_costs",
+    "usable_fractions",
 ]
 
 
@@ -62,8 +68,20 @@ DESIGN_COLUMNS: tuple[str, ...] = (
     "library_cost",
     "sequencing_cost",
     "cost",
+    "usable_fraction",
+    "sequenced_reads_per_cell",
+    "charged_reads",
 )
-"""Columns of ``designs.tsv``: one row per (platform, level)."""
+"""Columns of ``designs.tsv``: one row per (platform, level). ``reads_per_cell`` counts
+usable read pairs (in the cells' fragments); ``sequenced_reads_per_cell`` is
+``reads_per_cell / usable_fraction`` (NaN without a usable fraction); ``charged_reads``
+says which the sequencing cost is paid on: ``"sequenced read pairs"`` or ``"usable read
+pairs"``."""
+
+SEQUENCED = "sequenced read pairs"
+"""``charged_reads`` of a platform with a usable fraction: sequencing paid per sequenced read."""
+USABLE = "usable read pairs"
+"""``charged_reads`` of a platform without one: the read pairs in the fragments are charged."""
 
 
 CHEAPEST_COLUMNS: tuple[str, ...] = (
@@ -77,8 +95,11 @@ CHEAPEST_COLUMNS: tuple[str, ...] = (
     "library_cost",
     "sequencing_cost",
     "cost",
+    "sequenced_reads_per_cell",
 )
-"""Columns of :func:`cheapest_designs` and ``cheapest.tsv``: one row per platform."""
+"""Columns of :func:`cheapest_designs` and ``cheapest.tsv``: one row per platform;
+``reads_per_cell`` counts usable read pairs, ``sequenced_reads_per_cell`` the sequenced
+read pairs they need (NaN without a usable fraction)."""
 
 
 CostFigures = tuple[float, float]
@@ -101,7 +122,8 @@ def design_cost(
     n_cells
         Cells in the data set.
     reads_per_cell
-        Mean reads (read pairs) sequenced per cell.
+        Mean reads (read pairs) charged per cell: sequenced reads per cell
+        (``reads_per_cell / usable_fraction`` of a design, see :func:`design_costs`).
     per_cell
         Library cost per cell.
     per_million_reads
@@ -199,8 +221,41 @@ def cost_currency(costs: Any) -> str:
     return "USD"
 
 
-def design_costs(designs: pd.DataFrame, costs: Any) -> pd.DataFrame:
+def usable_fractions(fractions: Mapping[str, float] | None) -> dict[str, float]:
+    """Checked usable fractions per platform (usable per sequenced read pair, in (0, 1]).
+
+    Raises
+    ------
+    AtlasbenchError
+        For a fraction that is not a number above 0; a fraction above 1 (more read pairs
+        in the fragments than sequenced) is kept, with a warning.
+    """
+    out: dict[str, float] = {}
+    for name, value in (fractions or {}).items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise AtlasbenchError(f"usable fraction of platform {name!r} must be a number, got {value!r}") from None
+        if not (math.isfinite(number) and number > 0):
+            raise AtlasbenchError(f"usable fraction of platform {name!r} must be above 0, got {number}")
+        if number > 1:
+            log.warning(
+                "usable fraction of platform %r is %.3g, above 1: more usable than sequenced reads", name, number
+            )
+        out[str(name)] = number
+    return out
+
+
+def design_costs(designs: pd.DataFrame, costs: Any, usable_fraction: Mapping[str, float] | None = None) -> pd.DataFrame:
     """Add the library, sequencing and total cost of every design.
+
+    Sequencing is charged per sequenced read: a platform with a usable fraction ``f``
+    (read pairs in the annotated cells' fragments per sequenced read pair) needs
+    ``reads_per_cell / f`` sequenced read pairs per cell for ``reads_per_cell`` usable
+    ones. For example 1,000 cells at 20,000 usable reads per cell with ``f = 0.8`` and
+    $2.875 per million reads: 25,000 sequenced reads per cell, sequencing $71.875 (not
+    $57.50). A platform without a usable fraction is charged its usable read pairs, as
+    ``charged_reads`` says.
 
     A platform without cost figures (a combined platform, whose cost depends on the
     share of cells each part contributes) gets NaN costs and a warning; give its figures
@@ -214,11 +269,15 @@ def design_costs(designs: pd.DataFrame, costs: Any) -> pd.DataFrame:
     costs
         Cost figures per platform: a study, its platforms, or a mapping (see
         :func:`unit_costs`).
+    usable_fraction
+        Platform -> usable fraction (the data stages' ``StudyData.usable_fraction``);
+        platforms left out are charged their usable read pairs.
 
     Returns
     -------
     pandas.DataFrame
-        A copy of ``designs`` with ``library_cost``, ``sequencing_cost`` and ``cost``.
+        A copy of ``designs`` with ``library_cost``, ``sequencing_cost``, ``cost``,
+        ``usable_fraction``, ``sequenced_reads_per_cell`` and ``charged_reads``.
 
     Raises
     ------
@@ -236,9 +295,15 @@ def design_costs(designs: pd.DataFrame, costs: Any) -> pd.DataFrame:
     per_million = platform.map({k: v[1] for k, v in figures.items()}).astype(float)
     n_cells = out["n_cells"].astype(float)
     reads = out["reads_per_cell"].astype(float)
+    fraction = platform.map(usable_fractions(usable_fraction)).astype(float)
+    known = fraction.notna()
+    sequenced = reads / fraction
     out["library_cost"] = design_cost(n_cells, 0.0, per_cell, 0.0)
-    out["sequencing_cost"] = design_cost(n_cells, reads, 0.0, per_million)
+    out["sequencing_cost"] = design_cost(n_cells, sequenced.where(known, reads), 0.0, per_million)
     out["cost"] = out["library_cost"] + out["sequencing_cost"]
+    out["usable_fraction"] = fraction
+    out["sequenced_reads_per_cell"] = sequenced
+    out["charged_reads"] = np.where(known, SEQUENCED, USABLE)
     return out
 
 
@@ -343,7 +408,7 @@ def aggregate_designs(
 
 
 def _unit_costs_from_table(rows: pd.DataFrame, platform: str) -> CostFigures:
-    """Per-cell and per-million-reads figures recovered exactly from priced designs."""
+    """Per-cell and per-million-(usable)-reads figures recovered exactly from priced designs."""
     if not {"library_cost", "sequencing_cost"} <= set(rows.columns):
         raise AtlasbenchError(
             f"cheapest_designs: pricing the fitted surface of {platform!r} needs costs=..., or the "
@@ -355,7 +420,11 @@ def _unit_costs_from_table(rows: pd.DataFrame, platform: str) -> CostFigures:
 
 
 def cheapest_designs(
-    table: pd.DataFrame, target: float, fits: Mapping[str, SaturationFit] | None = None, costs: Any = None
+    table: pd.DataFrame,
+    target: float,
+    fits: Mapping[str, SaturationFit] | None = None,
+    costs: Any = None,
+    usable_fraction: Mapping[str, float] | None = None,
 ) -> pd.DataFrame:
     """Per platform, the cheapest design whose accuracy reaches ``target``.
 
@@ -380,6 +449,10 @@ def cheapest_designs(
         Cost figures per platform (see :func:`unit_costs`) to price grid points;
         when None they are recovered from the ``library_cost`` and
         ``sequencing_cost`` columns.
+    usable_fraction
+        Platform -> usable fraction: grid points (counted in usable reads per cell) are
+        charged ``reads_per_cell / usable_fraction`` sequenced reads, as
+        :func:`design_costs` charges the measured ones; give the same fractions to both.
 
     Returns
     -------
@@ -402,6 +475,7 @@ def cheapest_designs(
     if not math.isfinite(target):
         raise AtlasbenchError(f"cheapest_designs: target must be finite, got {target}")
     figures = unit_costs(costs) if costs is not None else {}
+    fractions = usable_fractions(usable_fraction)
     fits = dict(fits or {})
     rows = []
     for platform, group in table.groupby("platform", sort=False):
@@ -423,13 +497,19 @@ def cheapest_designs(
             )
         fit = fits.get(platform)
         if fit is not None and len(priced):
-            per_cell, per_million = (
-                figures[platform] if platform in figures else _unit_costs_from_table(priced, platform)
-            )
+            if platform in figures:
+                # per million usable reads: 1 / usable_fraction sequenced reads each
+                per_cell, per_million = figures[platform]
+                per_million /= fractions.get(platform, 1.0)
+            else:  # the table's sequencing cost already charges the sequenced reads
+                per_cell, per_million = _unit_costs_from_table(priced, platform)
             candidates.extend(_grid_candidates(fit, group, target, per_cell, per_million))
         if candidates:
             best = min(candidates, key=lambda d: (d["cost"], -d["accuracy"]))
-            rows.append({"platform": platform, "target": target, "reached": True, **best})
+            sequenced = best["reads_per_cell"] / fractions[platform] if platform in fractions else math.nan
+            rows.append(
+                {"platform": platform, "target": target, "reached": True, **best, "sequenced_reads_per_cell": sequenced}
+            )
         elif priced.empty:
             rows.append(
                 {
