@@ -576,3 +576,8 @@ def test_usable_fraction_from_sequenced_reads(tmp_path, raw, caplog):
     assert data.usable_fraction["tenx"] == pytest.approx(usable / (usable // 2))
     assert "more read pairs in the cells' fragments" in caplog.text
     assert stages.usable_fraction(300, 400) == 0.75
+
+    # sequenced_reads taken out again: the figure written before goes with it
+    study_file.write_text(text)
+    assert stages.study_data(load_study(study_file)).usable_fraction == {}
+    assert not (folder / stages.SEQUENCING_FILE).exists()

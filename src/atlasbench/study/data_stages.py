@@ -440,6 +440,9 @@ def sequencing_stage(study: Study, platform: str, store: Store, folder: Path) ->
     p = study.platform(platform)
     sequenced = p.sequenced_read_pairs()
     if sequenced is None:
+        # the targets folder does not change with sequenced_reads: a figure given before
+        # and removed since must not go on pricing the report
+        (folder / SEQUENCING_FILE).unlink(missing_ok=True)
         return None
     usable = int(store.cells["n_reads"].sum())
     fraction = usable_fraction(usable, sequenced)
