@@ -6,10 +6,8 @@ region/blacklist/annotation files (``chr2L`` and ``2L`` are the same chromosome)
 cell table must be well formed and its barcodes must occur in the fragments, and every
 numeric cells level (grid and named scenarios) must leave some cell type enough cells
 (types short of ``grid.min_cells_per_type`` at a level are logged: the run leaves them
-out of that level's targets). Fragments files are read
-up to ``max_fragments`` lines each: enough to see every chromosome of a tabix-sorted
-file only when it is small, so chromosome checks on large files use the first
-chromosomes seen, and barcodes are counted among the fragments read. Every contig of
+out of that level's targets). For the barcode checks fragments files are read up to
+``max_fragments`` lines each, and barcodes are counted among the fragments read. Every contig of
 every fragments file is listed, from its tabix index when it has one, otherwise by a full
 pass, with what ingest does with it: keep it, rename it to the genome's spelling, or drop
 it (absent from the genome, or outside ``genome.chromosomes``); a contig absent from the
