@@ -205,7 +205,7 @@ def test_compare_costs_sentence_numbers_by_hand():
     # hydrop 16,000 cells vs 10x 5,000: 220% more; cost 2,872.5 / 2,440 = 1.18 -> 1.2x lower;
     # library 2,355 / 784 = 3.0x lower
     assert sentence == ("hydrop reaches Pearson 0.59 with 220% more cells than 10x (16,000 vs 5,000 cells; "
-                        "36,000 vs 36,000 reads per cell) at 1.2x lower cost ($2,440 vs $2,872; "
+                        "36,000 vs 36,000 usable reads per cell) at 1.2x lower cost ($2,440 vs $2,872; "
                         "library alone 3.0x lower).")
     # the published claim: 60% more cells, about 2.4x cheaper with sequencing (6.0x library alone)
     at_target = cheapest_designs(hand_table(), 0.60)

@@ -581,3 +581,73 @@ def test_usable_fraction_from_sequenced_reads(tmp_path, raw, caplog):
     study_file.write_text(text)
     assert stages.study_data(load_study(study_file)).usable_fraction == {}
     assert not (folder / stages.SEQUENCING_FILE).exists()
+
+
+def test_levels_in_sequenced_reads(tmp_path, raw):
+    """Issue 16 item 3: with grid.reads_unit: sequenced a level counts sequenced read pairs
+    per cell, R of them keeping R x the usable fraction usable read pairs per cell."""
+    import json
+
+    barcodes = sorted(raw["barcode"].unique())[:40]
+    usable = int(raw.loc[raw["barcode"].isin(barcodes) & raw["chrom"].isin(list(SIZES)), "count"].sum())
+    mean_sequenced = 4 * usable / 40  # usable fraction 0.25
+    level = int(mean_sequenced / 2)  # half the sequencing: above the usable mean (usable / 40)
+    assert level > usable / 40
+    grid = f"grid: {{reads_per_cell: [{level}, all], cells: [all], reads_unit: sequenced, min_cells_per_type: 1}}\n"
+    study_file = small_study(tmp_path, barcodes, BED, extra=grid)
+    text = study_file.read_text()
+    cost = "cost: {per_cell: 1.0, per_million_reads: 3.0}"
+    # without sequenced_reads the unit cannot be converted: a clear error at load time
+    with pytest.raises(AtlasbenchError, match=r"platforms\[0\]\.sequenced_reads.*required with grid\.reads_unit"):
+        load_study(study_file)
+    study_file.write_text(text.replace(cost, f"{cost}\n    sequenced_reads: {4 * usable}"))
+    data = stages.study_data(load_study(study_file))
+    key = level_key(level, "all")
+    assert key in data.targets["tenx"]
+    folder = data.targets["tenx"][key].parent
+    levels = pd.read_csv(folder / "levels.tsv", sep="\t", dtype={"reads_per_cell": str})
+    row = levels[levels["reads_per_cell"] == str(level)].iloc[0]
+    assert row["reads_unit"] == "sequenced read pairs"
+    assert row["p"] == pytest.approx(level / mean_sequenced)
+    # achieved: binomial thinning of the usable read pairs at p ~ 0.5
+    assert row["mean_reads_per_cell"] == pytest.approx(level * 0.25, rel=0.03)
+    assert row["mean_sequenced_reads_per_cell"] == pytest.approx(row["mean_reads_per_cell"] / 0.25)
+    assert read_targets(data.targets["tenx"][key]).uns["reads_unit"] == "sequenced read pairs"
+    assert json.loads((folder / stages.SEQUENCING_FILE).read_text())["usable_fraction"] == pytest.approx(0.25)
+    # what `atlasbench cost` prices with, from the cached stores
+    assert stages.study_usable_fractions(load_study(study_file)) == pytest.approx({"tenx": 0.25})
+
+    # in usable read pairs the same level is above what the platform has: skipped
+    study_file.write_text(study_file.read_text().replace("reads_unit: sequenced", "reads_unit: usable"))
+    data = stages.study_data(load_study(study_file))
+    assert key not in data.targets["tenx"]
+
+
+def test_combined_platform_usable_fraction_from_its_parts(tmp_path, raw):
+    """A pool's sequenced read pairs are its parts' pooled read pairs at each part's fraction."""
+    import json
+
+    barcodes = sorted(raw["barcode"].unique())
+    first, second = barcodes[:30], barcodes[30:60]
+    study_file = small_study(tmp_path, first, BED, extra="grid: {reads_per_cell: [all], cells: [all]}\n")
+    cells2 = tmp_path / "cells2.tsv"
+    pd.DataFrame({"barcode": second, "cell_type": [b.split(".")[0] for b in second]}).to_csv(
+        cells2, sep="\t", index=False
+    )
+    used = raw[raw["chrom"].isin(list(SIZES))]
+    u1 = int(used.loc[used["barcode"].isin(first), "count"].sum())
+    u2 = int(used.loc[used["barcode"].isin(second), "count"].sum())
+    cost = "cost: {per_cell: 1.0, per_million_reads: 3.0}"
+    platforms = (
+        f"{cost}\n    sequenced_reads: {2 * u1}\n"
+        f"  - name: other\n    fragments: {FRAGMENTS}\n    cells: {cells2}\n    {cost}\n"
+        f"    sequenced_reads: {5 * u2}\n"
+        "  - name: both\n    union: [tenx, other]"
+    )
+    study_file.write_text(study_file.read_text().replace(cost, platforms))
+    data = stages.study_data(load_study(study_file))
+    assert data.usable_fraction["tenx"] == pytest.approx(0.5)
+    assert data.usable_fraction["other"] == pytest.approx(0.2)
+    assert data.usable_fraction["both"] == pytest.approx((u1 + u2) / (2 * u1 + 5 * u2))
+    record = json.loads((data.targets["both"]["reads-all_cells-all"].parent / stages.SEQUENCING_FILE).read_text())
+    assert record["sequenced_read_pairs"] == 2 * u1 + 5 * u2 and record["source"] == "parts tenx, other"

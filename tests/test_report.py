@@ -520,3 +520,28 @@ def test_qc_table_shows_the_usable_fraction(settings, tmp_path: Path) -> None:
     sequenced = best["n_cells"] * best["reads_per_cell"] / 0.75
     assert best["sequencing_cost"] == pytest.approx(sequenced / 1e6 * 2.875, rel=1e-4)
     assert np.isnan(cheapest.loc["hydrop", "sequenced_reads_per_cell"])
+
+
+def test_levels_in_sequenced_reads_are_labelled(settings, tmp_path: Path) -> None:
+    """Issue 16 item 3: the report names the levels' unit; depths measured in usable read pairs
+    get their sequenced equivalent (usable / the platform's usable fraction)."""
+    qc = {}
+    for platform, fraction in (("10x", 0.8), ("hydrop", 0.5)):
+        folder = _qc(tmp_path / f"qc{platform}", platform)
+        levels = pd.read_csv(folder / "levels.tsv", sep="\t", dtype={"reads_per_cell": str})
+        levels.insert(3, "reads_unit", "sequenced read pairs")
+        levels.to_csv(folder / "levels.tsv", sep="\t", index=False)
+        (folder / "sequencing.json").write_text(json.dumps(
+            {"platform": platform, "sequenced_read_pairs": 1000, "usable_read_pairs": round(1000 * fraction),
+             "usable_fraction": fraction}))
+        qc[platform] = folder
+    inputs = ReportInputs(evaluation=_evaluation(tmp_path / "evaluation.parquet"), qc=qc,
+                          tn5=tmp_path / "no-tn5", motifs=tmp_path / "no-motifs", enhancers={}, truth=None)
+    text = write_report(settings, inputs, tmp_path / "out").read_text()
+    levels = pd.read_csv(tmp_path / "out" / "tables" / "qc_levels.csv")
+    assert set(levels["reads_unit"]) == {"sequenced read pairs"}
+    saturation = pd.read_csv(tmp_path / "out" / "tables" / "saturation.csv").set_index("platform")
+    assert "95% saturation depth (sequenced reads per cell)" in text
+    depth = saturation.loc["hydrop", "saturation_depth"]
+    pattern = rf"{depth:,.0f}( usable reads per cell)? \({depth / 0.5:,.0f} sequenced\) on <b>hydrop</b>"
+    assert re.search(pattern, text), pattern

@@ -70,7 +70,7 @@ def test_grid_level_equal_to_the_platform_is_its_full_data():
     ("cells", "reads", "expected"),
     [
         (2000, "all", "2000 cells asked of platform 'a', which has 1000"),
-        ("all", 60_000, "60000 reads per cell asked of platform 'a'"),
+        ("all", 60_000, "60000 usable read pairs per cell asked of platform 'a', which has"),
     ],
 )
 def test_named_scenario_above_a_platform_is_an_error(cells, reads, expected):

@@ -593,12 +593,18 @@ def cost(
     EVALUATION is the evaluation table (.parquet or .tsv) that `atlasbench train
     STUDY.yaml` writes under <output>/evaluation/. Writes designs.tsv, saturation.tsv,
     cheapest.tsv, summary.txt and the saturation and cost-frontier figures to --out,
-    and prints the summary.
+    and prints the summary. A platform with sequenced_reads is charged the sequenced
+    reads its designs need (usable reads / its usable fraction, read from the study's
+    ingested data).
     """
     from atlasbench.readouts.cost import cost_report, read_evaluation
+    from atlasbench.study.data_stages import study_usable_fractions
     from atlasbench.study.loader import load_study
 
     study = load_study(study_file, check_files=False)
+    fractions = study_usable_fractions(study)
+    for platform, fraction in fractions.items():
+        log.info("%s: charged per sequenced read pair (usable fraction %.3f)", platform, fraction)
     paths = cost_report(
         read_evaluation(evaluation),
         study,
@@ -608,6 +614,7 @@ def cost(
         out=out,
         reference_platform=reference,
         model=model,
+        usable_fraction=fractions,
     )
     click.echo(paths["summary"].read_text(), nl=False)
     click.echo(f"tables and figures: {out}")

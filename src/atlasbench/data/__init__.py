@@ -21,7 +21,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "qc": ["fragments_qc"],
         "complexity": ["library_complexity", "saturation_curve", "saturation_depth"],
         "sampling": ["thin_reads", "read_levels", "cell_levels"],
-        "levels": ["FULL_LEVEL", "level_key"],
+        "levels": ["FULL_LEVEL", "level_key", "reads_unit_words"],
         "pseudobulk": ["Pseudobulk", "pseudobulk", "export_bigwigs"],
         "combine": ["combine_stores"],
         "regions": ["read_bed", "write_bed", "call_peaks", "peaks_per_cell_type", "consensus_regions"],

@@ -33,7 +33,7 @@ import pyBigWig
 from tqdm.auto import tqdm
 
 from atlasbench.data.ingest import Store
-from atlasbench.data.levels import level_key
+from atlasbench.data.levels import level_key, reads_unit_words
 from atlasbench.data.sampling import (
     cell_levels,
     cell_order,
@@ -64,9 +64,11 @@ class Pseudobulk:
     cell_types
         Names along the cell-type axis.
     levels
-        One row per (depth, cells) level: reads_per_cell (target), p (read-keeping
-        probability), cells (target), n_cells, mean_reads_per_cell and
-        mean_fragments_per_cell (achieved, over the level's cells), n_cells_<type>, and
+        One row per (depth, cells) level: reads_per_cell (target, in reads_unit:
+        "usable read pairs" or "sequenced read pairs"), p (read-keeping probability),
+        cells (target), n_cells, mean_reads_per_cell (achieved usable read pairs, over
+        the level's cells), mean_sequenced_reads_per_cell (that / the usable fraction,
+        with one), mean_fragments_per_cell, n_cells_<type>, and
         dropped_cell_types ("; "-separated: types below ``min_cells_per_type`` there,
         left out of the level's targets; empty if none).
     cell_saturation
@@ -107,6 +109,7 @@ def pseudobulk(
     seed: int,
     window: int | None = None,
     min_cells_per_type: int = 1,
+    usable_fraction: float | None = None,
 ) -> Pseudobulk:
     """Count insertions per cell type over regions at every nested level, in one pass.
 
@@ -129,6 +132,11 @@ def pseudobulk(
         A cell type with fewer cells than this at a cell level is left out of that level's
         targets (listed in the level table's ``dropped_cell_types``, with a warning); an
         error if that leaves no cell type at a level.
+    usable_fraction
+        When given, ``reads_levels`` count *sequenced* read pairs per cell and this is
+        the platform's usable read pairs per sequenced read pair: a level of R keeps
+        R x usable_fraction usable read pairs per cell. Default: levels count usable
+        read pairs (the fragments' count column).
 
     Returns
     -------
@@ -139,7 +147,7 @@ def pseudobulk(
         raise AtlasbenchError("pseudobulk needs at least one region")
     cell_table = store.cells
     has_data = cell_table["n_fragments"].to_numpy() > 0
-    setup = _level_setup(store, reads_levels, cells, seed)
+    setup = _level_setup(store, reads_levels, cells, seed, usable_fraction)
     cell_types, cell_type_id, probs, sizes, cell_level = (
         setup.cell_types,
         setup.cell_type_id,
@@ -210,6 +218,13 @@ def pseudobulk(
     reads_kept = np.cumsum(reads_per_cell.reshape(n_all, n_d + 1)[:, :n_d], axis=1).T
 
     levels = _level_table(reads_levels, probs, cells, sizes, cell_level, cell_type_id, cell_types, frags, reads_kept)
+    levels.insert(3, "reads_unit", reads_unit_words("usable" if usable_fraction is None else "sequenced"))
+    if usable_fraction is not None:
+        levels.insert(
+            levels.columns.get_loc("mean_reads_per_cell") + 1,
+            "mean_sequenced_reads_per_cell",
+            levels["mean_reads_per_cell"] / usable_fraction,
+        )
     levels["dropped_cell_types"] = ["; ".join(dropped[j]) for j in levels["cell_level"]]
     saturation = pd.DataFrame({"barcode": cell_table["barcode"], "cell_type": cell_table["cell_type"]})
     for i in range(n_d):
@@ -322,6 +337,7 @@ def export_bigwigs(
     cells: Sequence[int | str] = ("all",),
     seed: int = 0,
     levels: Collection[str] | None = None,
+    usable_fraction: float | None = None,
 ) -> dict[str, dict[str, dict[str, Path]]]:
     """Write CPM-normalised bigWigs per cell type, of two kinds, at grid levels.
 
@@ -356,8 +372,8 @@ def export_bigwigs(
         Output folder.
     chrom_sizes
         Chromosome lengths (genome names).
-    reads_levels, cells, seed
-        The grid's depth and cell levels and seed, as given to :func:`pseudobulk`.
+    reads_levels, cells, seed, usable_fraction
+        The grid's depth and cell levels, seed and reads unit, as given to :func:`pseudobulk`.
     levels
         Level keys to write (e.g. the levels the study trains); default: every
         (depth, cell) level.
@@ -368,7 +384,7 @@ def export_bigwigs(
         Level key -> kind -> cell type -> bigWig path.
     """
     out_dir = Path(out_dir)
-    setup = _level_setup(store, reads_levels, cells, seed)
+    setup = _level_setup(store, reads_levels, cells, seed, usable_fraction)
     n_d, n_c, n_t = len(setup.probs), len(setup.sizes), len(setup.cell_types)
     # pass 1: fragments kept per (depth level, cell level, cell type), and which row
     # groups hold which chromosome (the draws are seeded by the row group's index)
@@ -411,9 +427,17 @@ class _Levels:
     cell_level: np.ndarray
 
 
-def _level_setup(store: Store, reads_levels: Sequence[int | str], cells: Sequence[int | str], seed: int) -> _Levels:
+def _level_setup(
+    store: Store,
+    reads_levels: Sequence[int | str],
+    cells: Sequence[int | str],
+    seed: int,
+    usable_fraction: float | None = None,
+) -> _Levels:
     """Cell types, depth probabilities and each cell's first cell level: the levels that
-    :func:`pseudobulk` counts and :func:`export_bigwigs` writes, from one rule."""
+    :func:`pseudobulk` counts and :func:`export_bigwigs` writes, from one rule. With a
+    usable fraction the levels count sequenced read pairs: the mean they are set against
+    is the mean sequenced read pairs per cell, usable / fraction."""
     cell_table = store.cells
     has_data = cell_table["n_fragments"].to_numpy() > 0
     cell_types = sorted(cell_table.loc[has_data, "cell_type"].unique())
@@ -421,6 +445,10 @@ def _level_setup(store: Store, reads_levels: Sequence[int | str], cells: Sequenc
     cell_type_id = cell_table["cell_type"].map(type_index).fillna(-1).to_numpy(np.int64)
     n_cells_total = int(has_data.sum())
     mean_reads = cell_table.loc[has_data, "n_reads"].sum() / n_cells_total
+    if usable_fraction is not None:
+        if not usable_fraction > 0:
+            raise AtlasbenchError(f"usable fraction must be positive, got {usable_fraction}")
+        mean_reads /= usable_fraction
     probs = depth_probabilities(reads_levels, mean_reads)
     sizes = cell_levels(cells, n_cells_total)
     rank = np.full(len(cell_table), n_cells_total, dtype=np.int64)

@@ -48,6 +48,7 @@ __all__ = [
     "Section",
     "load_accuracy",
     "read_evaluation_table",
+    "read_reads_unit",
     "read_usable_fractions",
 ]
 
@@ -220,6 +221,19 @@ def read_usable_fractions(folders: Mapping[str, Path] | None) -> dict[str, float
     return out
 
 
+def read_reads_unit(folders: Mapping[str, Path] | None) -> str:
+    """The unit of the study's reads-per-cell levels, as the data stages wrote it in each
+    platform's ``levels.tsv`` (``reads_unit``): "usable read pairs" (also for tables
+    written before the column existed) or "sequenced read pairs"."""
+    for folder in (folders or {}).values():
+        path = Path(folder) / "levels.tsv"
+        if path.is_file():
+            units = pd.read_csv(path, sep="\t", usecols=lambda c: c == "reads_unit")
+            if "reads_unit" in units.columns and len(units):
+                return str(units["reads_unit"].iloc[0])
+    return "usable read pairs"
+
+
 def load_accuracy(
     table: pd.DataFrame,
     settings: ReportSettings,
@@ -316,6 +330,11 @@ class ReportContext:
         Per platform, each annotated cell's library complexity (from the QC section).
     motif_table
         The motifs section's table (None until it ran).
+    usable_fraction
+        Platform -> usable read pairs per sequenced read pair, where known.
+    reads_unit
+        What the study's reads-per-cell levels count (:func:`read_reads_unit`); measured
+        depths (achieved means, saturation depths) count usable read pairs.
     """
 
     def __init__(self, settings: ReportSettings, inputs: ReportInputs, out: Path) -> None:
@@ -331,6 +350,7 @@ class ReportContext:
         self.evaluation, self.evaluation_note = read_evaluation_table(inputs.evaluation)
         # sequencing is charged per sequenced read where the usable fraction is known
         self.usable_fraction = read_usable_fractions(inputs.qc)
+        self.reads_unit = read_reads_unit(inputs.qc)
         extra = list(self.evaluation["platform"].astype(str).unique()) if self.evaluation is not None else []
         extra += list(inputs.qc or {}) + list(inputs.enhancers or {})
         self.platforms = list(dict.fromkeys([*settings.platforms, *extra]))

@@ -94,7 +94,15 @@ def qc_section(ctx: ReportContext) -> Section:
             lv = pd.read_csv(level_path, sep="\t", dtype={"reads_per_cell": str, "cells": str})
             keep = [
                 c
-                for c in ("reads_per_cell", "cells", "n_cells", "mean_reads_per_cell", "mean_fragments_per_cell")
+                for c in (
+                    "reads_per_cell",
+                    "reads_unit",
+                    "cells",
+                    "n_cells",
+                    "mean_reads_per_cell",
+                    "mean_sequenced_reads_per_cell",
+                    "mean_fragments_per_cell",
+                )
                 if c in lv.columns
             ]
             levels.append(lv[keep].assign(platform=platform)[["platform", *keep]])
@@ -110,12 +118,12 @@ def qc_section(ctx: ReportContext) -> Section:
         columns={
             "cells": "cells",
             "median_unique_fragments": "median unique fragments per cell",
-            "median_reads": "median reads per cell",
+            "median_reads": "median usable read pairs per cell",
             "median_duplication_rate": "median duplication rate",
             "median_frip": "median FRiP",
             "median_tss_enrichment": "median TSS enrichment",
             "median_complexity": "median library complexity (fragments)",
-            "saturation_depth": "95% saturation depth (reads per cell)",
+            "saturation_depth": "95% saturation depth (usable read pairs per cell)",
             "sequenced_read_pairs": "sequenced read pairs",
             "usable_fraction": "usable fraction (read pairs in cells' fragments per sequenced)",
         }
@@ -131,8 +139,8 @@ def qc_section(ctx: ReportContext) -> Section:
             "Last panel: mean unique fragments per cell at each depth level (all cells)."
             + (
                 " Usable fraction: the read pairs in the annotated cells' fragments per read pair "
-                "sequenced (the platform's <code>sequenced_reads</code>); reads per cell here count "
-                "usable read pairs."
+                "sequenced (the platform's <code>sequenced_reads</code>); reads per cell in this "
+                "section count usable read pairs."
                 if "usable_fraction" in table.columns
                 else ""
             )
@@ -195,7 +203,7 @@ def _qc_figure(ctx: ReportContext, cells: Mapping[str, pd.DataFrame], levels: pd
                 label=str(platform),
                 ms=4,
             )
-        ax.set_xlabel("reads per cell (mean)")
+        ax.set_xlabel("usable read pairs per cell (mean)")
         ax.set_ylabel("unique fragments per cell (mean)")
         ax.set_xlim(left=0)
         ax.set_ylim(bottom=0)
@@ -239,7 +247,7 @@ def accuracy_section(ctx: ReportContext) -> Section:
     if len(saturation):
         ctx.table("saturation", saturation)
     summary.append(ranking_sentence(ranking))
-    sentence = _saturation_sentence(fits)
+    sentence = _saturation_sentence(fits, ctx.usable_fraction)
     if sentence:
         summary.append(sentence)
 
@@ -251,13 +259,18 @@ def accuracy_section(ctx: ReportContext) -> Section:
             {
                 "rank": int(r["rank"]),
                 "platform": r["platform"],
-                "reads per cell": r["reads_per_cell"],
+                "usable reads per cell": r["reads_per_cell"],
                 "cells": r["n_cells"],
                 "Pearson (mean)": r["accuracy_mean"],
                 "SD": r["accuracy_sd"],
                 "models": int(r["n_models"]),
                 "fitted plateau": fit.plateau if fit is not None else math.nan,
-                "95% saturation depth (reads per cell)": fit.saturation_depth if fit is not None else math.nan,
+                "95% saturation depth (usable reads per cell)": fit.saturation_depth if fit is not None else math.nan,
+                **(
+                    {"95% saturation depth (sequenced reads per cell)": _sequenced(ctx, r["platform"], fit)}
+                    if ctx.usable_fraction
+                    else {}
+                ),
                 "fit R2": fit.r2 if fit is not None else math.nan,
             }
         )
@@ -280,15 +293,24 @@ def accuracy_section(ctx: ReportContext) -> Section:
     return Section(body, summary)
 
 
-def _saturation_sentence(fits: Mapping[str, cost.SaturationFit]) -> str:
-    """'Accuracy reaches 95% of its fitted plateau at about ...' for the platforms fitted along depth, or ''."""
+def _sequenced(ctx: ReportContext, platform: object, fit: cost.SaturationFit | None) -> float:
+    """A fit's saturation depth in sequenced reads per cell (usable / the platform's fraction), or NaN."""
+    fraction = ctx.usable_fraction.get(str(platform))
+    return math.nan if fit is None or fraction is None else fit.saturation_depth / fraction
+
+
+def _saturation_sentence(fits: Mapping[str, cost.SaturationFit], usable_fraction: Mapping[str, float]) -> str:
+    """'Accuracy reaches 95% of its fitted plateau at about ...' for the platforms fitted along depth,
+    in usable reads per cell (and sequenced ones where the usable fraction is known), or ''."""
     parts: list[str] = []
     beyond: list[str] = []
     for platform, fit in fits.items():
         if "reads" not in fit.axes or not math.isfinite(fit.saturation_depth):
             continue
-        unit = " reads per cell" if not parts else ""
-        parts.append(f"{fit.saturation_depth:,.0f}{unit} on {bold_text(platform)}")
+        unit = " usable reads per cell" if not parts else ""
+        fraction = usable_fraction.get(platform)
+        sequenced = f" ({fit.saturation_depth / fraction:,.0f} sequenced)" if fraction else ""
+        parts.append(f"{fit.saturation_depth:,.0f}{unit}{sequenced} on {bold_text(platform)}")
         if fit.saturation_depth > fit.reads_range[1]:
             beyond.append(bold_text(platform))
     if not parts:
@@ -373,7 +395,7 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
     )
     for ax, x, keys, noun in (
         (ax_reads, "reads_per_cell", cell_keys, "cells"),
-        (ax_cells, "n_cells", read_keys, "reads per cell"),
+        (ax_cells, "n_cells", read_keys, f"{ctx.reads_unit} per cell"),
     ):
         ax.set_xscale("log")
         ticks = np.unique(designs[x].round(-1 if x == "n_cells" else -2).to_numpy(float))
@@ -393,12 +415,19 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
         ax.legend(handles=handles, fontsize=7.5, frameon=False, loc="lower right")
         ax.grid(True, which="major", color="0.92", lw=0.6)
         despine(ax)
-    ax_reads.set_xlabel("reads per cell (mean read pairs, log scale)")
+    ax_reads.set_xlabel("usable read pairs per cell (achieved mean, log scale)")
     ax_cells.set_xlabel("cells (log scale)")
     ax_reads.set_ylabel(f"{METRIC_LABEL}\n(mean ± SD over folds)")
     ax_reads.set_title("against depth", fontsize=10, loc="left")
     ax_cells.set_title("against cells", fontsize=10, loc="left")
     return fig
+
+
+def _in_levels_unit(ctx: ReportContext, platform: str, usable_reads: float) -> float:
+    """Achieved usable reads per cell in the unit the grid levels count (sequenced: usable / fraction)."""
+    if ctx.reads_unit == "sequenced read pairs" and platform in ctx.usable_fraction:
+        return usable_reads / ctx.usable_fraction[platform]
+    return usable_reads
 
 
 def grid_section(ctx: ReportContext) -> Section:
@@ -433,7 +462,7 @@ def grid_section(ctx: ReportContext) -> Section:
         for _, row in group.iterrows():
             i, j = read_keys.index(row["reads_level"]), cell_keys.index(row["cells_level"])
             values[i, j], sds[i, j] = row["accuracy_mean"], row["accuracy_sd"]
-            reads_seen[i] = f"{row['reads_per_cell']:,.0f}"
+            reads_seen[i] = f"{_in_levels_unit(ctx, platform, row['reads_per_cell']):,.0f}"
             cells_seen[j] = f"{row['n_cells']:,.0f}"
         image = ax.imshow(
             np.ma.masked_invalid(values), origin="lower", cmap="viridis", vmin=low, vmax=high, aspect="auto"
@@ -444,7 +473,7 @@ def grid_section(ctx: ReportContext) -> Section:
         ax.set_xlabel("cells (level: achieved)")
         ax.set_title(platform, color=ctx.colours.get(platform, "black"), fontweight="bold", fontsize=10)
     for row in grid:
-        row[0].set_ylabel("reads per cell (level: achieved mean)")
+        row[0].set_ylabel(f"{ctx.reads_unit} per cell\n(level: achieved mean)")
     if image is not None:
         bar = fig.colorbar(image, ax=list(axes), shrink=0.9)
         bar.set_label(f"{METRIC_LABEL}\n(mean over folds)")

@@ -24,6 +24,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from atlasbench.data.combine import combine_stores
 from atlasbench.data.folds import RULES_VERSION as FOLD_RULES_VERSION
 from atlasbench.data.folds import FoldScheme, assign_folds
 from atlasbench.data.ingest import NOT_IN_GENOME, Store, ingest, open_store, read_cell_table
-from atlasbench.data.levels import FULL_LEVEL
+from atlasbench.data.levels import FULL_LEVEL, reads_unit_words
 from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.data.qc import write_table
 from atlasbench.data.regions import (
@@ -304,15 +305,24 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
     return regions
 
 
-def scenarios_of(study: Study, stores: dict[str, Store]) -> tuple[list[Scenario], dict[str, Scenario]]:
+def scenarios_of(
+    study: Study, stores: dict[str, Store], usable: dict[str, float] | None = None
+) -> tuple[list[Scenario], dict[str, Scenario]]:
     """Resolve the study's grid and named scenarios against the ingested platforms:
-    the grid points to train, and each named scenario's grid point by name."""
+    the grid points to train, and each named scenario's grid point by name.
+
+    With ``grid.reads_unit: sequenced`` the levels are set against each platform's mean
+    sequenced read pairs per cell, its usable mean over its usable fraction (``usable``,
+    platform -> fraction, from :func:`sequencing_records`).
+    """
     data = {}
+    unit = study.grid.reads_unit
     for name, store in stores.items():
         has = store.cells["n_fragments"] > 0
-        data[name] = PlatformData(
-            int(has.sum()), float(store.cells.loc[has, "n_reads"].mean()), study.platform(name).kind == "sourced"
-        )
+        mean = float(store.cells.loc[has, "n_reads"].mean())
+        if unit == "sequenced":
+            mean /= levels_fraction(study, name, usable or {})
+        data[name] = PlatformData(int(has.sum()), mean, study.platform(name).kind == "sourced", reads_unit_words(unit))
     grid = study.grid
     return (
         resolve_scenarios(list(stores), grid.reads_per_cell, grid.cells, grid.full_grid, grid.scenarios, data),
@@ -320,14 +330,35 @@ def scenarios_of(study: Study, stores: dict[str, Store]) -> tuple[list[Scenario]
     )
 
 
+def levels_fraction(study: Study, platform: str, usable: dict[str, float]) -> float:
+    """The usable fraction that turns a platform's sequenced levels into usable read
+    pairs (``grid.reads_unit: sequenced``); the schema makes every sourced platform give
+    ``sequenced_reads`` then, and a combined platform's fraction comes from its parts."""
+    if platform not in usable:
+        raise AtlasbenchError(
+            f"platforms {platform!r}: grid.reads_unit is 'sequenced' but its usable fraction is unknown; "
+            "give sequenced_reads (a number or Cell Ranger's summary.csv)"
+        )
+    return usable[platform]
+
+
 def targets_stage(
-    study: Study, platform: str, store: Store, regions: pd.DataFrame, scenarios: list[Scenario], genome: GenomeInfo
+    study: Study,
+    platform: str,
+    store: Store,
+    regions: pd.DataFrame,
+    scenarios: list[Scenario],
+    genome: GenomeInfo,
+    sequencing: dict[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Targets (``.h5ad``) of every level one platform needs, from one pseudobulk pass (cached).
 
     Also writes the per-cell QC with FRiP over the study's regions (``qc.tsv``), the
     achieved depth and cells of each level (``levels.tsv``), per-cell saturation
-    (``saturation.parquet``) and, if asked, per-cell-type bigWigs of the full data.
+    (``saturation.parquet``), the platform's sequencing record (``sequencing.json``,
+    from :func:`sequencing_records`, when it has one) and, if asked, per-cell-type
+    bigWigs of the full data. With ``grid.reads_unit: sequenced`` the levels count
+    sequenced read pairs, turned into usable ones with the record's usable fraction.
 
     Returns
     -------
@@ -340,10 +371,16 @@ def targets_stage(
     cell_levels_ = cell_levels_ if "all" in cell_levels_ else [*cell_levels_, "all"]
     t = study.targets
     window = study.target_window
+    unit = study.grid.reads_unit
+    fraction_for_levels = None
+    if unit == "sequenced":
+        known = {} if sequencing is None else {platform: float(sequencing["usable_fraction"])}
+        fraction_for_levels = levels_fraction(study, platform, known)
     key = fingerprint(
         str(store.directory),
         study.hash_of("targets", "seed"),
         study.grid.min_cells_per_type,
+        [unit, fraction_for_levels],
         [str(x) for x in reads_levels],
         [str(x) for x in cell_levels_],
         regions["name"].tolist(),
@@ -352,6 +389,7 @@ def targets_stage(
     manifest = out / "manifest.json"
     if manifest.exists():
         log.debug("targets %s: cached in %s", platform, out)
+        _write_sequencing(out, sequencing)
         return {k: out / v for k, v in json.loads(manifest.read_text()).items()}
     pb = pseudobulk(
         store,
@@ -361,6 +399,7 @@ def targets_stage(
         seed=study.seed,
         window=window,
         min_cells_per_type=study.grid.min_cells_per_type,
+        usable_fraction=fraction_for_levels,
     )
     wanted = {s.level for s in scenarios if s.platform == platform} | {FULL_LEVEL}
     files = {}
@@ -382,6 +421,7 @@ def targets_stage(
                 uns={
                     "platform": platform,
                     "reads_per_cell": str(reads),
+                    "reads_unit": reads_unit_words(unit),
                     "cells": str(cells),
                     "seed": study.seed,
                     "n_cells": int(row["n_cells"]),
@@ -405,8 +445,16 @@ def targets_stage(
     if t.bigwig:
         # both kinds (cut sites, fragment coverage) at every level this platform trains
         export_bigwigs(
-            store, out / "bigwig", genome.chrom_sizes, reads_levels, cell_levels_, seed=study.seed, levels=wanted
+            store,
+            out / "bigwig",
+            genome.chrom_sizes,
+            reads_levels,
+            cell_levels_,
+            seed=study.seed,
+            levels=wanted,
+            usable_fraction=fraction_for_levels,
         )
+    _write_sequencing(out, sequencing)
     write_text_atomic(manifest, json.dumps(files, indent=1))
     return {k: out / v for k, v in files.items()}
 
@@ -427,33 +475,13 @@ def usable_fraction(usable_read_pairs: float, sequenced_read_pairs: float) -> fl
     return float(usable_read_pairs) / float(sequenced_read_pairs)
 
 
-def sequencing_stage(study: Study, platform: str, store: Store, folder: Path) -> dict[str, object] | None:
-    """The usable fraction of a platform with ``sequenced_reads`` (else None), logged and
-    written to ``folder/sequencing.json`` (the targets folder, beside ``qc.tsv``).
-
-    Usable read pairs are the read pairs of the annotated cells' fragments, the sum of
-    the store's ``n_reads``; the sequenced read pairs are the platform's
-    ``sequenced_reads`` (a number or a Cell Ranger ``summary.csv``). A fraction above 1
-    (more read pairs in fragments than sequenced) is logged as a warning: the figure is
-    probably of another library.
-    """
+def _sourced_record(study: Study, platform: str, store: Store) -> dict[str, Any] | None:
     p = study.platform(platform)
     sequenced = p.sequenced_read_pairs()
     if sequenced is None:
-        # the targets folder does not change with sequenced_reads: a figure given before
-        # and removed since must not go on pricing the report
-        (folder / SEQUENCING_FILE).unlink(missing_ok=True)
         return None
     usable = int(store.cells["n_reads"].sum())
     fraction = usable_fraction(usable, sequenced)
-    record: dict[str, object] = {
-        "platform": platform,
-        "sequenced_read_pairs": sequenced,
-        "usable_read_pairs": usable,
-        "usable_fraction": fraction,
-        "source": str(p.sequenced_reads),
-    }
-    write_text_atomic(folder / SEQUENCING_FILE, json.dumps(record, indent=1))
     log.info(
         "%s: %s of %s sequenced read pairs are in annotated cells' fragments (usable fraction %.3f)",
         platform,
@@ -470,7 +498,75 @@ def sequencing_stage(study: Study, platform: str, store: Store, folder: Path) ->
             f"{sequenced:,}",
             p.sequenced_reads,
         )
-    return record
+    return {
+        "platform": platform,
+        "sequenced_read_pairs": sequenced,
+        "usable_read_pairs": usable,
+        "usable_fraction": fraction,
+        "source": str(p.sequenced_reads),
+    }
+
+
+def _combined_record(study: Study, platform: str, store: Store, parts: dict[str, dict[str, Any]]) -> dict | None:
+    """A combined platform's record from its parts': each part's read pairs in the pool
+    stand for ``n_reads / part fraction`` sequenced read pairs (after any common-depth
+    thinning, which thins the sequencing alike); None if a part has no record."""
+    p = study.platform(platform)
+    assert p.union is not None
+    if any(name not in parts for name in p.union):
+        return None
+    usable_by_part = store.cells.groupby("platform", observed=True)["n_reads"].sum()
+    usable = int(usable_by_part.sum())
+    sequenced = sum(float(n) / float(parts[name]["usable_fraction"]) for name, n in usable_by_part.items())
+    return {
+        "platform": platform,
+        "sequenced_read_pairs": round(sequenced),
+        "usable_read_pairs": usable,
+        "usable_fraction": usable_fraction(usable, sequenced),
+        "source": "parts " + ", ".join(p.union),
+    }
+
+
+def sequencing_records(study: Study, stores: dict[str, Store]) -> dict[str, dict[str, Any]]:
+    """The usable fraction of every platform whose sequencing is known, logged.
+
+    Usable read pairs are the read pairs of the annotated cells' fragments, the sum of
+    the store's ``n_reads``; the sequenced read pairs are the platform's
+    ``sequenced_reads`` (a number or a Cell Ranger ``summary.csv``). A fraction above 1
+    (more read pairs in fragments than sequenced) is logged as a warning: the figure is
+    probably of another library. A combined platform's record comes from its parts'
+    (when they all have one): each part's pooled read pairs stand for their sequenced
+    equivalent at that part's fraction.
+
+    Returns
+    -------
+    dict
+        Platform -> record (``platform``, ``sequenced_read_pairs``,
+        ``usable_read_pairs``, ``usable_fraction``, ``source``), for the platforms with
+        one; :func:`targets_stage` writes it as ``sequencing.json``.
+    """
+    records: dict[str, dict[str, Any]] = {}
+    for name, store in stores.items():
+        if study.platform(name).kind == "sourced":
+            record = _sourced_record(study, name, store)
+            if record is not None:
+                records[name] = record
+    for name, store in stores.items():
+        if study.platform(name).kind == "combined":
+            record = _combined_record(study, name, store, records)
+            if record is not None:
+                records[name] = record
+    return records
+
+
+def _write_sequencing(folder: Path, record: dict[str, Any] | None) -> None:
+    """``folder/sequencing.json`` from a record, or none without one (the targets folder
+    does not change with ``sequenced_reads`` in usable units: a figure given before and
+    removed since must not go on pricing the report)."""
+    if record is None:
+        (folder / SEQUENCING_FILE).unlink(missing_ok=True)
+    else:
+        write_text_atomic(folder / SEQUENCING_FILE, json.dumps(record, indent=1))
 
 
 @dataclass(frozen=True)
@@ -492,7 +588,7 @@ class StudyData:
         Each named scenario's grid point, by scenario name.
     usable_fraction
         Platform -> read pairs in annotated cells' fragments per sequenced read pair, for
-        the platforms with ``sequenced_reads`` (:func:`sequencing_stage`).
+        the platforms whose sequencing is known (:func:`sequencing_records`).
     """
 
     genome: GenomeInfo
@@ -520,15 +616,27 @@ def study_data(study: Study) -> StudyData:
     stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
     regions = regions_stage(study, stores, genome)
     stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
-    scenarios, named = scenarios_of(study, stores)
-    targets = {name: targets_stage(study, name, store, regions, scenarios, genome) for name, store in stores.items()}
-    usable = {}
-    for name in stores:
-        # every platform has its full data's targets, so its targets folder
-        record = sequencing_stage(study, name, stores[name], next(iter(targets[name].values())).parent)
-        if record is not None:
-            usable[name] = float(record["usable_fraction"])  # type: ignore[arg-type]
+    records = sequencing_records(study, stores)
+    usable = {name: float(record["usable_fraction"]) for name, record in records.items()}
+    scenarios, named = scenarios_of(study, stores, usable)
+    targets = {
+        name: targets_stage(study, name, store, regions, scenarios, genome, records.get(name))
+        for name, store in stores.items()
+    }
     return StudyData(genome, regions, scenarios, targets, named, usable)
+
+
+def study_usable_fractions(study: Study) -> dict[str, float]:
+    """Platform -> usable fraction, for the platforms whose sequencing is known
+    (:func:`sequencing_records`), from the cached ingest (and combine) stages: quick once
+    the study's data phase has run, as it has wherever an evaluation table exists.
+    """
+    if not any(p.sequenced_reads is not None for p in study.sourced_platforms):
+        return {}
+    genome = genome_stage(study)
+    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
+    stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
+    return {name: float(r["usable_fraction"]) for name, r in sequencing_records(study, stores).items()}
 
 
 def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:

@@ -32,7 +32,9 @@ class PlatformData:
 
     n_cells: int
     mean_reads_per_cell: float
+    """In the study's reads unit (:attr:`reads_unit`)."""
     sourced: bool = True
+    reads_unit: str = "usable read pairs"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,11 @@ def resolve_scenarios(
             for reads in reads_per_cell:
                 if isinstance(reads, int) and reads > info.mean_reads_per_cell:
                     log.warning(
-                        "grid: %s has %.0f reads per cell, level %s skipped", platform, info.mean_reads_per_cell, reads
+                        "grid: %s has %.0f %s per cell, level %s skipped",
+                        platform,
+                        info.mean_reads_per_cell,
+                        info.reads_unit,
+                        reads,
                     )
                     continue
                 if reads != ALL and reads == info.mean_reads_per_cell:
@@ -135,8 +141,8 @@ def _resolve_named(sc: config.Scenario, data: Mapping[str, PlatformData]) -> Sce
     reads = sc.reads_per_cell
     if isinstance(reads, int) and reads > info.mean_reads_per_cell:
         raise AtlasbenchError(
-            f"scenario {sc.name!r}: {reads} reads per cell asked of platform {sc.platform!r}, "
-            f"sequenced to {info.mean_reads_per_cell:,.0f}"
+            f"scenario {sc.name!r}: {reads} {info.reads_unit} per cell asked of platform {sc.platform!r}, "
+            f"which has {info.mean_reads_per_cell:,.0f}"
         )
     if reads != ALL and reads == info.mean_reads_per_cell:
         reads = ALL

@@ -55,6 +55,7 @@ from pydantic import (
 
 from atlasbench.data.folds import default_validation
 from atlasbench.data.ingest import default_sample_name
+from atlasbench.data.levels import ReadsUnit
 from atlasbench.io.cellranger import read_sequenced_read_pairs
 from atlasbench.io.genome import match_chromosomes
 from atlasbench.models.settings import Training
@@ -516,7 +517,7 @@ class Scenario(Settings):
     """A number of cells, "all", "matched" (the smallest sourced platform's cell count,
     with this platform's cell-type proportions) or "matched+N%" (N% more than that)."""
     reads_per_cell: Level = "all"
-    """Mean reads per cell to thin to, or "all"."""
+    """Mean reads per cell to thin to (in ``grid.reads_unit``), or "all"."""
 
     @property
     def matched_extra_percent(self) -> int | None:
@@ -539,7 +540,14 @@ class Grid(Settings):
     """
 
     reads_per_cell: Unique[list[Level]] = Field(default=["all"], min_length=1)
-    """Mean reads per cell to thin each platform to; "all" keeps every read."""
+    """Mean reads per cell to thin each platform to, in ``reads_unit``; "all" keeps every read."""
+    reads_unit: ReadsUnit = "usable"
+    """What the reads-per-cell levels (here and in scenarios) count: "usable", the read
+    pairs in the cells' fragments (the fragments file's count column), or "sequenced",
+    read pairs as the sequencer counted them, the published study's unit (it thinned the
+    FASTQ files). With "sequenced" every sourced platform gives ``sequenced_reads``; a
+    level of R sequenced read pairs per cell keeps R x the platform's usable fraction
+    usable read pairs per cell, so one level asks each platform for the same sequencing."""
     cells: Unique[list[Level]] = Field(default=["all"], min_length=1)
     """Numbers of cells to keep (stratified by cell type); "all" keeps every cell."""
     seeds: Unique[list[int]] = Field(default=[7], min_length=1)
@@ -918,6 +926,18 @@ def cross_references(data: Any) -> Found:
             found.append((loc, f"must name a platform of this study ({defined})", value))
 
     grid = data.get("grid")
+    if isinstance(grid, Mapping) and grid.get("reads_unit") == "sequenced":
+        for i, platform in enumerate(platforms):
+            sourced_platform = isinstance(platform, Mapping) and platform.get("union") is None
+            if sourced_platform and platform.get("sequenced_reads") is None:
+                found.append(
+                    (
+                        ("platforms", i, "sequenced_reads"),
+                        "required with grid.reads_unit: sequenced (a number of read pairs or Cell Ranger's "
+                        "summary.csv), to turn sequenced reads per cell into usable ones",
+                        HIDDEN,
+                    )
+                )
     if isinstance(grid, Mapping) and grid.get("full_grid") is False and not grid.get("scenarios"):
         found.append((("grid", "scenarios"), "must list at least one scenario when full_grid is false", HIDDEN))
     if isinstance(grid, Mapping) and isinstance(grid.get("scenarios"), list):

@@ -118,7 +118,7 @@ def plot_saturation(
                 color="0.3",
             )
         ax.set_title(platform)
-        ax.set_xlabel("reads per cell")
+        ax.set_xlabel("usable read pairs per cell")
         ax.legend(fontsize=7, loc="best")
     axes[0].set_ylabel(label)
     return _save(fig, stem)

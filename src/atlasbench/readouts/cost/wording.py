@@ -102,7 +102,7 @@ def compare_costs(
     are given, also the ratio of library costs alone, since which part dominates decides
     the claim (PROTOCOL.md: 6.0x on library cost alone, 2.4x with sequencing). For
     example: "hydrop reaches Pearson 0.60 with 60% more cells than 10x (16,000 vs
-    10,000 cells; 36,000 vs 36,000 reads per cell) at 2.4x lower cost ($2,440 vs
+    10,000 cells; 36,000 vs 36,000 usable reads per cell) at 2.4x lower cost ($2,440 vs
     $5,745; library alone 6.0x lower)". Percentages are rounded to whole numbers and
     ratios to one decimal.
 
@@ -152,7 +152,8 @@ def compare_costs(
         if not bool(ref["reached"]):
             out.append(
                 f"{name} reaches {label} {target} with {format_count(row['n_cells'])} cells at "
-                f"{format_count(row['reads_per_cell'])} reads per cell for {format_money(row['cost'], currency)}; "
+                f"{format_count(row['reads_per_cell'])} usable reads per cell "
+                f"for {format_money(row['cost'], currency)}; "
                 f"{reference_platform} does not reach it within its measured designs."
             )
             continue
@@ -165,7 +166,7 @@ def compare_costs(
             cells = f"with as many cells as {reference_platform}"
         detail = (
             f"{format_count(row['n_cells'])} vs {format_count(ref['n_cells'])} cells; "
-            f"{format_count(row['reads_per_cell'])} vs {format_count(ref['reads_per_cell'])} reads per cell"
+            f"{format_count(row['reads_per_cell'])} vs {format_count(ref['reads_per_cell'])} usable reads per cell"
         )
         money = f"{format_money(row['cost'], currency)} vs {format_money(ref['cost'], currency)}"
         lib = (row.get("library_cost", math.nan), ref.get("library_cost", math.nan))
@@ -182,7 +183,7 @@ def saturation_sentences(fits: Mapping[str, SaturationFit], label: str) -> list[
     """One sentence per fitted platform: its plateau, the fit's R2 and where 95% of it is reached.
 
     For example "hydrop: Pearson plateau 0.612 (R2 0.98); 95% of it is reached at about
-    12,000 reads per cell and at about 9,500 cells." (an axis that was not fitted is not
+    12,000 usable reads per cell and at about 9,500 cells." (an axis that was not fitted is not
     mentioned).
 
     Parameters
@@ -200,7 +201,7 @@ def saturation_sentences(fits: Mapping[str, SaturationFit], label: str) -> list[
     for name, fit in fits.items():
         parts = []
         if "reads" in fit.axes:
-            parts.append(f"95% of it is reached at about {format_count(fit.saturation_depth)} reads per cell")
+            parts.append(f"95% of it is reached at about {format_count(fit.saturation_depth)} usable reads per cell")
         if "cells" in fit.axes:
             parts.append(f"at about {format_count(fit.saturation_cells)} cells")
         out.append(f"{name}: {label} plateau {fit.plateau:.3f} (R2 {fit.r2:.2f}); " + " and ".join(parts) + ".")
@@ -211,7 +212,7 @@ def cheapest_sentences(cheapest: pd.DataFrame, label: str, currency: str) -> lis
     """One sentence per platform: its cheapest design reaching the target, or why there is none.
 
     For example "hydrop: cheapest design reaching Pearson 0.60 (fitted): 16,000 cells at
-    36,000 reads per cell, Pearson 0.601, $2,440 (library $784, sequencing $1,656)."; a
+    36,000 usable reads per cell, Pearson 0.601, $2,440 (library $784, sequencing $1,656)."; a
     platform that does not reach the target within its measured designs, or has no cost
     figures, is said so.
 
@@ -240,7 +241,7 @@ def cheapest_sentences(cheapest: pd.DataFrame, label: str, currency: str) -> lis
             continue
         out.append(
             f"{row['platform']}: cheapest design reaching {label} {target} ({row['source']}): "
-            f"{format_count(row['n_cells'])} cells at {format_count(row['reads_per_cell'])} reads per cell, "
+            f"{format_count(row['n_cells'])} cells at {format_count(row['reads_per_cell'])} usable reads per cell, "
             f"{label} {row['accuracy']:.3f}, {format_money(row['cost'], currency)} "
             f"(library {format_money(row['library_cost'], currency)}, "
             f"sequencing {format_money(row['sequencing_cost'], currency)})."
