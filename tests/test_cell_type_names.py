@@ -6,12 +6,12 @@ pre-run checks report names that would share a file."""
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
 import anndata
 import pandas as pd
 import pytest
+from allen_atlas import ALLEN, NAMES, allen_study
 
 from atlasbench.io.names import file_stem
 from atlasbench.simulate.atlas import simulate_atlas
@@ -19,50 +19,11 @@ from atlasbench.study.loader import load_study
 from atlasbench.study.run import evaluation_table, run_study
 from atlasbench.study.validate import check_study
 
-# the small preset's cell types -> names as a mouse-cortex atlas spells them; "tin" stays (a safe name)
-ALLEN = {
-    "twi": "L2/3 IT",
-    "vnd": "L5/6 NP",
-    "GATAe": "Sst+ (Chodl)",
-    "grh": "Müller glia",
-    "srp": "L4/5 IT",
-    "repo": "Pvalb (Vipr2)",
-    "fkh": "OPC/Oligo",
-}
-NAMES = sorted([*ALLEN.values(), "tin"])
-
-
-def _rewrite(path: Path, columns=(), header: bool = False, mapping=ALLEN) -> None:
-    table = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
-    for column in columns:
-        table[column] = table[column].map(lambda v: mapping.get(v, v))
-    if header:
-        table = table.rename(columns=mapping)
-    table.to_csv(path, sep="\t", index=False)
-
-
-def _allen_study(base: Path, platforms: tuple[str, ...] = ("10x",)) -> Path:
-    """The small simulated atlas with Allen-style cell-type names everywhere (cell tables,
-    validated enhancers, truth) and CPU-tiny settings; returns its study file."""
-    simulate_atlas(base, "small", seed=5, platforms=platforms)
-    for platform in platforms:
-        _rewrite(base / platform / "cells.tsv", ["cell_type"])
-        _rewrite(base / "truth" / f"{platform}_barcodes.tsv", ["cell_type", "second_type"])
-    _rewrite(base / "enhancers.tsv", ["target_cell_type"])
-    _rewrite(base / "truth" / "sites.tsv", ["cell_type"])
-    _rewrite(base / "truth" / "regions.tsv", ["target"], header=True)
-    text = (base / "study.yaml").read_text()
-    text = re.sub(r"  motifs: .*\n", "  motifs: null\n", text)  # TF-MoDISco alone would take most of a minute
-    text = re.sub(r"  cells: \[.*?\]\n", "  cells: [all]\n  min_cells_per_type: 2\n", text)
-    text = re.sub(r"max_epochs: \d+", "max_epochs: 2", text)
-    (base / "study.yaml").write_text(text)
-    return base / "study.yaml"
-
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     """The Allen-named study run to its report (about 15 s on 2 cores)."""
-    study = load_study(_allen_study(tmp_path_factory.mktemp("allen")))
+    study = load_study(allen_study(tmp_path_factory.mktemp("allen")))
     assert check_study(study) == []
     run_study(study, "local", progress=False)
     return study

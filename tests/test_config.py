@@ -199,7 +199,7 @@ def test_every_mistake_is_reported_at_once(tmp_path: Path) -> None:
         assert line in lines, f"{line!r} missing from:\n{message}"
     unknown = next(line for line in lines if line.startswith("platforms[1].colour:"))
     assert "unknown key" in unknown
-    assert "fragments, cells, samples, cost, sequenced_reads, union, common_depth" in unknown
+    assert "fragments, cells, cell_calls, samples, cost, sequenced_reads, union, common_depth" in unknown
     assert any(line.startswith("grid.scenarios[0].cells: must be") and "'matched+x%'" in line for line in lines)
     assert exc.value.problems and all(str(p) in lines for p in exc.value.problems)
     # listed in the order of the file
@@ -283,8 +283,9 @@ def test_grid_without_full_grid_needs_scenarios(tmp_path: Path) -> None:
 
 
 def test_genome_needs_fasta_or_chrom_sizes(tmp_path: Path) -> None:
-    with pytest.raises(StudyError, match=r"genome: give fasta or chrom_sizes"):
-        load_study(write(tmp_path, MINIMAL.replace("fasta: genome.fa", "name: dm6")), check_files=False)
+    # (a name alone is an assembly to fetch: tests/test_genome_fetch.py)
+    with pytest.raises(StudyError, match=r"genome: give fasta or chrom_sizes .*, or an assembly name"):
+        load_study(write(tmp_path, MINIMAL.replace("fasta: genome.fa", "annotation: genes.gtf")), check_files=False)
 
 
 def test_missing_sections_and_empty_or_odd_files(tmp_path: Path) -> None:

@@ -23,7 +23,8 @@ from atlasbench.study.validate import check_study
 #: The fields each preset leaves to the user, in file order.
 UNFILLED = {
     "hydrop-v2-mouse": ["genome.fasta", "platforms[0].fragments", "platforms[0].cells",
-                        "platforms[1].fragments", "platforms[1].cells"],
+                        "platforms[0].sequenced_reads", "platforms[1].fragments", "platforms[1].cells",
+                        "platforms[1].sequenced_reads"],
     "hydrop-v2-fly": ["genome.fasta", "platforms[0].fragments", "platforms[0].cells",
                       "platforms[1].fragments", "platforms[1].cells"],
     "demo": [],
@@ -53,9 +54,10 @@ def fill_in(text: str, atlas: Path) -> str:
         if field == "genome.fasta":
             values.append(atlas / ATLAS / "genome" / "genome.fa.gz")
             continue
-        i, kind = re.fullmatch(r"platforms\[(\d+)\]\.(fragments|cells)", field).groups()
+        i, kind = re.fullmatch(r"platforms\[(\d+)\]\.(fragments|cells|sequenced_reads)", field).groups()
         simulated = "hydrop" if "hydrop" in data["platforms"][int(i)]["name"] else "10x"
-        values.append(atlas / ATLAS / simulated / ("fragments.tsv.gz" if kind == "fragments" else "cells.tsv"))
+        file = {"fragments": "fragments.tsv.gz", "cells": "cells.tsv", "sequenced_reads": "summary.csv"}[kind]
+        values.append(atlas / ATLAS / simulated / file)
     paths = iter(values)
     return PLACEHOLDER.sub(lambda _: str(next(paths)), text)
 
@@ -133,6 +135,8 @@ def test_mouse_preset_carries_the_published_protocol(filled):
     study = filled["hydrop-v2-mouse"]
     assert [p.name for p in study.platforms] == ["10x", "hydrop_v2"]
     assert [(p.cost.per_cell, p.cost.per_million_reads) for p in study.platforms] == [(0.471, 2.875), (0.049, 2.875)]
+    # the published depth levels count sequenced reads (FASTQ downsampled with seqtk)
+    assert study.grid.reads_unit == "sequenced" and all(p.sequenced_reads is not None for p in study.platforms)
     calling = study.regions.peak_calling
     assert study.regions.width == 500 and study.regions.bed is None
     assert (calling.input_format, calling.shift, calling.extsize, calling.keep_dup, calling.qvalue) == (

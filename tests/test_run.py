@@ -219,8 +219,12 @@ def test_a_failing_report_section_fails_the_run_unless_partial_is_allowed(runs) 
         assert partial.output.startswith("1 job(s) run,") and f"report: {page}" in partial.output
         truth_section = page.read_text().split('<section id="truth">', 1)[1].split("</section>", 1)[0]
         assert "This section could not be drawn:" in truth_section and "complexity" in truth_section
+        assert (page.parent / "partial.json").is_file()
+        # a strict run does not take the partial report for done: it redoes it (and fails again)
+        again = CliRunner().invoke(main, ["run", str(study_file)])
+        assert again.exit_code != 0 and "1 report section(s) could not be drawn" in again.output
     finally:
         truth.write_text(good)
-    record_path(study, "report").unlink()
-    assert run_study(study, "local", progress=False).failed == []  # strict again, with the good table
-    assert "could not be drawn" not in page.read_text()
+    summary = run_study(study, "local", progress=False)  # strict again, with the good table
+    assert summary.failed == [] and [o.key for o in summary.outcomes] == ["report"]
+    assert "could not be drawn" not in page.read_text() and not (page.parent / "partial.json").exists()

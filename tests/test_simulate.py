@@ -313,6 +313,27 @@ def test_cells_exclude_empty_droplets_which_fragments_keep(platform, atlas, barc
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
+def test_cell_ranger_files_give_the_platform_usable_fraction(platform, atlas, barcodes):
+    """summary.csv and singlecell.csv as Cell Ranger ATAC writes them (issue 16 item 3),
+    read by atlasbench's own readers: the cells' read pairs over the sequenced ones are
+    the platform's usable fraction, and the called cells are the annotated ones."""
+    from atlasbench.io.cellranger import read_cell_calls, read_sequenced_read_pairs
+    from atlasbench.simulate.platforms import HYDROP, TENX
+
+    fraction = {"10x": TENX, "hydrop": HYDROP}[platform].usable_fraction
+    table = barcodes[platform]
+    in_cells = int(table.loc[table["kind"] != "empty", "n_reads"].sum())
+    sequenced = read_sequenced_read_pairs(atlas[0] / platform / "summary.csv")
+    assert in_cells / sequenced == pytest.approx(fraction, abs=1e-6)
+    calls = read_cell_calls(atlas[0] / platform / "singlecell.csv")
+    cells = _read_tsv(atlas[0] / platform / "cells.tsv")
+    assert sorted(calls) == sorted(cells["barcode"])
+    per_barcode = pd.read_csv(atlas[0] / platform / "singlecell.csv")
+    assert per_barcode["barcode"].iloc[0] == "NO_BARCODE"
+    assert per_barcode["total"].sum() == sequenced  # every sequenced read pair is somewhere
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
 def test_fragments_sorted_and_tabix_indexed(platform, atlas, fragments, genome):
     path = atlas[0] / platform / "fragments.tsv.gz"
     frags = fragments[platform]

@@ -154,6 +154,35 @@ def genome_prepare(src: Path, dst: Path) -> None:
         click.echo(f"{dst}: {len(g.names)} sequences, {sum(g.sizes.values()):,} bp")
 
 
+@genome.command("fetch")
+@click.argument("name_or_url")
+@click.option(
+    "--provider",
+    type=click.Choice(["gencode", "ensembl", "ucsc", "ncbi"]),
+    help="Fetch the name from this provider only (default: the first that has it).",
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Genome cache folder (default: $ATLASBENCH_GENOME_CACHE, else ~/.cache/atlasbench/genomes).",
+)
+def genome_fetch(name_or_url: str, provider: str | None, cache: Path | None) -> None:
+    """Fetch a genome by assembly name (mm10, hg38, dm6) or FASTA URL into the cache, once.
+
+    What a study with genome: {name: NAME} (or {url: URL}) does on its first run:
+    download through genomepy, keep a bgzip FASTA with .fai/.gzi and genome.json
+    (non-N bases per sequence). A genome already cached is not downloaded again. On a
+    cluster, run it on a login node so that jobs without internet find the genome.
+    """
+    from atlasbench.io.genome_fetch import fetch_genome
+
+    fetched = fetch_genome(name_or_url, cache, provider)
+    click.echo(
+        f"{name_or_url}: {fetched.fasta} ({fetched.provider}; {len(fetched.non_n_bases)} sequences, "
+        f"{fetched.effective_size():,} non-N bases)"
+    )
+
+
 @main.command()
 @click.argument("study_file", type=click.Path(dir_okay=False, path_type=Path))
 def targets(study_file: Path) -> None:

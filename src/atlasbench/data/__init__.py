@@ -17,7 +17,7 @@ from atlasbench.lazy import lazy_exports
 __all__, __getattr__, __dir__ = lazy_exports(
     __name__,
     {
-        "ingest": ["Store", "ingest", "open_store", "read_cell_table", "default_sample_name"],
+        "ingest": ["Store", "ingest", "open_store", "read_cell_table", "keep_called_cells", "default_sample_name"],
         "qc": ["fragments_qc"],
         "complexity": ["library_complexity", "saturation_curve", "saturation_depth"],
         "sampling": ["thin_reads", "read_levels", "cell_levels"],

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import pairwise
@@ -133,6 +133,69 @@ def read_cell_table(path: str | Path, samples: Sequence[str]) -> pd.DataFrame:
         row = int(np.flatnonzero(dup)[0])
         raise input_error(path, f"barcode {table['barcode'].iloc[row]!r} is listed twice", row + 2)
     return table[["barcode", "cell_type", "sample"]].reset_index(drop=True)
+
+
+def keep_called_cells(
+    cells: pd.DataFrame, calls: Mapping[str, Collection[str]], sources: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """The annotated cells that the cell caller (Cell Ranger) called cells, sample by sample.
+
+    An annotation made outside Cell Ranger may hold barcodes it did not call (left out,
+    counted in a warning); called cells without a cell type are not used (logged).
+
+    Parameters
+    ----------
+    cells
+        Cell table from :func:`read_cell_table` (barcode, cell_type, sample).
+    calls
+        Sample -> the barcodes called cells there
+        (:func:`atlasbench.io.cellranger.read_cell_calls`); samples without an entry are
+        kept as they are.
+    sources
+        Sample -> the file its calls came from, for messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``cells`` whose barcode was called in its sample, in order.
+
+    Raises
+    ------
+    AtlasbenchError
+        When a sample has annotated cells and none of them was called: the barcodes are
+        probably spelled differently (a ``-1`` suffix, a sample prefix); the message shows
+        one barcode of each file.
+    """
+    sources = sources or {}
+    keep = np.ones(len(cells), dtype=bool)
+    for sample, called in calls.items():
+        mine = (cells["sample"] == sample).to_numpy()
+        if not mine.any():
+            continue
+        called_set = set(called)
+        hit = cells["barcode"].isin(called_set).to_numpy() & mine
+        where = sources.get(sample, f"sample {sample!r}")
+        if not hit.any():
+            example = next(iter(called), "none")
+            raise AtlasbenchError(
+                f"{where}: none of the {int(mine.sum()):,} annotated barcodes of sample {sample!r} is a called "
+                f"cell (annotated e.g. {cells['barcode'][mine].iloc[0]!r}, called e.g. {example!r}); "
+                "are the barcodes spelled alike (a -1 suffix, a sample prefix)?"
+            )
+        missed = int(mine.sum() - hit.sum())
+        if missed:
+            log.warning(
+                "%s: %s of %s annotated barcodes of sample %r are not called cells; left out",
+                where,
+                f"{missed:,}",
+                f"{int(mine.sum()):,}",
+                sample,
+            )
+        unannotated = len(called_set) - int(hit.sum())
+        if unannotated:
+            log.info("%s: %s called cells of sample %r have no cell type; not used", where, f"{unannotated:,}", sample)
+        keep &= ~mine | hit
+    return cells[keep].reset_index(drop=True)
 
 
 @dataclass(frozen=True)

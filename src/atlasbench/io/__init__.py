@@ -4,6 +4,7 @@
 - :mod:`~atlasbench.io.barcodes`: barcode packing and lookup;
 - :mod:`~atlasbench.io.bgzf`: BGZF (bgzip) writing;
 - :mod:`~atlasbench.io.genome`: FASTA access, chromosome names, sequence codes, one-hot;
+- :mod:`~atlasbench.io.genome_fetch`: genomes fetched by assembly name or URL into a cache, once;
 - :mod:`~atlasbench.io.annotation`: TSSs from a GTF/GFF3;
 - :mod:`~atlasbench.io.intervals`: sorted genomic segments;
 - :mod:`~atlasbench.io.jaspar`: JASPAR motifs, offline from pyjaspar's database;
@@ -31,11 +32,12 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "region_codes",
             "reverse_complement",
         ],
+        "genome_fetch": ["FetchedGenome", "fetch_genome", "cached_genome", "default_genome_cache"],
         "annotation": ["read_tss"],
         "intervals": ["Segments"],
         "jaspar": ["Motif", "jaspar_motif", "jaspar_collection"],
         "names": ["file_stem"],
-        "cellranger": ["read_sequenced_read_pairs"],
+        "cellranger": ["read_cell_calls", "read_sequenced_read_pairs"],
         "atomic": ["atomic_path", "write_text_atomic"],
         "figures": ["save_figure"],
     },

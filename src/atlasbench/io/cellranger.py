@@ -1,4 +1,4 @@
-"""Cell Ranger ATAC / ARC run summaries: the sequencing depth of a library.
+"""Cell Ranger ATAC / ARC outputs: the sequencing depth of a library and its cell calls.
 
 Cell Ranger ATAC writes ``outs/summary.csv``, one row of metrics per library, whose
 ``Sequenced read pairs`` column (``num_reads`` or ``Number of reads`` in older
@@ -6,6 +6,10 @@ versions) counts every read pair sequenced; Cell Ranger ARC's ``summary.csv`` ha
 ``ATAC Sequenced read pairs`` (and ``GEX ...`` columns for the expression library).
 :func:`read_sequenced_read_pairs` reads that number, which the study compares with the
 read pairs in annotated cells' fragments (the *usable fraction*).
+
+Its per-barcode table, ``outs/singlecell.csv`` (Cell Ranger ATAC; column
+``is__cell_barcode``) or ``outs/per_barcode_metrics.csv`` (ARC; column ``is_cell``),
+says which barcodes it called cells; :func:`read_cell_calls` returns them.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import pandas as pd
 
 from atlasbench.errors import AtlasbenchError
 
-__all__ = ["SEQUENCED_READ_PAIRS_COLUMNS", "read_sequenced_read_pairs"]
+__all__ = ["CELL_CALL_COLUMNS", "SEQUENCED_READ_PAIRS_COLUMNS", "read_cell_calls", "read_sequenced_read_pairs"]
 
 SEQUENCED_READ_PAIRS_COLUMNS: tuple[str, ...] = (
     "ATAC Sequenced read pairs",
@@ -82,3 +86,51 @@ def read_sequenced_read_pairs(path: str | os.PathLike[str]) -> int:
     if bad:
         raise AtlasbenchError(f"{path}: column {column!r} must hold a positive number, got {bad[0]!r}")
     return round(sum(values))
+
+
+CELL_CALL_COLUMNS: tuple[str, ...] = ("is__cell_barcode", "is_cell")
+"""Columns of a per-barcode table flagging called cells (1) and other barcodes (0):
+Cell Ranger ATAC's ``singlecell.csv``, Cell Ranger ARC's ``per_barcode_metrics.csv``."""
+
+
+def read_cell_calls(path: str | os.PathLike[str]) -> list[str]:
+    """Barcodes Cell Ranger called cells, from its per-barcode table.
+
+    Parameters
+    ----------
+    path
+        Cell Ranger ATAC's ``singlecell.csv`` (``barcode``, ..., ``is__cell_barcode``;
+        its ``NO_BARCODE`` row is never a cell) or ARC's ``per_barcode_metrics.csv``
+        (``barcode``, ..., ``is_cell``).
+
+    Returns
+    -------
+    list of str
+        The called barcodes, in file order, as written (e.g. ``AAACGAAAGAAACGCC-1``).
+
+    Raises
+    ------
+    AtlasbenchError
+        When the file cannot be read, lacks ``barcode`` or a cell-call column (the
+        message names the file, the columns expected and found), or a flag is not 0/1.
+    """
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise AtlasbenchError(f"{path}: cannot read it as a Cell Ranger per-barcode table ({exc})") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    column = next((c for c in CELL_CALL_COLUMNS if c in table.columns), None)
+    if "barcode" not in table.columns or column is None:
+        found = ", ".join(repr(c) for c in list(table.columns)[:20]) or "none"
+        raise AtlasbenchError(
+            f"{path}: not a Cell Ranger per-barcode table; expected a 'barcode' column and one of "
+            f"{', '.join(repr(c) for c in CELL_CALL_COLUMNS)} (ATAC singlecell.csv or ARC "
+            f"per_barcode_metrics.csv); found {found}"
+        )
+    flags = table[column].str.strip()
+    bad = ~flags.isin(["0", "1"])
+    if bad.any():
+        row = int(bad.to_numpy().nonzero()[0][0])
+        raise AtlasbenchError(f"{path}, line {row + 2}: column {column!r} must be 0 or 1, got {flags.iloc[row]!r}")
+    return table.loc[flags == "1", "barcode"].tolist()

@@ -48,6 +48,7 @@ __all__ = [
     "Section",
     "load_accuracy",
     "read_evaluation_table",
+    "read_labelled_table",
     "read_reads_unit",
     "read_usable_fractions",
 ]
@@ -219,6 +220,29 @@ def read_usable_fractions(folders: Mapping[str, Path] | None) -> dict[str, float
         if path.is_file():
             out[str(platform)] = float(json.loads(path.read_text())["usable_fraction"])
     return out
+
+
+def read_labelled_table(path: str | Path, text: Sequence[str] = ("barcode", "cell_type", "sample")) -> pd.DataFrame:
+    """A TSV the data stages wrote, with its label columns read as written.
+
+    Labels are data: a cell type called "NA" or "null" stays that name (pandas would
+    read it as missing). The other columns are parsed as usual, empty cells as NaN.
+
+    Parameters
+    ----------
+    path
+        Tab-separated table with a header.
+    text
+        Columns kept as strings, exactly as written (those present).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    header = pd.read_csv(path, sep="\t", nrows=0).columns
+    labels = {c: str for c in header if c in text}
+    missing = {c: ["", "NaN", "nan", "NA", "N/A", "null", "None"] for c in header if c not in labels}
+    return pd.read_csv(path, sep="\t", dtype=labels, keep_default_na=False, na_values=missing)
 
 
 def read_reads_unit(folders: Mapping[str, Path] | None) -> str:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
+import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -60,7 +61,10 @@ from atlasbench.report.truth import truth_section
 
 log = logging.getLogger(__name__)
 
-__all__ = ["PALETTE", "SECTIONS", "ReportInputs", "ReportSettings", "platform_colours", "write_report"]
+__all__ = ["PALETTE", "PARTIAL_FILE", "SECTIONS", "ReportInputs", "ReportSettings", "platform_colours", "write_report"]
+
+PARTIAL_FILE = "partial.json"
+"""Beside a partial report's page: the sections left out, by id, with their errors."""
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
@@ -120,6 +124,8 @@ def write_report(settings: ReportSettings, inputs: ReportInputs, out: str | Path
 
     - ``report.html``: the page, self-contained (figures embedded);
     - ``figures/<name>.png`` and ``.pdf``: every figure drawn for the report;
+    - ``partial.json``: only for a partial report, the sections left out and their errors
+      (a strict run rebuilds such a report);
     - ``tables/<name>.csv``: tidy tables, one row per observation (``qc``,
       ``qc_levels``, ``accuracy``, ``ranking``, ``saturation``, ``cheapest``,
       ``transfer``, ``tn5_similarity``, ``motifs``, ``motif_overlap``, ``enhancers``,
@@ -159,8 +165,12 @@ def write_report(settings: ReportSettings, inputs: ReportInputs, out: str | Path
             f"{len(failed)} report section(s) could not be drawn, so no report was written "
             "(allow a partial report to write it with notes in their place):\n  " + "\n  ".join(lines)
         )
+    marker = out / PARTIAL_FILE
     if failed:
         log.warning("report written without section(s) %s, which could not be drawn", ", ".join(failed))
+        write_text_atomic(marker, json.dumps({key: f"{type(exc).__name__}: {exc}" for key, exc in failed.items()}))
+    else:
+        marker.unlink(missing_ok=True)
     path = out / "report.html"
     write_text_atomic(path, _page(ctx, bodies, summary))
     log.info("report: %s (%d figures, %d tables)", path, ctx.n_images, len(ctx.tables))

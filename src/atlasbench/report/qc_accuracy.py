@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from atlasbench.data.complexity import library_complexity, saturation_depth
+from atlasbench.data.levels import level_key
 from atlasbench.readouts import cost
 from atlasbench.report.comparisons import ranking_sentence
-from atlasbench.report.context import METRIC, METRIC_LABEL, ReportContext, Section
+from atlasbench.report.context import METRIC, METRIC_LABEL, ReportContext, Section, read_labelled_table
 from atlasbench.report.html import bold_text, html_table, join_words, note_html
 from atlasbench.report.plots import (
     LINESTYLES,
@@ -50,12 +51,14 @@ def qc_section(ctx: ReportContext) -> Section:
     if not ctx.inputs.qc:
         return Section(note_html("No QC tables were given (the targets stage writes them)."), [])
     notes, medians, cells, levels = [], [], {}, []
+    dropped_contigs: list[pd.DataFrame] = []
+    dropped_types: list[str] = []
     for platform, folder in ctx.inputs.qc.items():
         path = Path(folder) / "qc.tsv"
         if not path.is_file():
             notes.append(f"{platform}: no <code>qc.tsv</code> in <code>{html.escape(str(folder))}</code>.")
             continue
-        qc = pd.read_csv(path, sep="\t")
+        qc = read_labelled_table(path)
         if "n_fragments" not in qc.columns:
             notes.append(f"{platform}: <code>qc.tsv</code> has no n_fragments column.")
             continue
@@ -89,9 +92,15 @@ def qc_section(ctx: ReportContext) -> Section:
             row["sequenced_read_pairs"] = int(record["sequenced_read_pairs"])
             row["usable_fraction"] = float(record["usable_fraction"])
         medians.append(row)
+        contigs_path = Path(folder) / "dropped_contigs.tsv"
+        if contigs_path.is_file():
+            contigs = read_labelled_table(contigs_path, text=("contig", "reason"))
+            if len(contigs):
+                dropped_contigs.append(contigs.assign(platform=platform)[["platform", *contigs.columns]])
         level_path = Path(folder) / "levels.tsv"
         if level_path.is_file():
-            lv = pd.read_csv(level_path, sep="\t", dtype={"reads_per_cell": str, "cells": str})
+            lv = read_labelled_table(level_path, text=("reads_per_cell", "reads_unit", "cells", "dropped_cell_types"))
+            dropped_types.extend(_dropped_types_note(platform, lv))
             keep = [
                 c
                 for c in (
@@ -102,6 +111,7 @@ def qc_section(ctx: ReportContext) -> Section:
                     "mean_reads_per_cell",
                     "mean_sequenced_reads_per_cell",
                     "mean_fragments_per_cell",
+                    "dropped_cell_types",
                 )
                 if c in lv.columns
             ]
@@ -154,8 +164,33 @@ def qc_section(ctx: ReportContext) -> Section:
             ),
         )
     )
+    if dropped_contigs:
+        contigs = pd.concat(dropped_contigs, ignore_index=True)
+        ctx.table("dropped_contigs", contigs)
+        parts.append(
+            "<p><b>Fragments left out</b>, on contigs the study does not use (absent from the genome, "
+            "or outside <code>genome.chromosomes</code>); share: of all fragments of the platform's "
+            "files.</p>" + html_table(contigs, text_columns={"platform", "contig", "reason"}, colours=ctx.colours)
+        )
+    if dropped_types:
+        parts.append(
+            "<p><b>Cell types left out</b> of some levels' targets, with fewer cells there than "
+            "<code>grid.min_cells_per_type</code>:</p><ul>" + "".join(f"<li>{t}</li>" for t in dropped_types) + "</ul>"
+        )
     parts.extend(note_html(n) for n in notes)
     return Section("".join(parts), [])
+
+
+def _dropped_types_note(platform: str, levels: pd.DataFrame) -> list[str]:
+    """One HTML line per level of a platform whose targets leave cell types out."""
+    if "dropped_cell_types" not in levels.columns:
+        return []
+    out = []
+    for _, row in levels[levels["dropped_cell_types"].fillna("") != ""].iterrows():
+        level = level_key(row["reads_per_cell"], row["cells"])
+        names = ", ".join(html.escape(n) for n in str(row["dropped_cell_types"]).split("; "))
+        out.append(f"{bold_text(platform)} at <code>{level}</code>: {names}")
+    return out
 
 
 def _qc_figure(ctx: ReportContext, cells: Mapping[str, pd.DataFrame], levels: pd.DataFrame | None) -> Any:
@@ -483,7 +518,12 @@ def grid_section(ctx: ReportContext) -> Section:
             "accuracy_grid",
             "<b>Accuracy at every (reads per cell, cells) level</b>, mean &plusmn; SD over folds "
             "and seeds, on one colour scale for all platforms. Axis labels: the grid level and, "
-            "after the colon, what was achieved.",
+            f"after the colon, what was achieved; depth levels count {ctx.reads_unit} per cell"
+            + (
+                " (achieved: the usable read pairs kept over the platform's usable fraction)."
+                if ctx.reads_unit == "sequenced read pairs"
+                else "."
+            ),
         ),
         [],
     )

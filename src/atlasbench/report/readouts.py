@@ -18,10 +18,13 @@ import pandas as pd
 
 from atlasbench.io.names import file_stem
 from atlasbench.readouts import cost
-from atlasbench.report.context import METRIC, Q_THRESHOLD, ReportContext, Section
+from atlasbench.report.context import METRIC, Q_THRESHOLD, ReportContext, Section, read_labelled_table
 from atlasbench.report.html import bold_text, html_table, note_html
 
 __all__ = ["cost_section", "enhancers_section", "motifs_section", "tn5_section"]
+
+LABELS = ("platform", "cell_type", "target_cell_type", "enhancer", "pattern", "motif", "match")
+"""Columns of the read-out tables holding names, read as written (a cell type "NA" stays "NA")."""
 
 
 def cost_section(ctx: ReportContext) -> Section:
@@ -199,7 +202,7 @@ def motifs_section(ctx: ReportContext) -> Section:
     path = folder / "motifs.tsv"
     if not path.is_file():
         return Section(note_html(f"No <code>motifs.tsv</code> in <code>{html.escape(str(folder))}</code>."), [])
-    motifs = pd.read_csv(path, sep="\t")
+    motifs = read_labelled_table(path, text=LABELS)
     if "model" not in motifs.columns:
         motifs.insert(0, "model", "model")
     ctx.motif_table = motifs
@@ -311,12 +314,15 @@ def enhancers_section(ctx: ReportContext) -> Section:
         if not path.is_file():
             notes.append(f"{platform}: no <code>per_cell_type.tsv</code> in <code>{html.escape(str(folder))}</code>.")
             continue
-        per_type = pd.read_csv(path, sep="\t").assign(platform=platform)
+        per_type = read_labelled_table(path, text=LABELS).assign(platform=platform)
         tables.append(per_type)
         top1 = math.nan
         per_enhancer = folder / "per_enhancer.tsv"
         if per_enhancer.is_file():
-            ranks = pd.read_csv(per_enhancer, sep="\t")
+            ranks = read_labelled_table(
+                per_enhancer,
+                text=LABELS,
+            )
             if "correct" in ranks.columns and len(ranks):
                 top1 = float(ranks["correct"].astype(str).str.lower().isin(("true", "1")).mean())
         macro = per_type[per_type["cell_type"] == "macro"]
@@ -365,7 +371,10 @@ def _enhancers_by_scenario(ctx: ReportContext) -> str:
     path = ctx.inputs.enhancer_summary
     if path is None or not Path(path).is_file():
         return ""
-    scores = pd.read_csv(path, sep="\t", dtype={"fold": str, "seed": str})
+    scores = read_labelled_table(
+        path,
+        text=(*LABELS, "fold", "seed"),
+    )
     ctx.table("enhancers_by_scenario", scores)
     rows = []
     for (platform, scenario), group in scores.groupby(["platform", "scenario"], sort=False):

@@ -8,6 +8,9 @@
     genome/promoters.gff3                 a gene per promoter region, for TSS enrichment
     <platform>/fragments.tsv.gz (+ .tbi)  bgzipped, tabix-indexed 10x fragments
     <platform>/cells.tsv                  barcode, cell_type (empty droplets left out)
+    <platform>/summary.csv, singlecell.csv  as Cell Ranger ATAC writes them: sequenced
+                                          read pairs (usable fraction of the platform)
+                                          and the cell calls
     enhancers.tsv                         "validated" enhancers with their target type,
                                           and negatives
     truth/regions.tsv                     every region, its kind and true accessibility
@@ -53,6 +56,7 @@ import pysam
 
 from atlasbench.io.atomic import atomic_path, write_text_atomic
 from atlasbench.io.genome import prepare_fasta
+from atlasbench.simulate.cellranger import write_cellranger_outputs
 from atlasbench.simulate.grammar import (
     CORTEX_CELL_TYPES,
     CORTEX_GRAMMAR,
@@ -389,6 +393,7 @@ def simulate_atlas(
             cells.to_csv(tmp, sep="\t", index=False)
         with atomic_path(out / "truth" / f"{profile.name}_barcodes.tsv") as tmp:
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+        write_cellranger_outputs(table, profile, folder)
         log.info("%s: %d barcodes, %d fragments", profile.name, len(table), int(table["n_fragments"].sum()))
     write_text_atomic(
         out / "truth" / "simulation.json",
@@ -508,6 +513,8 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
         f"  - name: {p.name}\n"
         f"    fragments: {p.name}/fragments.tsv.gz\n"
         f"    cells: {p.name}/cells.tsv\n"
+        f"    cell_calls: {p.name}/singlecell.csv\n"
+        f"    sequenced_reads: {p.name}/summary.csv\n"
         f"    cost: {{per_cell: {p.cost_per_cell}, per_million_reads: {p.cost_per_million_reads}}}\n"
         for p in chosen.platforms
     )

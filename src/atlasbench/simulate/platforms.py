@@ -11,7 +11,9 @@ are its ``count``, so unique fragments follow ``M (1 - exp(-R / M))`` and satura
 The two presets mirror the published comparison (PROTOCOL.md): the HyDrop-v2-like
 platform has about half the library complexity of the 10x-like one (11k vs 23k unique
 fragments per cell at full depth in mouse cortex), similar FRiP, more ambient fragments
-and barcode collisions, and a library cost ten times lower.
+and barcode collisions, and a library cost ten times lower. Fewer of its sequenced reads
+end in cells' fragments (usable fraction 0.65 vs 0.8: an illustrative figure, not a
+published one; a bead-based droplet platform loses more reads to background barcodes).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ class PlatformProfile:
     complexity_sigma
         Log-normal spread of the complexity across cells.
     reads_per_cell
-        Mean reads sequenced per cell.
+        Mean read pairs per cell in the fragments (usable read pairs).
     frip
         Share of a cell's molecules from accessible regions (the rest from anywhere).
     ambient
@@ -73,6 +75,11 @@ class PlatformProfile:
         Library cost per cell and sequencing cost per million reads (USD).
     barcode_length
         Length of the random barcode (``-1`` is appended, as 10x does).
+    usable_fraction
+        Share of the sequenced read pairs that end in the cells' fragments; the rest
+        (empty droplets' barcodes, reads without a valid barcode, unmapped, low-quality
+        or mitochondrial reads) is paid for and lost. Sets the sequenced read pairs of
+        the Cell Ranger-shaped ``summary.csv`` the simulator writes.
     """
 
     name: str
@@ -89,6 +96,7 @@ class PlatformProfile:
     cost_per_cell: float
     cost_per_million_reads: float
     barcode_length: int
+    usable_fraction: float
 
     @property
     def tn5_log_odds(self) -> np.ndarray:
@@ -111,6 +119,7 @@ TENX = PlatformProfile(
     cost_per_cell=0.471,
     cost_per_million_reads=2.875,
     barcode_length=16,
+    usable_fraction=0.8,
 )
 HYDROP = PlatformProfile(
     name="hydrop",
@@ -127,6 +136,7 @@ HYDROP = PlatformProfile(
     cost_per_cell=0.049,
     cost_per_million_reads=2.875,
     barcode_length=20,
+    usable_fraction=0.65,
 )
 
 

@@ -14,6 +14,7 @@ Layout under ``study.output``::
     regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds),
                               genome_size.json (MACS3's -g and its source)
     targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet,
+                              dropped_contigs.tsv (copied from the store),
                               sequencing.json (usable fraction, with sequenced_reads)
 """
 
@@ -32,7 +33,15 @@ import pandas as pd
 from atlasbench.data.combine import combine_stores
 from atlasbench.data.folds import RULES_VERSION as FOLD_RULES_VERSION
 from atlasbench.data.folds import FoldScheme, assign_folds
-from atlasbench.data.ingest import NOT_IN_GENOME, Store, ingest, open_store, read_cell_table
+from atlasbench.data.ingest import (
+    DROPPED_CONTIGS,
+    NOT_IN_GENOME,
+    Store,
+    ingest,
+    keep_called_cells,
+    open_store,
+    read_cell_table,
+)
 from atlasbench.data.levels import FULL_LEVEL, reads_unit_words
 from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.data.qc import write_table
@@ -48,6 +57,7 @@ from atlasbench.data.targets import build_targets, normalize_peak_heights, speci
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.annotation import read_tss
 from atlasbench.io.atomic import atomic_path, write_text_atomic
+from atlasbench.io.cellranger import read_cell_calls
 from atlasbench.io.genome import match_chromosomes, non_n_bases, open_genome, prepare_fasta, read_chrom_sizes
 from atlasbench.study.scenarios import PlatformData, Scenario, named_levels, platform_levels, resolve_scenarios
 from atlasbench.study.schema import Study
@@ -82,7 +92,7 @@ class GenomeInfo:
         Every sequence name of the genome: fragments elsewhere are dropped, or an error
         with ``genome.unknown_contigs: error``.
     fasta
-        Indexed FASTA (bgzip or plain), when the study gives one.
+        Indexed FASTA (bgzip or plain), when the study gives or fetches one.
     """
 
     chrom_sizes: dict[str, int]
@@ -94,11 +104,17 @@ def genome_stage(study: Study) -> GenomeInfo:
     """Chromosome sizes (restricted to ``genome.chromosomes``) and an indexed FASTA.
 
     A plain-gzip FASTA, which cannot be read at random positions, is converted once to
-    bgzip with its indexes under ``genome/<hash>/``.
+    bgzip with its indexes under ``genome/<hash>/``. A genome given by assembly name or
+    URL is fetched once into the genome cache (:meth:`~atlasbench.study.schema.Genome.fetch`).
     """
     g = study.genome
     fasta = None
-    if g.fasta is not None:
+    fetched = g.fetch()
+    if fetched is not None:
+        fasta = fetched.fasta
+        with open_genome(fasta) as genome:
+            sizes = dict(genome.sizes)
+    elif g.fasta is not None:
         out = study.output / "genome" / fingerprint(g.fasta)
         prepared = out / "genome.fa.gz"
         try:
@@ -147,7 +163,9 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
     p = study.platform(platform)
     assert p.fragments is not None and p.cells is not None  # a sourced platform has both (schema)
     samples = p.sample_names
-    key = fingerprint(list(p.fragments), p.cells, samples, genome.chrom_sizes, study.genome.annotation)
+    key = fingerprint(
+        list(p.fragments), p.cells, list(p.cell_calls or []), samples, genome.chrom_sizes, study.genome.annotation
+    )
     out = study.output / "ingest" / f"{platform}-{key}"
     if (out / "store.json").exists():
         log.debug("ingest %s: cached in %s", platform, out)
@@ -164,6 +182,9 @@ def ingest_stage(study: Study, platform: str, genome: GenomeInfo) -> Store:
                 )
         return store
     cells = read_cell_table(p.cells, samples)
+    if p.cell_calls is not None:
+        calls = {sample: read_cell_calls(path) for sample, path in zip(samples, p.cell_calls)}
+        cells = keep_called_cells(cells, calls, {sample: str(path) for sample, path in zip(samples, p.cell_calls)})
     tss = _tss(study)
     if tss is not None:
         tss = _to_genome_names(tss, genome.chrom_sizes, str(study.genome.annotation))
@@ -198,7 +219,8 @@ def effective_genome_size(study: Study, genome: GenomeInfo) -> tuple[int, str]:
 
     In order: ``regions.peak_calling.genome_size`` if given; MACS's value for a known
     ``genome.name`` (:func:`atlasbench.data.regions.known_effective_genome_size`); the
-    number of non-N bases of the FASTA over the study's chromosomes; and, with only
+    number of non-N bases of the FASTA over the study's chromosomes (of a fetched genome,
+    counted once when it was fetched); and, with only
     chrom.sizes, the sum of the chromosome sizes (with a warning: that overstates the
     effective size and so calls more peaks).
     """
@@ -208,6 +230,9 @@ def effective_genome_size(study: Study, genome: GenomeInfo) -> tuple[int, str]:
     known = known_effective_genome_size(study.genome.name)
     if known is not None:
         return known, f"MACS value for genome.name {study.genome.name!r}"
+    fetched = study.genome.cached()
+    if fetched is not None:  # counted once when it was fetched (genome.json)
+        return fetched.effective_size(genome.chrom_sizes), f"non-N bases of {fetched.fasta}"
     if genome.fasta is not None:
         return non_n_bases(genome.fasta, list(genome.chrom_sizes)), f"non-N bases of {genome.fasta}"
     total = sum(genome.chrom_sizes.values())
@@ -440,6 +465,7 @@ def targets_stage(
     qc["n_insertions_in_regions"] = pb.insertions_in_regions
     qc["frip"] = pb.insertions_in_regions / (2.0 * qc["n_fragments"].clip(lower=1))
     write_table(qc, out / "qc.tsv")
+    write_table(store.dropped_contigs, out / DROPPED_CONTIGS)  # for the report, beside the QC
     write_table(pb.levels, out / "levels.tsv")
     write_table(pb.cell_saturation, out / "saturation.parquet")
     if t.bigwig:

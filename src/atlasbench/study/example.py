@@ -19,7 +19,7 @@ seed: 7                         # downsampling seed
 
 genome:
   fasta: genome/dm6.fa          # FASTA with .fai; chrom_sizes alone serves the data layer
-  name: dm6
+  name: dm6                     # alone (no fasta): fetched once into the genome cache
   chromosomes: [2L, 2R, 3L, 3R, X]
 
 platforms:

@@ -76,7 +76,7 @@ def data_jobs(study: Study) -> list[Job]:
     stores = tuple(j.key for j in ingest + combine)
     targets = [Job(f"targets/{p.name}", "targets", (regions.key, *stores)) for p in study.platforms]
     jobs = [*ingest, *combine, regions, *targets]
-    if study.genome.fasta is not None:
+    if study.genome.fasta is not None or study.genome.remote is not None:
         jobs.append(Job("sequences", "targets", (regions.key,)))
     return jobs
 
@@ -145,6 +145,7 @@ def _run_data_job(study: Study, key: str) -> list[Path]:
         ingest_stage,
         regions_stage,
         scenarios_of,
+        sequencing_records,
         targets_stage,
     )
     from atlasbench.study.model_stages import sequences_stage
@@ -163,7 +164,10 @@ def _run_data_job(study: Study, key: str) -> list[Path]:
         return [path, path.with_suffix(".names.txt")]
     if kind == "targets":
         stores = _stores(study, genome, with_combined=True)
-        files = targets_stage(study, name, stores[name], regions, scenarios_of(study, stores)[0], genome)
+        records = sequencing_records(study, stores)
+        usable = {platform: float(record["usable_fraction"]) for platform, record in records.items()}
+        scenarios = scenarios_of(study, stores, usable)[0]
+        files = targets_stage(study, name, stores[name], regions, scenarios, genome, records.get(name))
         return [next(iter(files.values())).parent]
     raise AtlasbenchError(f"unknown job {key!r}")
 

@@ -57,7 +57,10 @@ def sequences_stage(study: Study, regions: pd.DataFrame, genome: GenomeInfo) -> 
         region names are in the ``.names.txt`` file beside it.
     """
     if genome.fasta is None:
-        raise AtlasbenchError("training needs the genome sequence: set genome.fasta in the study file")
+        raise AtlasbenchError(
+            "training needs the genome sequence: set genome.fasta in the study file, or fetch it "
+            "(genome.url, or genome.name without chrom_sizes)"
+        )
     length = study.model.input_length + 2 * study.training.max_shift
     key = fingerprint(genome.fasta, length, regions["name"].tolist())
     out = study.output / "sequences" / f"{key}.npy"

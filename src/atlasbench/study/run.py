@@ -1,7 +1,9 @@
 """Run a whole study, resuming where it stopped, and tell where it stands.
 
-:func:`run_study` checks the study first (nothing runs if a field or file is wrong),
-then runs the data phase, then the model phase (:mod:`atlasbench.study.jobs`). A job is
+:func:`run_study` checks the study first (nothing runs if a field or file is wrong;
+a genome given by name or URL is fetched into the genome cache before that, in the
+calling process, so jobs on machines without internet find it there), then runs the
+data phase, then the model phase (:mod:`atlasbench.study.jobs`). A job is
 skipped when its record says done for this version of the study and its artefacts are
 intact; a damaged artefact is removed and rebuilt; every other job runs on the chosen
 executor (:mod:`atlasbench.study.executors`, :mod:`atlasbench.study.slurm`). A run killed at any
@@ -12,6 +14,7 @@ resumes from its last epoch.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Sequence
@@ -58,8 +61,11 @@ class RunSummary:
         return [o for o in self.outcomes if o.state != "done"]
 
 
-def pending_jobs(study: Study, jobs: Sequence[Job], summary: RunSummary | None = None) -> list[Job]:
-    """The jobs that must run: not done, or done with damaged artefacts (removed here).
+def pending_jobs(
+    study: Study, jobs: Sequence[Job], summary: RunSummary | None = None, *, allow_partial_report: bool = False
+) -> list[Job]:
+    """The jobs that must run: not done, or done with damaged artefacts (removed here),
+    or, unless a partial report is allowed, a report written partial by an earlier run.
 
     Parameters
     ----------
@@ -69,6 +75,9 @@ def pending_jobs(study: Study, jobs: Sequence[Job], summary: RunSummary | None =
         Candidate jobs.
     summary
         Where skipped and rebuilt jobs are noted.
+    allow_partial_report
+        Keep a report written with sections left out (``--allow-partial-report``);
+        otherwise such a report is rebuilt, strictly.
 
     Returns
     -------
@@ -81,6 +90,8 @@ def pending_jobs(study: Study, jobs: Sequence[Job], summary: RunSummary | None =
         record = read_record(study, job.key)
         if record is not None and record["state"] == "done":
             problem = verify(study, record)
+            if problem is None and not allow_partial_report:
+                problem = _partial_report(study, job.key, record)
             if problem is None:
                 summary.skipped.append(job.key)
                 continue
@@ -89,6 +100,18 @@ def pending_jobs(study: Study, jobs: Sequence[Job], summary: RunSummary | None =
             remove_outputs(study, record)
         pending.append(job)
     return pending
+
+
+def _partial_report(study: Study, key: str, record: dict) -> str | None:
+    """Why a done report job must be redone by a strict run: it left sections out."""
+    from atlasbench.report.page import PARTIAL_FILE
+
+    if key != "report" or not record.get("outputs"):
+        return None
+    marker = study.output / record["outputs"][0] / PARTIAL_FILE
+    if not marker.is_file():
+        return None
+    return f"it was written partial, without section(s) {', '.join(json.loads(marker.read_text()))}"
 
 
 def run_study(
@@ -140,6 +163,8 @@ def run_study(
         raise AtlasbenchError(f"unknown executor {kind!r}; choose local, dask or slurm")
     if kind == "slurm":
         check_slurm()
+    # fetched here, once, before any job: cluster jobs may run where there is no internet
+    study.genome.fetch()
     problems = check_study(study, max_fragments=200_000)
     if problems:
         raise AtlasbenchError(f"study {study.name} has problems; nothing was run:\n  " + "\n  ".join(problems))
@@ -148,7 +173,7 @@ def run_study(
     with context as active:
 
         def execute(jobs: list[Job]) -> None:
-            pending = pending_jobs(study, jobs, summary)
+            pending = pending_jobs(study, jobs, summary, allow_partial_report=allow_partial_report)
             if not pending:
                 return
             log.info("%d jobs to run, %d already done", len(pending), len(jobs) - len(pending))

@@ -58,6 +58,7 @@ from atlasbench.data.ingest import default_sample_name
 from atlasbench.data.levels import ReadsUnit
 from atlasbench.io.cellranger import read_sequenced_read_pairs
 from atlasbench.io.genome import match_chromosomes
+from atlasbench.io.genome_fetch import FetchedGenome, cached_genome, fetch_genome, is_url
 from atlasbench.models.settings import Training
 from atlasbench.settings import Settings
 from atlasbench.study.problems import (
@@ -294,15 +295,32 @@ def _keep_dup(value: str) -> str:
 
 
 class Genome(Settings):
-    """The reference genome. Give ``fasta`` to train models; ``chrom_sizes`` alone is
-    enough for the data layer (fragments, downsampling, pseudobulk, peak calling)."""
+    """The reference genome: files on disk, or an assembly fetched by name or URL.
+
+    Give ``fasta`` to train models; ``chrom_sizes`` alone is enough for the data layer
+    (fragments, downsampling, pseudobulk, peak calling). Or let atlasbench fetch the
+    genome once into a cache shared by your studies (through genomepy): ``name`` alone
+    (``genome: {name: mm10}``) fetches that assembly from GENCODE, Ensembl, UCSC or NCBI,
+    ``url`` fetches a FASTA from the web; the fetched FASTA then serves as ``fasta``."""
 
     fasta: InputPath | None = None
     """Genome FASTA (bgzip-compressed or plain, with a .fai index beside it)."""
     chrom_sizes: InputPath | None = None
     """Tab-separated chromosome sizes (name, length), e.g. a UCSC .chrom.sizes file."""
     name: str | None = None
-    """Assembly name recorded with models and results, e.g. "mm10" or "dm6"."""
+    """Assembly name recorded with models and results, e.g. "mm10" or "dm6". Given alone
+    (no fasta, chrom_sizes or url), the assembly to fetch, as the providers spell it
+    (mm10, hg38, dm6, GRCm39)."""
+    url: str | None = None
+    """URL (https, http or ftp) of a FASTA (plain, gzip or bgzip) to fetch instead of
+    ``fasta``, e.g. UCSC's .../goldenPath/dm6/bigZips/dm6.fa.gz."""
+    provider: Literal["gencode", "ensembl", "ucsc", "ncbi"] | None = None
+    """Fetch ``name`` from this provider only; default: the first that has it, in the
+    order gencode, ensembl, ucsc, ncbi."""
+    cache: OutputPath | None = None
+    """Folder of fetched genomes, each downloaded once (default: the environment variable
+    ATLASBENCH_GENOME_CACHE, else ~/.cache/atlasbench/genomes); on a cluster, one that
+    the compute nodes can read."""
     chromosomes: Unique[list[Chromosome]] | None = Field(default=None, min_length=1)
     """Keep only these chromosomes; fragments and regions elsewhere are dropped."""
     unknown_contigs: Literal["drop", "error"] = "drop"
@@ -316,9 +334,50 @@ class Genome(Settings):
 
     @model_validator(mode="after")
     def _fasta_or_sizes(self) -> Genome:
-        if self.fasta is None and self.chrom_sizes is None:
-            raise custom_error("give fasta or chrom_sizes (fasta is needed to train models)")
+        if self.fasta is None and self.chrom_sizes is None and self.url is None and self.name is None:
+            raise custom_error(
+                "give fasta or chrom_sizes (fasta is needed to train models), or an assembly name "
+                "(e.g. name: mm10) or url to fetch"
+            )
+        found: Found = []
+        if self.name is not None and is_url(self.name):
+            found.append((("name",), "is a URL: give it as genome.url (name is the assembly's name, e.g. dm6)", HIDDEN))
+        if self.url is not None:
+            if not is_url(self.url):
+                found.append((("url",), "must be an https://, http:// or ftp:// URL", show_value(self.url)))
+            for field in ("fasta", "chrom_sizes"):
+                if getattr(self, field) is not None:
+                    found.append(((field,), "not allowed with url (the FASTA is fetched from url)", HIDDEN))
+        fetched = self.url is not None or (self.fasta is None and self.chrom_sizes is None)
+        if self.provider is not None and (self.url is not None or not fetched):
+            found.append((("provider",), "only for a genome fetched by name (name alone, no fasta or url)", HIDDEN))
+        if self.cache is not None and not fetched:
+            found.append((("cache",), "only for a genome fetched by name or url (no fasta or chrom_sizes)", HIDDEN))
+        raise_problems("Genome", found)
         return self
+
+    @property
+    def remote(self) -> str | None:
+        """The URL or assembly name to fetch, or None for a genome given as files."""
+        if self.url is not None:
+            return self.url
+        if self.fasta is None and self.chrom_sizes is None:
+            return self.name
+        return None
+
+    def cached(self) -> FetchedGenome | None:
+        """The fetched genome if the cache holds it (no network access), else None; None
+        also for a genome given as files."""
+        if self.remote is None:
+            return None
+        return cached_genome(self.remote, self.cache, self.provider)
+
+    def fetch(self) -> FetchedGenome | None:
+        """The fetched genome, downloaded into the cache the first time
+        (:func:`atlasbench.io.genome_fetch.fetch_genome`); None for a genome given as files."""
+        if self.remote is None:
+            return None
+        return fetch_genome(self.remote, self.cache, self.provider)
 
 
 class Cost(Settings):
@@ -348,6 +407,11 @@ class Platform(Settings):
     cells: InputPath | None = None
     """Cell table (TSV) with columns barcode and cell_type, plus sample when there are
     several fragments files; only the cells listed are used."""
+    cell_calls: FragmentsList | None = None
+    """Cell Ranger's per-barcode table of each fragments file, in the same order (ATAC
+    ``outs/singlecell.csv``, ARC ``outs/per_barcode_metrics.csv``): only the barcodes it
+    called cells (``is__cell_barcode`` / ``is_cell`` = 1) are used, with their type from
+    ``cells``; annotated barcodes it did not call are left out, with a warning."""
     samples: Unique[list[Annotated[str, Field(min_length=1)]]] | None = None
     """Sample name of each fragments file, in order (the cell table's sample column);
     defaults to each file's name without .tsv.gz / .tsv.bgz / .tsv."""
@@ -387,7 +451,7 @@ class Platform(Settings):
     def _sourced_or_combined(self) -> Platform:
         found: Found = []
         if self.union is not None:
-            for field in ("fragments", "cells", "samples", "cost", "sequenced_reads"):
+            for field in ("fragments", "cells", "cell_calls", "samples", "cost", "sequenced_reads"):
                 value = getattr(self, field)
                 if value is not None:
                     found.append(
@@ -412,6 +476,7 @@ class Platform(Settings):
                     )
             if self.fragments is not None:
                 found.extend(self._check_samples())
+                found.extend(self._check_cell_calls())
         raise_problems("Platform", found)
         return self
 
@@ -434,6 +499,17 @@ class Platform(Settings):
         if len(self.samples) != len(self.fragments):
             found.append((("samples",), f"must give one name per fragments file ({len(self.fragments)})", self.samples))
         return found
+
+    def _check_cell_calls(self) -> Found:
+        if self.cell_calls is None or self.fragments is None or len(self.cell_calls) == len(self.fragments):
+            return []
+        return [
+            (
+                ("cell_calls",),
+                f"must give one per-barcode table per fragments file ({len(self.fragments)}), in the same order",
+                [str(p) for p in self.cell_calls],
+            )
+        ]
 
 
 def _json_value(value: Any) -> Any:
@@ -809,6 +885,8 @@ class Study(Settings):
                 found[f"platforms[{i}].fragments[{j}]"] = path
             if platform.cells is not None:
                 found[f"platforms[{i}].cells"] = platform.cells
+            for j, path in enumerate(platform.cell_calls or []):
+                found[f"platforms[{i}].cell_calls[{j}]"] = path
             if isinstance(platform.sequenced_reads, Path):
                 found[f"platforms[{i}].sequenced_reads"] = platform.sequenced_reads
         if self.regions.bed is not None:

@@ -11,7 +11,9 @@ out of that level's targets). For the barcode checks fragments files are read up
 every fragments file is listed, from its tabix index when it has one, otherwise by a full
 pass, with what ingest does with it: keep it, rename it to the genome's spelling, or drop
 it (absent from the genome, or outside ``genome.chromosomes``); a contig absent from the
-genome is a problem only with ``genome.unknown_contigs: error``.
+genome is a problem only with ``genome.unknown_contigs: error``. A genome given by name or
+URL is not fetched here: its names are read from the genome cache when it is there;
+otherwise validation says it will be fetched and leaves the chromosome checks to the run.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ import numpy as np
 import pandas as pd
 import pysam
 
-from atlasbench.data.ingest import read_cell_table
+from atlasbench.data.ingest import keep_called_cells, read_cell_table
 from atlasbench.data.regions import read_bed
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.annotation import read_tss
+from atlasbench.io.cellranger import read_cell_calls
 from atlasbench.io.fragments import FragmentReader
 from atlasbench.io.genome import match_chromosomes, open_genome, read_chrom_sizes
 from atlasbench.io.names import file_stem
@@ -35,8 +38,21 @@ from atlasbench.study.schema import Study
 log = logging.getLogger(__name__)
 
 
-def _genome_names(study: Study) -> list[str]:
+def _genome_names(study: Study) -> list[str] | None:
+    """The genome's sequence names; None for a genome to fetch that is not cached yet."""
     g = study.genome
+    if g.remote is not None:
+        fetched = g.cached()
+        if fetched is None:
+            log.info(
+                "genome %s: not in the genome cache yet; the run fetches it once (or fetch it now: "
+                "atlasbench genome fetch %s); the chromosome names are checked against it then",
+                g.remote,
+                g.remote,
+            )
+            return None
+        log.info("genome %s: cached in %s", g.remote, fetched.folder)
+        return list(fetched.non_n_bases)
     if g.chrom_sizes is not None:
         return list(read_chrom_sizes(g.chrom_sizes))
     assert g.fasta is not None  # the schema requires fasta or chrom_sizes
@@ -99,6 +115,8 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
         except AtlasbenchError as exc:
             problems.append(f"{field}: {exc}")
             continue
+        if names is None:  # a genome to fetch: checked by the run
+            continue
         mapping, _ = match_chromosomes(chroms, names)
         if not mapping:
             problems.append(f"{field}: none of its chromosomes {chroms[:5]} match the genome's {names[:5]}")
@@ -113,6 +131,18 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
         except AtlasbenchError as exc:
             problems.append(f"{where}.cells: {exc}")
             continue
+        if platform.cell_calls is not None:
+            try:
+                calls = {s: read_cell_calls(path) for s, path in zip(samples, platform.cell_calls)}
+                cells = keep_called_cells(cells, calls, {s: str(path) for s, path in zip(samples, platform.cell_calls)})
+            except AtlasbenchError as exc:
+                problems.append(f"{where}.cell_calls: {exc}")
+                continue
+        if isinstance(platform.sequenced_reads, Path):
+            try:
+                platform.sequenced_read_pairs()
+            except AtlasbenchError as exc:
+                problems.append(f"{where}.sequenced_reads: {exc}")
         cell_types[platform.name] = set(cells["cell_type"])
         problems += _check_cell_type_names(where, cell_types[platform.name])
         problems += _check_cell_levels(study, platform.name, where, cells["cell_type"].to_numpy())
@@ -132,7 +162,8 @@ def check_study(study: Study, max_fragments: int = 2_000_000) -> list[str]:
             except AtlasbenchError as exc:
                 problems.append(f"{where}.fragments[{j}]: {exc}")
                 continue
-            problems += _check_contigs(study, f"{where}.fragments[{j}]", path, names)
+            if names is not None:  # else a genome to fetch: the run checks the contigs
+                problems += _check_contigs(study, f"{where}.fragments[{j}]", path, names)
             if len(ids) and not seen.any():
                 problems.append(
                     f"{where}.cells: none of the {len(ids)} barcodes of sample {samples[j]!r} occur in the first "
