@@ -110,3 +110,76 @@ def test_study_resolves_and_checks_the_summary_path(tmp_path: Path) -> None:
     resolved.parent.mkdir(parents=True)
     resolved.write_text(ATAC)
     assert load_study(path).platforms[0].sequenced_read_pairs() == 419_000_000
+
+
+# -- cell calls: singlecell.csv (ATAC) and per_barcode_metrics.csv (ARC) --------------------
+
+SINGLECELL = """\
+barcode,total,duplicate,chimeric,unmapped,lowmapq,mitochondrial,passed_filters,cell_id,is__cell_barcode
+NO_BARCODE,9000,0,0,0,0,0,0,None,0
+AAACGAAAGAAACGCC-1,5000,1200,3,40,60,20,3600,_cell_0,1
+AAACGAAAGAAAGCAG-1,30,2,0,1,0,0,27,None,0
+AAACGAAAGAAATACC-1,7000,1500,2,30,50,10,5300,_cell_1,1
+"""
+
+PER_BARCODE = """\
+barcode,gex_barcode,atac_barcode,is_cell,excluded_reason,gex_raw_reads,atac_raw_reads
+AAACAGCCAAACAACA-1,AAACAGCCAAACAACA-1,ACAGCGGGTGTGTTAC-1,1,0,1200,5300
+AAACAGCCAAACATAG-1,AAACAGCCAAACATAG-1,ACAGCGGGTTATAGCC-1,0,0,3,12
+"""
+
+
+def test_reads_cell_calls_of_atac_and_arc(tmp_path: Path) -> None:
+    from atlasbench.io.cellranger import read_cell_calls
+
+    assert read_cell_calls(write(tmp_path, SINGLECELL, "singlecell.csv")) == [
+        "AAACGAAAGAAACGCC-1",
+        "AAACGAAAGAAATACC-1",
+    ]
+    assert read_cell_calls(write(tmp_path, PER_BARCODE, "per_barcode_metrics.csv")) == ["AAACAGCCAAACAACA-1"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("barcode,total\nAAAC-1,10\n", r"expected a 'barcode' column and one of 'is__cell_barcode', 'is_cell'"),
+        ("barcode,is_cell\nAAAC-1,yes\n", r"line 2: column 'is_cell' must be 0 or 1, got 'yes'"),
+        ("", r"cannot read it as a Cell Ranger per-barcode table"),
+    ],
+)
+def test_bad_cell_calls_name_the_file_and_what_was_expected(tmp_path: Path, text: str, message: str) -> None:
+    from atlasbench.io.cellranger import read_cell_calls
+
+    path = write(tmp_path, text, "singlecell.csv")
+    with pytest.raises(AtlasbenchError, match=message) as err:
+        read_cell_calls(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_only_called_annotated_cells_are_kept(caplog) -> None:
+    import pandas as pd
+
+    from atlasbench.data.ingest import keep_called_cells
+
+    cells = pd.DataFrame(
+        {"barcode": ["A-1", "B-1", "C-1", "A-1"], "cell_type": ["x", "y", "x", "y"], "sample": ["s1", "s1", "s1", "s2"]}
+    )
+    with caplog.at_level("INFO"):
+        kept = keep_called_cells(cells, {"s1": ["A-1", "C-1", "D-1"]}, {"s1": "s1/singlecell.csv"})
+    # s1: B-1 was not called; s2 has no calls given and is kept whole
+    assert kept.to_dict("list") == {"barcode": ["A-1", "C-1", "A-1"], "cell_type": ["x", "x", "y"],
+                                    "sample": ["s1", "s1", "s2"]}
+    assert "s1/singlecell.csv: 1 of 3 annotated barcodes of sample 's1' are not called cells" in caplog.text
+    assert "1 called cells of sample 's1' have no cell type" in caplog.text
+    with pytest.raises(AtlasbenchError, match=r"none of the 3 annotated barcodes of sample 's1' is a called cell "
+                                              r"\(annotated e\.g\. 'A-1', called e\.g\. 'A'\)"):
+        keep_called_cells(cells, {"s1": ["A", "B", "C"]})
+
+
+def test_cell_calls_one_per_fragments_file() -> None:
+    base = {"name": "p", "fragments": ["a.tsv.gz", "b.tsv.gz"], "cells": "c.tsv",
+            "cost": {"per_cell": 1, "per_million_reads": 1}}
+    with pytest.raises(Exception, match="one per-barcode table per fragments file"):
+        Platform.model_validate({**base, "cell_calls": ["a.csv"]})
+    with pytest.raises(Exception, match="not allowed on a combined platform"):
+        Platform.model_validate({"name": "both", "union": ["a", "b"], "cell_calls": ["a.csv"]})
