@@ -425,3 +425,27 @@ def test_platforms_are_paired_over_the_grid_points_they_share() -> None:
     assert row["mean_difference"] == pytest.approx(differences.mean())
     assert row["p_value"] == pytest.approx(stats.ttest_1samp(differences, 0).pvalue)
     assert describe(row).startswith("hydrop vs 10x:") and "over 3 grid points" in describe(row)
+
+
+def test_every_two_platforms_can_be_compared_and_their_test_folds_counted() -> None:
+    """Issue 15 item 4: a ranking of three platforms needs every pair, Holm-adjusted together; the pairs
+    come from 3 grid points x 5 test folds, and ``n_test_folds`` counts the folds (``n_folds`` the
+    grid point-folds)."""
+    from atlasbench.readouts.comparisons import compare_platforms
+
+    levels = (MATCHED, MATCHED_50, LOW_DEPTH)
+    points = {}
+    for shift, platform in ((0.0, "10x"), (-0.03, "hydrop"), (-0.031, "s3")):
+        for i, level in enumerate(levels):
+            noise = {"10x": 0.0, "hydrop": -NOISE / 10, "s3": NOISE / 5}[platform]
+            points[(platform, level)] = A + 0.05 * i + shift + noise
+    evaluation = _evaluation(points)
+    table = compare_platforms(evaluation, ["10x", "hydrop", "s3"], every_pair=True)
+    assert table[["a", "b"]].values.tolist() == [["10x", "hydrop"], ["10x", "s3"], ["hydrop", "s3"]]
+    assert table["n"].tolist() == [15, 15, 15] and table["n_folds"].tolist() == [15, 15, 15]
+    assert table["n_test_folds"].tolist() == [5, 5, 5] and (table["unit"] == "grid point-fold").all()
+    assert table["p_holm"].to_numpy() == pytest.approx(holm(table["p_value"].to_numpy()))
+    assert table["verdict"].tolist() == ["holds", "holds", "within noise"]
+    # by default each platform against the first only
+    assert compare_platforms(evaluation, ["10x", "hydrop", "s3"])[["a", "b"]].values.tolist() == [
+        ["10x", "hydrop"], ["10x", "s3"]]

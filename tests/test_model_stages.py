@@ -105,3 +105,30 @@ def test_rerun_reuses_finished_models(study_run, monkeypatch) -> None:
     pd.testing.assert_frame_equal(again, table)
     assert np.isfinite(table["value"]).any()
 
+
+
+def test_jobs_of_one_fold_and_seed_share_initial_weights_and_batches(study_run) -> None:
+    """Issue 15 item 3, common random numbers: every job of one (fold, seed) starts from the
+    same weights and trains on the same regions (so sees the same batches); another seed
+    starts elsewhere."""
+    import json
+
+    import torch
+
+    from atlasbench.models.train import initial_model, weights_digest
+
+    study, _ = study_run
+    folders = sorted((study.output / "models").glob("*/*/fold-0_seed-7-*"))
+    specs = [json.loads((folder / "model.json").read_text()) for folder in folders]
+    assert len(specs) == 3 and {s["platform"] for s in specs} == {"10x", "hydrop"}
+    assert len({s["initial_weights"] for s in specs}) == 1
+    assert len({s["training_regions"] for s in specs}) == 1
+    m = study.model
+    n_outputs = len(specs[0]["cell_types"])
+    same = initial_model(m.architecture, n_outputs, m.input_length, m.preset, m.params, seed=7)
+    other = initial_model(m.architecture, n_outputs, m.input_length, m.preset, m.params, seed=8)
+    assert weights_digest(same) == specs[0]["initial_weights"] != weights_digest(other)
+    torch.manual_seed(123)  # the global generator's state before does not matter
+    assert weights_digest(initial_model(m.architecture, n_outputs, m.input_length, m.preset, m.params, 7)) == (
+        specs[0]["initial_weights"]
+    )

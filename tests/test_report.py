@@ -545,3 +545,159 @@ def test_levels_in_sequenced_reads_are_labelled(settings, tmp_path: Path) -> Non
     depth = saturation.loc["hydrop", "saturation_depth"]
     pattern = rf"{depth:,.0f}( usable reads per cell)? \({depth / 0.5:,.0f} sequenced\) on <b>hydrop</b>"
     assert re.search(pattern, text), pattern
+
+
+# ---------------------------------------------------------------------------------------
+# Issue 15 item 4: the report never ranks what it cannot tell apart
+# ---------------------------------------------------------------------------------------
+
+RANKING_WORDS = ("ranks first", "ahead", "best")
+
+
+def _ranking(means: dict[str, float], n_models: int = 1) -> pd.DataFrame:
+    """The accuracy section's ranking input: one row per platform at full data, best first."""
+    rows = [{"platform": p, "accuracy_mean": m, "accuracy_sd": np.nan if n_models == 1 else 0.01,
+             "n_models": n_models} for p, m in means.items()]
+    return pd.DataFrame(rows).sort_values("accuracy_mean", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def _pair(a: str, b: str, difference: float, holds: bool, **changes: object) -> dict[str, object]:
+    """A platform comparison as platform_comparison gives it: 6 grid points of one test fold, SD 0.05."""
+    row: dict[str, object] = {"a": a, "b": b, "n": 6, "n_folds": 6, "n_seeds": 1, "n_test_folds": 1,
+                              "unit": "grid point", "mean_difference": difference, "sd_difference": 0.05,
+                              "ci_low": difference - 0.038, "ci_high": difference + 0.034, "confidence": 0.95,
+                              "p_holm": 0.0004 if holds else 0.2, "verdict": "holds" if holds else "within noise"}
+    row.update(changes)
+    return row
+
+
+def test_a_difference_within_noise_is_not_ranked() -> None:
+    """Two platforms 0.03 apart with paired SD 0.05 over 6 grid points: indistinguishable, with the MDD
+    and the pairs (and folds) that would resolve 0.03, computed by hand."""
+    from scipy import stats
+
+    from atlasbench.report.comparisons import ranking_caption, ranking_sentence, ranking_tiers, tier_ranks
+
+    ranking = _ranking({"hydrop": 0.490, "10x": 0.460})
+    table = pd.DataFrame([_pair("10x", "hydrop", 0.03, False)])
+    sentence = ranking_sentence(ranking, table, order=["10x", "hydrop"])
+    for word in RANKING_WORDS:
+        assert word not in sentence, word
+    # MDD = (t[0.975, 5] + t[0.8, 5]) * SD / sqrt(n) = (2.570582 + 0.919544) * 0.05 / sqrt(6) = 0.0712
+    mdd = (stats.t.ppf(0.975, 5) + stats.t.ppf(0.8, 5)) * 0.05 / np.sqrt(6)
+    assert mdd == pytest.approx(0.071242, abs=1e-6)
+    # pairs to resolve 0.03: the first n whose MDD is at most 0.03
+    n = 2
+    while (stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)) * 0.05 / np.sqrt(n) > 0.03:
+        n += 1
+    assert n == 24  # 4 test folds of 6 grid points
+    assert sentence == (
+        "At full data, <b>10x</b> (test Pearson vs full data 0.460, one model each, so no SD) and <b>hydrop</b> "
+        "(0.490) are indistinguishable at this study's power: paired difference (hydrop minus 10x) +0.030 "
+        "(95% CI -0.008 to +0.064, p = 0.2, n = 6 pairs); the smallest difference it could detect (paired "
+        f"t-test, 80% power at alpha 0.05) is {mdd:.3f}; resolving a difference of 0.030 would take about {n} "
+        "pairs (this study has 6), i.e. about 4 test folds at this grid (it has 1)."
+    )
+    tiers = ranking_tiers(ranking, table, ["10x", "hydrop"])
+    assert tiers == [["10x", "hydrop"]] and tier_ranks(ranking, tiers) == [1, 1]
+    assert ranking_caption(tiers).startswith("The order is not resolved")
+
+
+def test_a_clear_difference_is_ranked_with_its_evidence() -> None:
+    from atlasbench.report.comparisons import ranking_caption, ranking_sentence, ranking_tiers, tier_ranks
+
+    ranking = _ranking({"10x": 0.620, "hydrop": 0.530}, n_models=2)
+    table = pd.DataFrame([_pair("10x", "hydrop", -0.09, True)])
+    sentence = ranking_sentence(ranking, table, order=["10x", "hydrop"])
+    assert sentence == (
+        "At full data, <b>10x</b> ranks first: test Pearson vs full data 0.620 &plusmn; 0.010 (mean &plusmn; SD "
+        "over 2 models), ahead of <b>hydrop</b> 0.530 &plusmn; 0.010; its lead holds over the grid: paired "
+        "difference (10x minus hydrop) +0.090 (95% CI +0.056 to +0.128, p = 0.0004, n = 6 pairs)."
+    )
+    assert "indistinguishable" not in sentence
+    tiers = ranking_tiers(ranking, table)
+    assert tiers == [["10x"], ["hydrop"]] and tier_ranks(ranking, tiers) == [1, 2]
+    assert ranking_caption(tiers).startswith("The order is resolved")
+
+
+def test_three_platforms_rank_only_the_resolved_pairs() -> None:
+    from atlasbench.report.comparisons import ranking_sentence, ranking_tiers, tier_ranks
+
+    ranking = _ranking({"10x": 0.62, "hydrop": 0.53, "s3": 0.52})
+    order = ["10x", "hydrop", "s3"]
+    # 10x resolved above both; hydrop and s3 not told apart: 10x ranks first, the two others share rank 2
+    top = pd.DataFrame([_pair("10x", "hydrop", -0.09, True), _pair("10x", "s3", -0.10, True),
+                        _pair("hydrop", "s3", -0.01, False)])
+    sentence = ranking_sentence(ranking, top, order=order)
+    assert sentence.startswith("At full data, <b>10x</b> ranks first: test Pearson vs full data 0.620 (one model "
+                               "each, so no SD), ahead of <b>hydrop</b> 0.530 and <b>s3</b> 0.520; its lead holds "
+                               "over the grid: paired difference (10x minus hydrop) +0.090")
+    assert "(10x minus s3) +0.100" in sentence
+    assert ". <b>hydrop</b> and <b>s3</b> are indistinguishable at this study's power: paired difference " \
+           "(s3 minus hydrop) -0.010" in sentence
+    assert "resolving a difference of 0.010 would take about" in sentence
+    assert tier_ranks(ranking, ranking_tiers(ranking, top, order)) == [1, 2, 2]
+    # only one pair resolved (10x above s3): nothing can be cut, so no platform ranks first
+    one = pd.DataFrame([_pair("10x", "hydrop", -0.09, False), _pair("10x", "s3", -0.10, True),
+                        _pair("hydrop", "s3", -0.01, False)])
+    sentence = ranking_sentence(ranking, one, order=order)
+    assert "ranks first" not in sentence and "rank above" not in sentence
+    assert sentence.startswith("At full data, <b>10x</b> (test Pearson vs full data 0.620, one model each, so no "
+                               "SD), <b>hydrop</b> (0.530) and <b>s3</b> (0.520) cannot all be told apart at this "
+                               "study's power, so they are not ranked: 10x and hydrop: paired difference")
+    assert "10x and s3: paired difference (10x minus s3) +0.100" in sentence and "that holds" in sentence
+    assert tier_ranks(ranking, ranking_tiers(ranking, one, order)) == [1, 1, 1]
+    # the top two not told apart, both resolved above the third
+    bottom = pd.DataFrame([_pair("10x", "hydrop", -0.09, False), _pair("10x", "s3", -0.10, True),
+                           _pair("hydrop", "s3", -0.01, True)])
+    sentence = ranking_sentence(_ranking({"10x": 0.62, "hydrop": 0.61, "s3": 0.52}), bottom, order=order)
+    assert "ranks first" not in sentence
+    assert "are indistinguishable at this study's power" in sentence
+    assert "<b>10x</b> and <b>hydrop</b> rank above <b>s3</b> (0.520), which holds over the grid" in sentence
+
+
+def test_one_model_each_and_no_pairs_cannot_be_judged() -> None:
+    from atlasbench.report.comparisons import ranking_caption, ranking_sentence, ranking_tiers, tier_ranks
+
+    ranking = _ranking({"hydrop": 0.490, "10x": 0.483})
+    reason = "hydrop vs 10x: 1 fold(s) with values for both, a comparison needs at least 2"
+    sentence = ranking_sentence(ranking, None, order=["10x", "hydrop"], reason=reason)
+    for word in RANKING_WORDS:
+        assert word not in sentence, word
+    assert sentence.startswith("At full data, the order of <b>10x</b> (test Pearson vs full data 0.483, one "
+                               "model each, so no SD) and <b>hydrop</b> (0.490) cannot be judged")
+    assert "Training at least 2 test folds would make it judgeable" in sentence
+    assert ranking_tiers(ranking, None) is None and tier_ranks(ranking, None) == [1, 1]
+    assert ranking_caption(None, reason).startswith("The order cannot be judged")
+
+
+def test_the_report_does_not_rank_platforms_within_noise(settings, tmp_path: Path) -> None:
+    """End to end: hydrop's models as accurate as 10x's (+0.012 and -0.008 by turns): the summary, the
+    ranking table, its caption and the truth section rank neither."""
+    table = pd.read_parquet(_evaluation(tmp_path / "all.parquet"))
+    tenx = table[table["platform"] == "10x"].reset_index(drop=True)
+    hydrop = tenx.assign(platform="hydrop", value=tenx["value"] + np.where(tenx["fold"] == 0, 0.012, -0.008))
+    hydrop.loc[hydrop["against"] == "platform:hydrop", "against"] = "platform:10x"
+    pd.concat([tenx, hydrop], ignore_index=True).to_parquet(tmp_path / "even.parquet")
+    inputs = ReportInputs(evaluation=tmp_path / "even.parquet", tn5=tmp_path / "no-tn5", motifs=tmp_path / "no",
+                          enhancers={}, truth=_truth(tmp_path / "truth"))
+    text = write_report(settings, inputs, tmp_path / "out").read_text()
+    summary = _summary(text)
+    assert "ranks first" not in summary and "ahead of" not in summary
+    assert "<b>10x</b> (test Pearson vs full data" in summary
+    assert "are indistinguishable at this study's power: paired difference (hydrop minus 10x) +0.002" in summary
+    assert "i.e. about" in summary and "test folds at this grid (it has 2)" in summary
+    tables = tmp_path / "out" / "tables"
+    comparisons = pd.read_csv(tables / "comparisons.csv").iloc[0]
+    assert comparisons["verdict"] == "within noise" and comparisons["n"] == 12 and comparisons["n_test_folds"] == 2
+    assert comparisons["minimum_detectable_difference"] > abs(comparisons["mean_difference"])
+    assert comparisons["folds_needed"] == np.ceil(comparisons["pairs_needed"] / 6)
+    assert pd.read_csv(tables / "ranking.csv")["rank"].tolist() == [1, 1]
+    accuracy = text.split('<section id="accuracy">', 1)[1].split("</section>", 1)[0]
+    assert "The order is not resolved" in accuracy
+    assert "cannot tell <b>10x</b> and <b>hydrop</b> apart: they are indistinguishable" in summary
+    # the cost comparison says that the cells and reads each platform needs are not told apart
+    assert re.search(r"hydrop reaches Pearson 0\.\d+ with .* than 10x .*; but the accuracies of hydrop and 10x "
+                     r"are indistinguishable at this study&#x27;s power, so the difference in cells and reads per "
+                     r"cell each needs is within noise\.", summary)
+    assert pd.read_csv(tables / "truth_platforms.csv")["benchmark_rank"].tolist() == [1, 1]

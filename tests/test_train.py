@@ -216,12 +216,14 @@ def test_warmup_plateau_decay_and_early_stopping_follow_the_recipe() -> None:
 def test_model_keeps_its_best_validation_epoch() -> None:
     from atlasbench.models.dataset import SequenceData
     from atlasbench.models.losses import make_loss
-    from atlasbench.models.train import evaluate_loss
+    from atlasbench.models.train import evaluate_loss, uses_bf16
 
     codes, y = _motif_data(300)
-    model, history = _fit(codes, y, _recipe(max_epochs=5))
+    recipe = _recipe(max_epochs=5)
+    model, history = _fit(codes, y, recipe)
     data = SequenceData(codes, y, codes.shape[1] - 2 * SHIFT, "cpu")
-    loss = evaluate_loss(model, data, np.arange(240, 300), make_loss("mse"), 32)
+    bf16 = uses_bf16(recipe.precision, data.device)  # validation ran in the training's precision
+    loss = evaluate_loss(model, data, np.arange(240, 300), make_loss("mse"), 32, bf16)
     assert loss == pytest.approx(history["val_loss"].min(), rel=1e-5)
 
 
@@ -281,3 +283,21 @@ def test_finetune_round_uses_the_training_optimizer(monkeypatch) -> None:
                      finetune=Finetune(learning_rate=1e-4, batch_size=8, max_epochs=1))
     _fit(codes, y, recipe, finetune_index=(np.arange(0, 60), np.arange(160, 180)))
     assert built == [("adamw", 1e-3, "AdamW", 3e-3), ("adamw", 1e-3, "AdamW", 1e-4)]
+
+
+def test_precision_rule_and_bf16_learns_as_fp32() -> None:
+    """Issue 15 item 2: bfloat16 autocast where the hardware has it, float32 on request;
+    a model trained in bfloat16 fits the data as well as one trained in float32."""
+    from atlasbench.models.train import uses_bf16
+
+    cpu = torch.device("cpu")
+    assert uses_bf16("bf16", cpu) and not uses_bf16("fp32", cpu) and uses_bf16("auto", torch.device("cuda"))
+    native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    assert uses_bf16("auto", cpu) == native
+    codes, y = _motif_data(1000)
+    histories = {p: _fit(codes, y, _recipe(max_epochs=8, precision=p, learning_rate=1e-2))[1] for p in ("fp32", "bf16")}
+    best = {p: h["val_loss"].min() for p, h in histories.items()}
+    # both learn the motif (validation loss down to under half its first value) ...
+    assert max(best.values()) < 0.5 * histories["fp32"]["val_loss"].iloc[0]
+    # ... and end equal within the noise of a few epochs
+    assert best["bf16"] == pytest.approx(best["fp32"], rel=0.1)

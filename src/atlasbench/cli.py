@@ -221,19 +221,49 @@ def targets(study_file: Path) -> None:
 @click.option(
     "--genome",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="FASTA for the sequence background (default: the bundled real dm6 slice).",
+    help="FASTA for the sequence background, or the source of its statistics with --genome-length "
+    "(default: the bundled real dm6 slice).",
 )
-def simulate(out: Path, preset: str, cells: int | None, seed: int, genome: Path | None) -> None:
+@click.option(
+    "--genome-length",
+    type=click.IntRange(min=10_000),
+    metavar="BP",
+    help="Plant the motifs into a simulated genome of this many bp, drawn from a 5th-order Markov chain "
+    "fitted on the source genome, instead of the real sequence (default: the preset's; the real one).",
+)
+@click.option(
+    "--regions",
+    type=click.IntRange(min=1),
+    help="Designed regions, overriding the preset (packed down to 100 bp apart when the genome needs it).",
+)
+def simulate(
+    out: Path,
+    preset: str,
+    cells: int | None,
+    seed: int,
+    genome: Path | None,
+    genome_length: int | None,
+    regions: int | None,
+) -> None:
     """Write an in-silico scATAC study whose truth is known.
 
-    Real genome sequence with planted JASPAR motifs following a documented enhancer
+    Real genome sequence (or, with --genome-length, a genome of any size with the real
+    one's k-mer statistics) with planted JASPAR motifs following a documented enhancer
     grammar; a 10x-like and a HyDrop-v2-like platform; bgzipped, tabix-indexed
     fragments, cell tables, a promoter GFF, validated enhancers, the truth and a
     study.yaml ready for `atlasbench validate`.
     """
     from atlasbench.simulate.atlas import simulate_atlas
 
-    study = simulate_atlas(out, preset=preset, n_cells=cells, seed=seed, genome=genome)
+    study = simulate_atlas(
+        out,
+        preset=preset,
+        n_cells=cells,
+        seed=seed,
+        genome=genome,
+        n_regions=regions,
+        genome_length=genome_length,
+    )
     click.echo(f"study file: {study}")
 
 

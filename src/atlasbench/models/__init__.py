@@ -21,7 +21,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "settings": ["Training", "Finetune"],
         "losses": ["make_loss"],
         "dataset": ["SequenceData"],
-        "train": ["train"],
+        "train": ["train", "initial_model", "weights_digest"],
         "trained": ["TrainedModel", "load_trained", "save_trained"],
         "metrics": ["correlations"],
         "predict": ["predict", "predict_sequences", "predict_fasta", "predict_bed"],

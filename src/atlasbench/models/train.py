@@ -10,8 +10,16 @@ improved for ``lr_plateau_patience`` epochs, and training stops after
 After every epoch the whole state (weights, optimiser, schedule, early-stopping counters,
 random generators) is written atomically to a checkpoint, so a job killed at any point
 resumes from its last finished epoch and ends with exactly the weights an uninterrupted
-run gives. On CPU runs are deterministic for a seed; on CUDA the forward pass runs in
-bfloat16 autocast (mixed precision) for speed.
+run gives. Runs are deterministic for a seed on one machine. Training steps run under
+bfloat16 autocast where the hardware does bfloat16 natively (``Training.precision``).
+
+**Common random numbers.** The seed alone fixes the initial weights (:func:`initial_model`;
+only the output bias, set to the mean training target, depends on the data), the order of
+the batches and the augmentation draws. Every job of one (test fold, seed) of a study
+trains on the same regions, so every platform and grid level starts from the same weights
+and sees the same batches: a paired difference between two of them measures their data,
+not the draw. :func:`weights_digest` fingerprints the initial weights, recorded with each
+model.
 
 :func:`train` is the whole recipe on arrays: build the model, train, optionally
 fine-tune on cell-type-specific regions.
@@ -20,6 +28,7 @@ fine-tune on cell-type-specific regions.
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
 import os
@@ -125,19 +134,39 @@ def _load_checkpoint(
     return _State(**payload["state"])
 
 
-def evaluate_loss(model: nn.Module, data: SequenceData, index: np.ndarray, loss: Loss, batch_size: int) -> float:
-    """Mean loss of ``model`` over the centred, unaugmented sequences in ``index``."""
+def evaluate_loss(
+    model: nn.Module, data: SequenceData, index: np.ndarray, loss: Loss, batch_size: int, bf16: bool = False
+) -> float:
+    """Mean loss of ``model`` over the centred, unaugmented sequences in ``index`` (the
+    forward pass under bfloat16 autocast with ``bf16``, the loss in float32)."""
     model.eval()
     total, n = 0.0, 0
-    with torch.no_grad(), _autocast(data.device):
+    with torch.no_grad():
         for x, y in data.batches(index, batch_size):
-            total += float(loss(model(x), y)) * len(y)
+            with _autocast(data.device, bf16):
+                pred = model(x)
+            total += float(loss(pred.float(), y)) * len(y)
             n += len(y)
     return total / max(n, 1)
 
 
-def _autocast(device: torch.device) -> torch.autocast:
-    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+def uses_bf16(precision: str, device: torch.device) -> bool:
+    """Whether training steps run under bfloat16 autocast (``Training.precision``).
+
+    ``"auto"`` picks bfloat16 on CUDA and on CPUs with native bfloat16 arithmetic
+    (AVX-512 BF16 or AMX tiles), where oneDNN's bfloat16 convolutions are faster than
+    float32 ones; elsewhere float32.
+    """
+    if precision != "auto":
+        return precision == "bf16"
+    if device.type == "cuda":
+        return True
+    native = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check() for check in native if check is not None)
+
+
+def _autocast(device: torch.device, bf16: bool) -> torch.autocast:
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16)
 
 
 def fit(
@@ -193,6 +222,7 @@ def fit(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(model.parameters(), training)
+    bf16 = uses_bf16(training.precision, data.device)
     key = f"{phase}|{seed}|{training.model_dump_json()}|{train_index.size}|{val_index.size}|" + ",".join(
         f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()
     )
@@ -226,15 +256,16 @@ def fit(
             learning_rate = training.learning_rate * state.lr_scale * warm
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate
-            with _autocast(data.device):
-                value = loss(model(x), y)
+            with _autocast(data.device, bf16):
+                pred = model(x)
+            value = loss(pred.float(), y)
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()
             total += value.detach() * len(y)
         seconds = time.perf_counter() - started
         train_loss = float(total) / train_index.size
-        val_loss = evaluate_loss(model, data, val_index, loss, training.batch_size)
+        val_loss = evaluate_loss(model, data, val_index, loss, training.batch_size, bf16)
         if not math.isfinite(train_loss):
             raise AtlasbenchError(f"{phase}: the training loss diverged (epoch {state.epoch}); lower the learning rate")
         best = val_loss < state.best_loss - _MIN_IMPROVEMENT
@@ -302,6 +333,45 @@ def init_output_bias(model: nn.Module, mean: np.ndarray) -> None:
         head.bias.copy_(bias.to(head.bias.device))
 
 
+def initial_model(
+    architecture: str,
+    n_outputs: int,
+    input_length: int,
+    preset: str = "tiny",
+    params: dict[str, Any] | None = None,
+    seed: int = 7,
+) -> nn.Module:
+    """The untrained model of a seed: every job of one seed starts from these weights.
+
+    Parameters
+    ----------
+    architecture, preset, params
+        The model (see :func:`atlasbench.models.architectures.build_model`).
+    n_outputs
+        Outputs (cell types).
+    input_length
+        Input length in bp.
+    seed
+        The training seed.
+
+    Returns
+    -------
+    torch.nn.Module
+        On the CPU.
+    """
+    torch.manual_seed(seed)
+    return build_model(architecture, n_outputs, input_length, preset, params)
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 (16 hex digits) of a model's weights and buffers, in state-dict order."""
+    digest = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def train(
     codes: np.ndarray,
     targets: np.ndarray,
@@ -358,8 +428,7 @@ def train(
         The training log, one row per epoch of each round (see :func:`fit`).
     """
     device = resolve_device(training.device)
-    torch.manual_seed(seed)
-    model = build_model(architecture, targets.shape[1], input_length, preset, params).to(device)
+    model = initial_model(architecture, targets.shape[1], input_length, preset, params, seed).to(device)
     init_output_bias(model, np.asarray(targets)[train_index].mean(axis=0))
     data = SequenceData(codes, targets, input_length, device)
     loss = make_loss(training.loss, loss_multiplier, loss_max_weight)

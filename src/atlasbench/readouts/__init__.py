@@ -2,6 +2,7 @@
 
 - :mod:`~atlasbench.readouts.evaluate`: accuracy against own, reference and true targets;
 - :mod:`~atlasbench.readouts.comparisons`: paired comparisons of scenarios and platforms;
+- :mod:`~atlasbench.readouts.power`: what those comparisons can detect, and rankings of what holds;
 - :mod:`~atlasbench.readouts.contributions`: integrated-gradient contribution scores;
 - :mod:`~atlasbench.readouts.motifs`: TF-MoDISco patterns matched to JASPAR;
 - :mod:`~atlasbench.readouts.enhancers`: in vivo validated enhancers;
@@ -16,6 +17,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
     {
         "evaluate": ["evaluate_against", "tidy"],
         "comparisons": ["compare_scenarios", "compare_platforms", "paired_comparison", "holm"],
+        "power": ["minimum_detectable_difference", "pairs_to_resolve", "resolve", "add_power", "platform_tiers"],
         "contributions": ["integrated_gradients", "contribution_agreement", "write_contributions"],
         "motifs": ["discover_motifs", "write_motifs"],
         "enhancers": ["read_enhancers", "score_enhancers", "write_enhancer_report"],

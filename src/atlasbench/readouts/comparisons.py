@@ -18,7 +18,9 @@ For each pair of scenarios this module reports:
   difference *holds* when its adjusted p is below ``alpha`` and its interval excludes 0,
   else it is *within noise*.
 
-:func:`describe` turns one comparison into the sentence a scientist reads.
+:func:`describe` turns one comparison into the sentence a scientist reads;
+:mod:`atlasbench.readouts.power` says what a comparison within noise could have detected
+and what would resolve it, and ranks only what holds.
 """
 
 from __future__ import annotations
@@ -555,12 +557,17 @@ def _against_words(against: str) -> str:
     return f"against {against}"
 
 
-def compare_platforms(evaluation: pd.DataFrame, platforms: Sequence[str], **kwargs: Any) -> pd.DataFrame:
-    """Each platform against the first, paired over every grid point (and fold) both were trained at.
+def compare_platforms(
+    evaluation: pd.DataFrame, platforms: Sequence[str], *, every_pair: bool = False, **kwargs: Any
+) -> pd.DataFrame:
+    """Platforms compared paired over every grid point (and fold) both were trained at.
 
     At one grid point two platforms share reads per cell, cells level, test fold and
     seed, so their accuracies pair as two scenarios' do over folds; over a grid the pairs
-    are many even with one test fold. Differences are ``platform - platforms[0]``.
+    are many even with one test fold. By default each platform is compared with the
+    first (differences ``platform - platforms[0]``); with ``every_pair`` every two
+    platforms are (``platforms[j] - platforms[i]`` for ``i < j``), Holm-adjusted
+    together, which is what a ranking of more than two platforms needs.
 
     Parameters
     ----------
@@ -568,14 +575,19 @@ def compare_platforms(evaluation: pd.DataFrame, platforms: Sequence[str], **kwar
         Tidy evaluation table (:data:`atlasbench.readouts.evaluate.TIDY_COLUMNS`).
     platforms
         Platform names, the reference first.
+    every_pair
+        Compare every two platforms, not only each with the first.
     **kwargs
         Passed to :func:`compare_scenarios` (``metric``, ``against``, ``model``...).
 
     Returns
     -------
     pandas.DataFrame
-        As :func:`compare_scenarios`, one row per platform after the first; ``unit`` says
-        what was paired (grid points, or grid points and folds).
+        As :func:`compare_scenarios`, one row per platform after the first (or per two
+        platforms); ``unit`` says what was paired (grid points, or grid points and
+        folds), and so do ``n_folds``, which counts paired grid point-folds. One more
+        column, ``n_test_folds``, counts the test folds (fold scheme and fold) the pairs
+        come from.
     """
     present = set(evaluation["platform"].astype(str))
     chosen = [p for p in platforms if p in present]
@@ -583,10 +595,39 @@ def compare_platforms(evaluation: pd.DataFrame, platforms: Sequence[str], **kwar
     paired = evaluation.assign(
         fold=evaluation["level"].astype(str) + "/" + evaluation["fold"].astype(str), level="grid"
     )
-    return compare_scenarios(
+    if every_pair:
+        pairs = [(a, b) for i, a in enumerate(chosen) for b in chosen[i + 1 :]]
+    else:
+        pairs = [(chosen[0], p) for p in chosen[1:]]
+    table = compare_scenarios(
         paired,
-        [(chosen[0], p) for p in chosen[1:]],
+        pairs,
         names={f"{p}/grid": p for p in chosen},
         unit="grid point-fold" if several_folds else "grid point",
         **kwargs,
     )
+    table["n_test_folds"] = _test_folds(evaluation, table, kwargs)
+    return table
+
+
+def _test_folds(evaluation: pd.DataFrame, table: pd.DataFrame, kwargs: Mapping[str, Any]) -> list[int]:
+    """Per row of a platform comparison, the distinct (fold scheme, fold) of the pairs compared."""
+    if table.empty:
+        return []
+    rows = _select(
+        evaluation,
+        ["platform", "level"],
+        kwargs.get("metric", "pearson_mean"),
+        kwargs.get("against", "full"),
+        kwargs.get("cell_type", ALL_CELL_TYPES),
+        kwargs.get("model"),
+    )
+    rows = rows[np.isfinite(rows["value"].astype(np.float64))]
+    keys = {
+        str(p): set(zip(g["level"], g["fold_scheme"], g["fold"], g["seed"]))
+        for p, g in rows.groupby(rows["platform"].astype(str), sort=False)
+    }
+    return [
+        len({(scheme, fold) for _, scheme, fold, _ in keys[str(r["a"])] & keys[str(r["b"])]})
+        for _, r in table.iterrows()
+    ]

@@ -359,6 +359,11 @@ class ReportContext:
     reads_unit
         What the study's reads-per-cell levels count (:func:`read_reads_unit`); measured
         depths (achieved means, saturation depths) count usable read pairs.
+    platform_comparisons
+        Target set (``full``, ``truth``) -> the platforms' paired comparison over the grid, or
+        the error that prevented it; filled by
+        :func:`atlasbench.report.comparisons.platform_comparison`, so that the sections that
+        rank platforms all read one comparison.
     """
 
     def __init__(self, settings: ReportSettings, inputs: ReportInputs, out: Path) -> None:
@@ -371,6 +376,7 @@ class ReportContext:
         self.complexity: dict[str, pd.Series] = {}
         self.motif_table: pd.DataFrame | None = None
         self._accuracy: Accuracy | None = None
+        self.platform_comparisons: dict[str, pd.DataFrame | AtlasbenchError] = {}
         self.evaluation, self.evaluation_note = read_evaluation_table(inputs.evaluation)
         # sequencing is charged per sequenced read where the usable fraction is known
         self.usable_fraction = read_usable_fractions(inputs.qc)

@@ -1,9 +1,9 @@
 """The study report: one self-contained HTML page a scientist reads at a glance, and tidy tables.
 
 Everything a study produced is gathered into ``report.html``: a short summary in
-sentences (which platform ranks first at full data, where accuracy saturates, the
-cheapest designs, whether the Tn5 bias and the learned motifs agree), then one section
-per read-out, each a table and a figure:
+sentences (which platform ranks first at full data, or that the study cannot tell them
+apart, where accuracy saturates, the cheapest designs, whether the Tn5 bias and the
+learned motifs agree), then one section per read-out, each a table and a figure:
 
 1. *Summary*: the key sentences.
 2. *Quality control*: per platform, cells, median unique fragments, FRiP and TSS

@@ -21,8 +21,15 @@ import pandas as pd
 
 from atlasbench.data.complexity import library_complexity, saturation_depth
 from atlasbench.data.levels import level_key
+from atlasbench.errors import AtlasbenchError
 from atlasbench.readouts import cost
-from atlasbench.report.comparisons import ranking_sentence
+from atlasbench.report.comparisons import (
+    platform_comparison,
+    ranking_caption,
+    ranking_sentence,
+    ranking_tiers,
+    tier_ranks,
+)
 from atlasbench.report.context import METRIC, METRIC_LABEL, ReportContext, Section, read_labelled_table
 from atlasbench.report.html import bold_text, html_table, join_words, note_html
 from atlasbench.report.plots import (
@@ -248,9 +255,13 @@ def _qc_figure(ctx: ReportContext, cells: Mapping[str, pd.DataFrame], levels: pd
 
 
 def accuracy_section(ctx: ReportContext) -> Section:
-    """Accuracy at full data, ranked, and against reads per cell and cells with the fitted saturation.
+    """Accuracy at full data, ranked as far as the study resolves it, and against reads per cell and
+    cells with the fitted saturation.
 
-    Summary: the ranking sentence and where accuracy reaches 95% of its plateau.
+    The ranking goes through the rule of :func:`~atlasbench.report.comparisons.ranking_sentence`:
+    platforms whose paired difference over the grid does not hold share a rank and are said
+    to be indistinguishable at this study's power. Summary: the ranking sentence and where
+    accuracy reaches 95% of its plateau.
     """
     summary: list[str] = []
     acc = ctx.accuracy()
@@ -259,7 +270,14 @@ def accuracy_section(ctx: ReportContext) -> Section:
     designs, fits = acc.designs, acc.fits
     ctx.table("accuracy", designs.assign(metric=METRIC, against="full", model=acc.model))
     ranking = acc.full.sort_values("accuracy_mean", ascending=False, kind="stable").reset_index(drop=True)
-    ranking = ranking.assign(rank=np.arange(1, len(ranking) + 1))
+    paired, reason = None, ""
+    if len(ranking) > 1:
+        try:
+            paired = platform_comparison(ctx, "full")
+        except AtlasbenchError as exc:  # one grid point of one fold: nothing to pair
+            reason = str(exc)
+    tiers = ranking_tiers(ranking, paired, ctx.platforms)
+    ranking = ranking.assign(rank=tier_ranks(ranking, tiers))
     ctx.table(
         "ranking",
         ranking[
@@ -281,7 +299,7 @@ def accuracy_section(ctx: ReportContext) -> Section:
     )
     if len(saturation):
         ctx.table("saturation", saturation)
-    summary.append(ranking_sentence(ranking))
+    summary.append(ranking_sentence(ranking, paired, order=ctx.platforms, reason=reason))
     sentence = _saturation_sentence(fits, ctx.usable_fraction)
     if sentence:
         summary.append(sentence)
@@ -312,7 +330,8 @@ def accuracy_section(ctx: ReportContext) -> Section:
     model = f" Model: <code>{html.escape(acc.model)}</code>." if acc.model else ""
     body = (
         f"<p>Accuracy of each platform's model on its held-out test folds against its full data, at "
-        f"full data (all reads of all cells), ranked.{model}</p>"
+        f"full data (all reads of all cells), sorted by the mean; platforms share a rank when their "
+        f"paired difference over the grid does not hold. {ranking_caption(tiers, reason)}{model}</p>"
         + html_table(pd.DataFrame(rows), text_columns={"platform"}, colours=ctx.colours)
         + ctx.figure(
             fig,

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from atlasbench.errors import AtlasbenchError
 from atlasbench.io.names import file_stem
-from atlasbench.readouts import cost
+from atlasbench.readouts import comparisons, cost
+from atlasbench.report.comparisons import platform_comparison
 from atlasbench.report.context import METRIC, Q_THRESHOLD, ReportContext, Section, read_labelled_table
 from atlasbench.report.html import bold_text, html_table, note_html
 
@@ -31,7 +33,8 @@ def cost_section(ctx: ReportContext) -> Section:
     """Cost and accuracy: each platform's cheapest design reaching a common target, compared with
     the reference platform's in words, and the cost-accuracy frontier (:mod:`atlasbench.readouts.cost`).
 
-    Summary: the comparison sentences of :func:`atlasbench.readouts.cost.compare_costs`.
+    Summary: the comparison sentences of :func:`atlasbench.readouts.cost.compare_costs`, each
+    saying so when the two platforms' accuracies are indistinguishable at the study's power.
     """
     summary: list[str] = []
     acc = ctx.accuracy()
@@ -58,7 +61,7 @@ def cost_section(ctx: ReportContext) -> Section:
     table = designs.rename(columns={"accuracy_mean": "accuracy"})
     cheapest = cost.cheapest_designs(table, target, acc.fits, costs=prices, usable_fraction=ctx.usable_fraction)
     label, currency = "Pearson", ctx.settings.currency
-    sentences = cost.compare_costs(cheapest, reference, label=label, currency=currency)
+    sentences = _within_noise(ctx, cost.compare_costs(cheapest, reference, label=label, currency=currency), reference)
     summary.extend(html.escape(s) for s in sentences)
     ctx.table("cheapest", cheapest.assign(metric=METRIC, against="full"))
     frontier = cost.plot_frontier(
@@ -111,6 +114,35 @@ def cost_section(ctx: ReportContext) -> Section:
         )
     )
     return Section(body, summary)
+
+
+def _within_noise(ctx: ReportContext, sentences: list[str], reference: str) -> list[str]:
+    """The cost comparisons, each saying so when the two platforms' accuracies are not told apart.
+
+    A platform's cheapest design reaching the target depends on where its accuracy crosses
+    it; when its paired difference with the reference over the grid is within noise
+    (:func:`~atlasbench.report.comparisons.platform_comparison`), so are the differences in
+    cells and reads per cell the sentence gives.
+    """
+    try:
+        table = platform_comparison(ctx, "full")
+    except AtlasbenchError:  # no paired comparison: the accuracy section says so
+        return sentences
+    noise = {
+        str(r["b"] if str(r["a"]) == reference else r["a"])
+        for _, r in table.iterrows()
+        if reference in (str(r["a"]), str(r["b"])) and r["verdict"] != comparisons.HOLDS
+    }
+    out = []
+    for sentence in sentences:
+        name = next((p for p in noise if sentence.startswith(f"{p} reaches ") and " cells than " in sentence), None)
+        if name is not None and sentence.endswith("."):
+            sentence = (
+                sentence[:-1] + f"; but the accuracies of {name} and {reference} are indistinguishable at this "
+                "study's power, so the difference in cells and reads per cell each needs is within noise."
+            )
+        out.append(sentence)
+    return out
 
 
 def _charged_reads(fractions: Mapping[str, float]) -> str:

@@ -4,7 +4,8 @@ The simulator records what it planted under the study's ``truth/`` folder
 (``simulation.json``, ``tn5_log_odds.tsv``, ``<platform>_barcodes.tsv``); this section
 compares it with what the other sections measured: the platforms' library complexity and
 where their unique fragments saturate (against the QC), which platform ranks first (against
-the accuracy against the true accessibility), the Tn5 log-odds (against the recovered bias)
+the accuracy against the true accessibility, ranked only as far as the paired comparison
+against the truth resolves it), the Tn5 log-odds (against the recovered bias)
 and the planted activator motifs (against the motifs the models learned).
 """
 
@@ -22,9 +23,10 @@ import pandas as pd
 
 from atlasbench.data.complexity import saturation_curve, saturation_depth
 from atlasbench.errors import AtlasbenchError
-from atlasbench.report.comparisons import platform_comparison
+from atlasbench.readouts import comparisons, power
+from atlasbench.report.comparisons import platform_comparison, ranking_tiers, tier_ranks
 from atlasbench.report.context import METRIC, Q_THRESHOLD, ReportContext, Section
-from atlasbench.report.html import bold_text, html_table, note_html
+from atlasbench.report.html import bold_text, html_table, join_words, note_html
 from atlasbench.report.plots import despine
 
 __all__ = ["truth_section"]
@@ -78,8 +80,9 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
     except AtlasbenchError:
         acc = None
     accuracy = _accuracy_against_truth(ctx)
-    ordered = sorted(accuracy, key=lambda p: -accuracy[p])
-    ranking = {p: i + 1 for i, p in enumerate(ordered)}
+    against_truth = _truth_comparison(ctx) if len(accuracy) > 1 else None
+    tiers = _truth_tiers(accuracy, against_truth)
+    ranking = {p: int(r) for p, r in zip(accuracy, tier_ranks(pd.DataFrame({"platform": list(accuracy)}), tiers))}
     true_complexity = _true_complexity(ctx, folder, [str(p["name"]) for p in profiles])
     medians = (
         {}
@@ -120,15 +123,31 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
     ranked = table.dropna(subset=["benchmark_rank"])
     if len(ranked) >= 2:
         expected = ranked.sort_values("expected_rank")["platform"].tolist()
-        found = ranked.sort_values("benchmark_rank")["platform"].tolist()
         first = ranked.sort_values("expected_rank").iloc[0]
-        agree = expected[0] == found[0]
-        said.append(
+        intro = (
             f"{bold_text(str(first['platform']))} was simulated with the most complex libraries "
             f"({first['complexity']:,.0f} molecules per cell) and the benchmark, by its models' "
-            f"accuracy against the true accessibility over the whole grid, ranks "
-            f"{bold_text(found[0])} first: {'as expected' if agree else 'NOT as expected'}" + _truth_difference(ctx)
+            f"accuracy against the true accessibility over the whole grid, "
         )
+        if tiers is not None and len(tiers[0]) == 1:
+            agree = expected[0] == tiers[0][0]
+            said.append(
+                intro
+                + f"ranks {bold_text(tiers[0][0])} first: {'as expected' if agree else 'NOT as expected'}"
+                + _truth_difference(against_truth)
+            )
+        else:
+            top = tiers[0] if tiers is not None else list(accuracy)
+            said.append(
+                intro
+                + f"cannot tell {join_words([bold_text(p) for p in top])} apart: "
+                + (
+                    "they are indistinguishable at this study's power" + _truth_difference(against_truth, top)
+                    if against_truth is not None
+                    else "there is no paired comparison (fewer than 2 paired grid points and folds), so "
+                    "the simulated order cannot be judged"
+                )
+            )
     for _, r in table.iterrows():
         if math.isfinite(r["measured_fragments_saturation_depth"]) and math.isfinite(r["fragments_saturation_depth"]):
             said.append(
@@ -173,7 +192,8 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         "platform saturates (95%) where its cells' mean unique fragments reach 95% of their mean M: computed "
         "from the true M of every annotated barcode (doublets and collisions included, as the platform "
         "delivers them) and, as measured, from each cell's reads and unique fragments. The platform with "
-        "the more complex libraries should rank first.</p>"
+        "the more complex libraries should rank first; in <i>rank found</i>, platforms whose paired "
+        "difference against the truth over the grid does not hold share a rank.</p>"
         + html_table(shown, text_columns={"platform"}, colours=ctx.colours)
         + "<ul>"
         + "".join(f"<li>{s}.</li>" for s in sentences)
@@ -192,18 +212,42 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
     return body, said
 
 
-def _truth_difference(ctx: ReportContext) -> str:
-    """', a paired difference of ... that holds' for the platforms against the truth, or ''."""
+def _truth_comparison(ctx: ReportContext) -> pd.DataFrame | None:
+    """The platforms paired over the grid against the truth (written as ``truth_comparisons``), or None."""
     try:
         table = platform_comparison(ctx, "truth")
     except AtlasbenchError:
-        return ""
+        return None
     ctx.table("truth_comparisons", table)
-    return "".join(
-        f" ({r['b']} &minus; {r['a']}: {r['mean_difference']:+.3f}, 95% CI {r['ci_low']:+.3f} to "
-        f"{r['ci_high']:+.3f} over {int(r['n'])} paired {r['unit']}s: {r['verdict']})"
-        for _, r in table.iterrows()
-    )
+    return table
+
+
+def _truth_tiers(accuracy: Mapping[str, float], table: pd.DataFrame | None) -> list[list[str]] | None:
+    """The platforms in the tiers the comparison against the truth resolves (by the grid means)."""
+    if not accuracy:
+        return None
+    ranking = pd.DataFrame({"platform": list(accuracy), "accuracy_mean": list(accuracy.values())})
+    return ranking_tiers(ranking, table)
+
+
+def _truth_difference(table: pd.DataFrame | None, within: Sequence[str] | None = None) -> str:
+    """' (b &minus; a: +0.012, 95% CI ... over n paired grid points: verdict)' for each compared pair
+    (of ``within`` only, if given), with what the study could detect when within noise; or ''."""
+    if table is None:
+        return ""
+    out = []
+    for _, r in table.iterrows():
+        if within is not None and not {str(r["a"]), str(r["b"])} <= set(within):
+            continue
+        text = (
+            f" ({html.escape(str(r['b']))} &minus; {html.escape(str(r['a']))}: {r['mean_difference']:+.3f}, "
+            f"95% CI {r['ci_low']:+.3f} to {r['ci_high']:+.3f} over {int(r['n'])} paired {r['unit']}s: "
+            f"{r['verdict']}"
+        )
+        if r["verdict"] != comparisons.HOLDS:
+            text += "; " + html.escape(power.power_words(power.resolve(r, n_comparisons=len(table))))
+        out.append(text + ")")
+    return "".join(out)
 
 
 def _accuracy_against_truth(ctx: ReportContext) -> dict[str, float]:

@@ -19,10 +19,23 @@
     truth/tn5_log_odds.tsv                the Tn5 insertion bias of each platform
     truth/<platform>_barcodes.tsv         what is behind each barcode (type, doublet,
                                           collision, library complexity, reads, fragments)
-    truth/simulation.json                 preset, seed, platform profiles, grammar
+    truth/simulation.json                 preset, seed, platform profiles, grammar,
+                                          the background (a Markov genome's order,
+                                          source and length)
     study.yaml                            a study over all of it (``atlasbench validate``)
 
 Same preset and seed, byte-identical files.
+
+**The background.** By default the motifs are planted into the bundled real dm6 slice
+(1.38 Mbp, room for about 2,000 regions, with the real genome's tandem repeats) or the
+FASTA given as ``genome``. With a ``genome_length`` (a preset's, or the argument) the
+background is instead a genome of that many bp drawn from a 5th-order Markov chain
+fitted on that source (:mod:`atlasbench.simulate.background`): ``chr1`` to ``chr10``, the
+source's frequencies of every 6-mer on both strands, no long repeats, no N. It is drawn
+from its own random stream, so the planted grammar, its truth and the sequencing follow
+the same rules either way; a preset can ask for ``genome_length=20_000_000,
+n_regions=20_000`` (regions are then packed closer when the genome needs it, as with an
+``n_regions`` override).
 
 **Presets** (:data:`PRESETS`): ``small`` (tests), ``demo`` (minutes on a laptop), ``large``
 (the published platforms' depth at atlas scale) and ``paper``, the published mouse
@@ -56,6 +69,7 @@ import pysam
 
 from atlasbench.io.atomic import atomic_path, write_text_atomic
 from atlasbench.io.genome import prepare_fasta
+from atlasbench.simulate.background import DEFAULT_ORDER, markov_genome
 from atlasbench.simulate.cellranger import write_cellranger_outputs
 from atlasbench.simulate.grammar import (
     CORTEX_CELL_TYPES,
@@ -139,7 +153,15 @@ class Preset:
     spacing
         Least bp between two designed regions, edge to edge. Closer regions fit more of
         them on the bundled genome slice; the study's target window is then narrowed to
-        ``width + spacing`` so that no insertion counts for two regions.
+        ``width + spacing`` so that no insertion counts for two regions. With
+        ``genome_length`` (or an ``n_regions`` override) regions are packed closer, down
+        to 100 bp, when the genome could not hold them this far apart.
+    genome_length
+        None: plant the motifs into the real source genome (the bundled dm6 slice or
+        ``--genome``). A number of bp: into a genome that long drawn from a Markov chain
+        fitted on the source (:func:`~atlasbench.simulate.background.markov_genome`).
+    markov_order
+        Order of that Markov chain.
     """
 
     n_cells: int | tuple[int, ...]
@@ -157,6 +179,8 @@ class Preset:
     motif_cell_types: tuple[str, ...] | None = ("twi", "grh")
     jaspar_group: str = "insects"
     spacing: int = 1000
+    genome_length: int | None = None
+    markov_order: int = DEFAULT_ORDER
 
     def __post_init__(self) -> None:
         if not isinstance(self.n_cells, int) and len(self.n_cells) != len(self.platforms):
@@ -308,6 +332,7 @@ def simulate_atlas(
     genome: str | Path | None = None,
     platforms: tuple[str, ...] | None = None,
     n_regions: int | None = None,
+    genome_length: int | None = None,
 ) -> Path:
     """Simulate a complete scATAC study with known ground truth (see module docstring).
 
@@ -324,7 +349,8 @@ def simulate_atlas(
         Seed of everything random.
     genome
         A FASTA to use as the sequence background instead of the bundled dm6 slice
-        (held in memory: use a few chromosomes of a large genome).
+        (held in memory: use a few chromosomes of a large genome); with a genome length,
+        the source of the Markov background's statistics.
     platforms
         Names of the preset's platforms to simulate (default: all of them), e.g.
         ``("10x",)`` to time one platform of the large preset. Each platform keeps the
@@ -332,6 +358,11 @@ def simulate_atlas(
     n_regions
         Designed regions, overriding the preset (regions are packed closer, down to 100
         bp apart, when the genome needs it; the bundled genome holds about 2,000).
+    genome_length
+        Bases of a simulated background genome, overriding the preset's
+        (:attr:`Preset.genome_length`): a Markov chain fitted on ``genome`` (or the
+        bundled slice) draws it, and the motifs are planted into it instead of the real
+        sequence. A 20 Mbp genome holds 20,000 regions or more.
 
     Returns
     -------
@@ -349,11 +380,27 @@ def simulate_atlas(
     root = np.random.SeedSequence(seed)
     design_seed, *platform_seeds = root.spawn(1 + len(chosen.platforms))
     background = read_fasta(genome or bundled_genome())
-    spacing = chosen.spacing
-    if n_regions is not None:
+    if genome_length is not None:
+        chosen = dataclasses.replace(chosen, genome_length=genome_length)
+    markov = None
+    if chosen.genome_length is not None:
+        # its own stream, spawned after the design's and platforms': those stay as they were
+        markov_rng = np.random.default_rng(root.spawn(1)[0])
+        background = markov_genome(background, chosen.genome_length, order=chosen.markov_order, rng=markov_rng)
+        markov = {
+            "kind": "markov",
+            "order": chosen.markov_order,
+            "source": str(genome) if genome else "bundled dm6 slice",
+            "length": chosen.genome_length,
+            "chromosomes": {name: len(seq) for name, seq in background.items()},
+        }
+        log.info("drew a %d bp background of order %d", chosen.genome_length, chosen.markov_order)
+    if n_regions is not None or chosen.genome_length is not None:
+        n_regions = n_regions or chosen.n_regions
         genome_bp = sum(len(seq) for seq in background.values())
         spacing = int(np.clip(genome_bp / (2 * n_regions) - _REGION_WIDTH, 100, chosen.spacing))
-    n_regions = n_regions or chosen.n_regions
+        chosen = dataclasses.replace(chosen, n_regions=n_regions, spacing=spacing)
+    n_regions, spacing = chosen.n_regions, chosen.spacing
     design = design_atlas(
         background,
         n_regions,
@@ -405,6 +452,7 @@ def simulate_atlas(
                 if len(set(counts)) == 1
                 else {p.name: n for p, n in zip(chosen.platforms, counts)},
                 "genome": str(genome) if genome else "bundled dm6 slice",
+                **({"background": markov} if markov else {}),
                 "platforms": [dataclasses.asdict(p) for p in chosen.platforms],
                 "simulated_platforms": [p.name for p in chosen.platforms if p.name in keep],
                 "cell_types": [dataclasses.asdict(c) for c in design.cell_type_specs],
@@ -451,7 +499,10 @@ def simulated_study(out: str | Path, preset: str = "demo", seed: int = 0) -> Pat
             if preset in PRESETS
             else False
         )
-        if made.get("preset") == preset and made.get("seed") == seed and complete:
+        same_background = made.get("background", {}).get("length") == (
+            PRESETS[preset].genome_length if preset in PRESETS else None
+        )
+        if made.get("preset") == preset and made.get("seed") == seed and complete and same_background:
             log.info("simulated atlas found in %s", out)
             return out / "study.yaml"
     return simulate_atlas(out, preset=preset, seed=seed)

@@ -16,6 +16,7 @@ resumes from its last epoch checkpoint.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import json
 import logging
@@ -33,7 +34,7 @@ from atlasbench.io.genome import open_genome, region_codes
 from atlasbench.models.architectures import count_parameters, model_params
 from atlasbench.models.losses import cosine_mse_log_settings
 from atlasbench.models.predict import predict
-from atlasbench.models.train import train
+from atlasbench.models.train import initial_model, train, weights_digest
 from atlasbench.models.trained import is_trained, save_trained
 from atlasbench.readouts.evaluate import evaluate_against, tidy
 from atlasbench.study.data_stages import GenomeInfo, fingerprint
@@ -205,6 +206,11 @@ def train_stage(
         "seed": seed,
         "training": study.training.model_dump(mode="json"),
         "n_parameters": count_parameters(model),
+        # common random numbers: equal for every job of this (fold, seed) with these outputs
+        "initial_weights": weights_digest(
+            initial_model(m.architecture, len(adata.obs_names), m.input_length, m.preset, m.params, seed)
+        ),
+        "training_regions": hashlib.sha256("\n".join(adata.var_names[train_index]).encode()).hexdigest()[:16],
         "best_val_loss": float(history["val_loss"].min()),
         "targets": str(targets_path),
         "atlasbench": importlib.metadata.version("atlasbench"),
