@@ -227,7 +227,7 @@ def run_atlasbench(cfg: dict) -> dict:
     training = Training(
         loss="cosine_mse_log", learning_rate=cfg["learning_rate"], batch_size=cfg["batch_size"], max_epochs=epochs,
         early_stopping_patience=epochs, lr_plateau_patience=epochs, warmup_epochs=cfg["warmup_epochs"],
-        max_shift=shift, reverse_complement=True, device=cfg["device"],
+        max_shift=shift, reverse_complement=True, device=cfg["device"], precision=cfg["precision"],
     )
     multiplier, max_weight = cosine_mse_log_settings(adata.uns["normalization"], int(adata.uns["window"]))
     params = {"filters": cfg["filters"], "first_kernel_size": 5, "kernel_size": 3, "n_dil_layers": cfg["n_dil_layers"],
@@ -298,6 +298,7 @@ def run_atlasbench(cfg: dict) -> dict:
     cell_types = list(map(str, adata.obs_names))
     return {
         "contender": "atlasbench",
+        "precision": "bf16" if train_module.uses_bf16(cfg["precision"], torch.device(cfg["device"])) else "fp32",
         "train_seconds": train_seconds,
         "epoch_train_seconds": epoch_train,
         "epoch_val_seconds": epoch_val,
@@ -449,7 +450,7 @@ def report(results: dict, meta: dict) -> str:
         if name == "crested":
             label = f"CREsted {r['versions']['crested']} (Keras {r['versions']['keras']}, torch)"
         elif name == "atlasbench":
-            label = "atlasbench"
+            label = f"atlasbench ({r.get('precision', 'fp32')})"
         gpu = r.get("cuda_max_memory_allocated_mb")
         lines.append(
             f"| {label} | {r['epochs']} ({r['timed_epochs']}) | {r['samples_per_epoch']:,} | {r['samples_seen']:,} "
@@ -534,6 +535,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated, run in this order")
     ap.add_argument("--crested-no-metrics", action="store_true",
                     help="train CREsted with the loss only (default: with its per-batch metrics, as users do)")
+    ap.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto",
+                    help="atlasbench's training.precision (default auto: bfloat16 where the CPU or GPU has it)")
     ap.add_argument("--crested-mixed-precision", action="store_true",
                     help="Crested.fit(mixed_precision=True) (GPU; atlasbench uses bfloat16 autocast on CUDA)")
     ap.add_argument("--keep-work", action="store_true", help="keep OUT/train_throughput_work (targets, logs)")
@@ -582,6 +585,7 @@ def main(argv: list[str] | None = None) -> None:
         "crested_epochs": args.crested_epochs, "atlasbench_epochs": ab_epochs, "crested_warmup_epochs": crested_warmup,
         "atlasbench_warmup_epochs": ab_warmup, "warmup_epochs": args.warmup_epochs,
         "crested_metrics": not args.crested_no_metrics, "crested_mixed_precision": args.crested_mixed_precision,
+        "precision": args.precision,
     }
     results = {}
     for name in contenders:

@@ -146,6 +146,11 @@ class Preset:
         Named scenarios; when given, the study trains these instead of the full grid.
     max_epochs
         Training epoch limit of the study.
+    patience
+        Epochs without a better validation loss before training stops. On the demo's
+        noisy validation folds 4 stopped some models before they had learned anything
+        (validation loss still at the constant predictor's, test Pearson ~0.2 where their
+        neighbours on the grid reached 0.7); 10 lets every one of them learn.
     motif_cell_types
         Cell types of the study's motif read-out; None switches it off.
     jaspar_group
@@ -176,6 +181,7 @@ class Preset:
     grammar: GrammarParams = GrammarParams()
     scenarios: tuple[NamedScenario, ...] = ()
     max_epochs: int = 20
+    patience: int = 4
     motif_cell_types: tuple[str, ...] | None = ("twi", "grh")
     jaspar_group: str = "insects"
     spacing: int = 1000
@@ -258,9 +264,13 @@ PRESETS = {
         (200, "all"),
         test_folds=(0,),
     ),
-    # the demo: under a minute to simulate, minutes to run as a study on 2 CPU cores (one test
-    # fold). Regions packed 100 bp apart, so that about 1,000 become peaks: fewer leave the
-    # tiny models' accuracy to the luck of their initialisation. Depth scaled to them: a
+    # the demo: under a minute to simulate, minutes to run as a study on 2 CPU cores (two test
+    # folds: with one, 6 paired grid points left a real platform difference at p = 0.06). On
+    # a 1.6 Mbp Markov background fitted on the dm6 slice (the slice's satellites were the
+    # top TF-MoDISco patterns). Regions packed 100 bp apart, so that about 1,000 become
+    # peaks: fewer leave the tiny models' accuracy to the luck of their initialisation
+    # (benchmarks/regions_curve.py: at this depth per cell accuracy is flat from 1,000 to
+    # 8,000 regions, 0.66-0.69 against the truth). Depth scaled to them: a
     # cell's ~220 (10x-like) or ~100 (HyDrop-like) unique fragments over ~1,000 regions are
     # about as few insertions per region as a real cell's 20k over a real atlas's 800k, so
     # the number of fragments, and with it the library complexity, limits the targets.
@@ -270,8 +280,11 @@ PRESETS = {
         (_scaled(TENX, 300, 400), _scaled(HYDROP, 100, 400)),
         (50, 150, "all"),
         (500, "all"),
-        test_folds=(0,),
+        test_folds=(0, 1),
         spacing=100,
+        max_epochs=30,
+        patience=10,
+        genome_length=1_600_000,
     ),
     # the published platforms' complexity at 20k reads per cell, at atlas scale
     "large": Preset(
@@ -625,7 +638,7 @@ training:
   learning_rate: 0.003
   batch_size: 32
   max_epochs: {chosen.max_epochs}
-  early_stopping_patience: 4
+  early_stopping_patience: {chosen.patience}
 evaluation:
   motifs: {motifs}
   enhancers: enhancers.tsv
