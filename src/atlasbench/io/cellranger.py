@@ -34,6 +34,16 @@ SEQUENCED_READ_PAIRS_COLUMNS: tuple[str, ...] = (
 Cell Ranger ARC's, Cell Ranger ATAC's (2.x), and older Cell Ranger ATAC's."""
 
 
+def _read_table(path: Path, what: str) -> pd.DataFrame:
+    """A Cell Ranger CSV as text, its header names stripped; a clear error if unreadable."""
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise AtlasbenchError(f"{path}: cannot read it as {what} ({exc})") from None
+    table.columns = [str(c).strip() for c in table.columns]
+    return table
+
+
 def _number(value: object) -> float:
     """A count as written in a summary: ``419000000``, ``"419,000,000"`` or ``4.19e8``."""
     if isinstance(value, str):
@@ -66,11 +76,7 @@ def read_sequenced_read_pairs(path: str | os.PathLike[str]) -> int:
         value is not a positive number.
     """
     path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise AtlasbenchError(f"{path}: cannot read it as a Cell Ranger summary.csv ({exc})") from None
-    table.columns = [str(c).strip() for c in table.columns]
+    table = _read_table(path, "a Cell Ranger summary.csv")
     column = next((c for c in SEQUENCED_READ_PAIRS_COLUMNS if c in table.columns), None)
     if column is None:
         expected = ", ".join(repr(c) for c in SEQUENCED_READ_PAIRS_COLUMNS)
@@ -115,11 +121,7 @@ def read_cell_calls(path: str | os.PathLike[str]) -> list[str]:
         message names the file, the columns expected and found), or a flag is not 0/1.
     """
     path = Path(path)
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise AtlasbenchError(f"{path}: cannot read it as a Cell Ranger per-barcode table ({exc})") from None
-    table.columns = [str(c).strip() for c in table.columns]
+    table = _read_table(path, "a Cell Ranger per-barcode table")
     column = next((c for c in CELL_CALL_COLUMNS if c in table.columns), None)
     if "barcode" not in table.columns or column is None:
         found = ", ".join(repr(c) for c in list(table.columns)[:20]) or "none"
