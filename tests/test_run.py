@@ -43,6 +43,7 @@ training:
   max_epochs: 8
   early_stopping_patience: 8
   device: cpu
+  precision: fp32   # the executors run jobs on different thread counts: bfloat16 results follow them (README)
 evaluation:
   motifs: null
   enhancers: enhancers.tsv
