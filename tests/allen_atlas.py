@@ -14,10 +14,10 @@ from atlasbench.simulate.atlas import simulate_atlas
 # the small preset's cell types -> names as a mouse-cortex atlas spells them; "tin" stays (a safe name)
 ALLEN = {
     "twi": "L2/3 IT",
-    "vnd": "L5/6 NP",
+    "SoxN": "L5/6 NP",
     "GATAe": "Sst+ (Chodl)",
     "grh": "Müller glia",
-    "srp": "L4/5 IT",
+    "lz": "L4/5 IT",
     "repo": "Pvalb (Vipr2)",
     "fkh": "OPC/Oligo",
 }

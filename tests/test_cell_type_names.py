@@ -101,7 +101,7 @@ def test_allen_names_are_no_problem(simulated) -> None:
 
 
 def test_names_differing_only_in_case_are_a_problem(simulated) -> None:
-    problems = _problems(simulated, {"10x": {"twi": "B_cell", "vnd": "b_cell"}})
+    problems = _problems(simulated, {"10x": {"twi": "B_cell", "SoxN": "b_cell"}})
     assert len(problems) == 1, problems
     (problem,) = problems
     assert problem.startswith("platforms[0] (10x).cells: ")
@@ -111,7 +111,7 @@ def test_names_differing_only_in_case_are_a_problem(simulated) -> None:
 def test_names_sharing_a_file_name_are_a_problem(simulated) -> None:
     # a safe name equal to another name's cleaned, hashed stem
     stem = file_stem("L2/3 IT")
-    problems = _problems(simulated, {"hydrop": {"twi": "L2/3 IT", "vnd": stem}})
+    problems = _problems(simulated, {"hydrop": {"twi": "L2/3 IT", "SoxN": stem}})
     assert len(problems) == 1, problems
     assert problems[0].startswith("platforms[1] (hydrop).cells: ")
     assert "'L2/3 IT'" in problems[0] and repr(stem) in problems[0] and "same file name" in problems[0]

@@ -32,7 +32,7 @@ from atlasbench.study.validate import check_study
 
 SEED = 11
 PLATFORMS = ("10x", "hydrop")
-CELL_TYPES = ["twi", "tin", "srp", "GATAe", "vnd", "grh", "repo", "fkh"]
+CELL_TYPES = ["twi", "tin", "lz", "GATAe", "SoxN", "grh", "repo", "fkh"]
 PLANTED = ("enhancer", "shared", "promoter")
 FRAGMENT_COLUMNS = ["chrom", "start", "end", "barcode", "count"]
 PROPORTIONS = DEFAULT_PROPORTIONS / DEFAULT_PROPORTIONS.sum()

@@ -85,7 +85,7 @@ from atlasbench.simulate.sequencing import plan_barcodes, sequence_platform
 
 log = logging.getLogger(__name__)
 
-#: Share of each default cell type among the cells (twi, tin, srp, GATAe, vnd, grh, repo, fkh).
+#: Share of each default cell type among the cells (twi, tin, lz, GATAe, SoxN, grh, repo, fkh).
 DEFAULT_PROPORTIONS = np.array([0.22, 0.06, 0.10, 0.16, 0.16, 0.14, 0.08, 0.08])
 
 #: Share of each cortex cell type (:data:`CORTEX_CELL_TYPES`, in order): about the make-up of

@@ -9,13 +9,16 @@ simulated atlas is right to the extent that it rediscovers these rules.
 **Cell types and their factors.** Each cell type is named after its marker transcription
 factor, its *activator*: sites of that motif open an enhancer in that type and in no
 other. The default atlas has eight fly-embryo-like types: ``twi`` (mesoderm), ``tin``
-(cardiac mesoderm), ``srp`` (hemocytes and fat body), ``GATAe`` (midgut endoderm),
-``vnd`` (neuroectoderm), ``grh`` (epidermis), ``repo`` (glia) and ``fkh`` (salivary gland
-and gut). Three more factors act across types. The pioneer ``vfl`` (Zelda) is active in
-the five early germ-layer types (twi, tin, srp, vnd, grh) and there boosts any enhancer
-that an activator already opens; it cannot open a region alone. The repressor ``sna``
-(Snail) is expressed in the mesoderm (twi, tin) and damps enhancers there. The GAGA
-factor ``Trl`` marks promoters.
+(cardiac mesoderm), ``lz`` (crystal cells, a hemocyte lineage), ``GATAe`` (midgut
+endoderm), ``SoxN`` (neuroectoderm), ``grh`` (epidermis), ``repo`` (glia) and ``fkh``
+(salivary gland and gut). No two activators look alike (best-aligned column correlation,
+:func:`motif_similarity`, at most 0.72): a model can only tell cell types apart by motifs
+that differ, and the first version's ``srp`` and ``vnd`` were the GATA and NK-2 twins of
+``GATAe`` and ``tin`` (0.94 and 0.91). Three more factors act across types. The pioneer
+``vfl`` (Zelda) is active in the five early germ-layer types (twi, tin, lz, SoxN, grh) and
+there boosts any enhancer that an activator already opens; it cannot open a region
+alone. The repressor ``sna`` (Snail) is expressed in the mesoderm (twi, tin) and damps
+enhancers there. The GAGA factor ``Trl`` marks promoters.
 
 **The cortex set** (:data:`CORTEX_CELL_TYPES`, the ``paper`` preset) has the sixteen
 types of the published mouse motor cortex atlas (PROTOCOL.md), named as there with
@@ -47,10 +50,16 @@ one of four kinds (default shares in brackets):
 - ``closed`` (20%): no planted site; the real sequence as it is.
 
 Sites are put at random, non-overlapping positions inside the central 300 bp of the window,
-on either strand, each a fresh draw from the motif's probability matrix. Apart from an
-intended pair, no two sites of one activator are placed 10-30 bp apart. Everything outside
-the sites keeps the real genome sequence, with its chance matches to these motifs: those do
-not count, the truth depends on planted sites only.
+on either strand, each a fresh draw from the motif's probability matrix that scores at
+least ``site_score`` (0.9 of the way from the worst to the consensus sequence,
+:func:`~atlasbench.simulate.motifs.relative_scores`) and holds no match of another grammar
+motif. Apart from an intended pair, no two sites of one activator are placed 10-30 bp
+apart. Everything outside the sites keeps the background sequence, except its chance
+matches to the grammar's motifs: every window scoring ``chance_score`` (0.85) or more that
+is not a planted site is broken by a substitution or two
+(:mod:`~atlasbench.simulate.chance_matches`; about 2% of the bases). The truth depends on
+planted sites only, and planted sites are then the only matches in the genome, so the
+truth is a function of the sequence that a model can learn.
 
 **Accessibility** (arbitrary units: a relative rate of Tn5 insertions). For a region in cell
 type ``t``, with ``n`` planted sites of ``t``'s activator::
@@ -74,6 +83,7 @@ amplifies but does not open, and repression limited to the types that express th
 from __future__ import annotations
 
 import bisect
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -83,8 +93,12 @@ import numpy as np
 import pandas as pd
 
 from atlasbench.errors import AtlasbenchError
+from atlasbench.io.genome import base_codes
 from atlasbench.io.jaspar import Motif, jaspar_motif
-from atlasbench.simulate.motifs import reverse_complement, sample_instance
+from atlasbench.simulate.chance_matches import remove_chance_matches
+from atlasbench.simulate.motifs import relative_scores, reverse_complement, sample_instance
+
+log = logging.getLogger(__name__)
 
 KINDS = ("enhancer", "shared", "promoter", "closed")
 ROLES = ("activator", "pioneer", "repressor", "promoter")
@@ -128,9 +142,9 @@ class CellType:
 DEFAULT_CELL_TYPES: tuple[CellType, ...] = (
     CellType("twi", "twi", "mesoderm", pioneer=True, repressor=True),
     CellType("tin", "tin", "cardiac mesoderm", pioneer=True, repressor=True),
-    CellType("srp", "srp", "hemocytes / fat body", pioneer=True),
+    CellType("lz", "lz", "crystal cells (hemocytes)", pioneer=True),
     CellType("GATAe", "GATAe", "midgut endoderm", pioneer=False),
-    CellType("vnd", "vnd", "neuroectoderm", pioneer=True),
+    CellType("SoxN", "SoxN", "neuroectoderm", pioneer=True),
     CellType("grh", "grh", "epidermis", pioneer=True),
     CellType("repo", "repo", "glia", pioneer=False),
     CellType("fkh", "fkh", "salivary gland / gut", pioneer=False),
@@ -206,6 +220,13 @@ class GrammarParams:
         Windows with a larger fraction of N are never chosen.
     pioneer_motif, repressor_motif, promoter_motif
         JASPAR CORE names of the shared pioneer, the repressor and the promoter motif.
+    site_score
+        Least relative score of a planted site
+        (:func:`~atlasbench.simulate.motifs.relative_scores`); weaker draws are drawn again.
+    chance_score
+        Relative score from which a window that is not a planted site counts as a chance
+        match and is broken (:mod:`~atlasbench.simulate.chance_matches`); below
+        ``site_score``, so that planted and chance sites are told apart by a margin.
     """
 
     base: float = 0.02
@@ -229,6 +250,8 @@ class GrammarParams:
     pioneer_motif: str = "vfl"
     repressor_motif: str = "sna"
     promoter_motif: str = "Trl"
+    site_score: float = 0.9
+    chance_score: float = 0.85
 
 
 #: The grammar of :data:`CORTEX_CELL_TYPES`: mammalian pioneer, repressor and promoter motifs.
@@ -556,6 +579,18 @@ def _lay_out(
     return starts
 
 
+def _clean_instance(motif: Motif, motifs: Sequence[Motif], params: GrammarParams, rng: np.random.Generator) -> str:
+    """A site of ``motif`` scoring at least ``site_score`` that holds no chance match of another motif."""
+    for _ in range(_PLACEMENT_TRIES):
+        instance = sample_instance(motif, rng, params.site_score)
+        codes = base_codes(instance)
+        if not any((relative_scores(codes, m) >= params.chance_score).any() for m in motifs if m.name != motif.name):
+            return instance
+    raise AtlasbenchError(
+        f"every draw of motif {motif.name} holds a match of another grammar motif; use a higher chance_score"
+    )
+
+
 def _check_inputs(
     genome: Mapping[str, str],
     n_regions: int,
@@ -584,6 +619,11 @@ def _check_inputs(
         raise AtlasbenchError(f"region kind fractions must be non-negative and sum to 1, got {shares}")
     if shares["shared"] > 0 and len(cell_types) < 2:
         raise AtlasbenchError("shared enhancers need at least two cell types; set the 'shared' fraction to 0")
+    if not 0 < params.chance_score <= params.site_score < 1:
+        raise AtlasbenchError(
+            "the grammar needs 0 < chance_score <= site_score < 1 (relative motif scores), got "
+            f"chance_score={params.chance_score}, site_score={params.site_score}"
+        )
     helpers = {jaspar_motif(m).name for m in (params.pioneer_motif, params.repressor_motif, params.promoter_motif)}
     clash = sorted({jaspar_motif(ct.activator).name for ct in cell_types} & helpers)
     if clash:
@@ -676,10 +716,12 @@ def design_atlas(
     repressor = jaspar_motif(params.repressor_motif)
     promoter = jaspar_motif(params.promoter_motif)
     core_width = min(params.core_width, width)
+    grammar_motifs = [*motif_of.values(), pioneer, repressor, promoter]
 
     region_rows = []
     site_rows = []
     edits: dict[str, list[tuple[int, str]]] = {}
+    spans: dict[str, list[tuple[str, int, int]]] = {}
     for i, (chrom, start) in enumerate(windows):
         kind = str(kinds[i])
         end = start + width
@@ -722,10 +764,11 @@ def design_atlas(
                 "use a larger core_width or fewer sites"
             )
         for (motif, role, ct), s in sorted(zip(plan, starts), key=lambda item: item[1]):
-            instance = sample_instance(motif, rng)
+            instance = _clean_instance(motif, grammar_motifs, params, rng)
             site_strand = "+" if rng.random() < 0.5 else "-"
             genomic = instance if site_strand == "+" else reverse_complement(instance)
             edits.setdefault(chrom, []).append((s, genomic))
+            spans.setdefault(chrom, []).append((motif.name, s, s + motif.length))
             site_rows.append((name, motif.name, role, ct, chrom, s, s + motif.length, site_strand, instance))
 
     planted: dict[str, str] = {}
@@ -737,6 +780,14 @@ def design_atlas(
         for s, text in edits[chrom]:
             buffer[s : s + len(text)] = text.encode("ascii")
         planted[chrom] = buffer.decode("latin-1")
+    planted, substitutions, left = remove_chance_matches(planted, grammar_motifs, spans, params.chance_score)
+    n_bases = max(1, sum(len(seq) for seq in planted.values()))
+    log.info(
+        "broke chance motif matches: %d substitutions (%.2f%% of bases); %d matches inside planted sites left",
+        substitutions,
+        100 * substitutions / n_bases,
+        left,
+    )
 
     regions = pd.DataFrame(region_rows, columns=REGION_COLUMNS)
     for column in ("start", "end", "summit"):

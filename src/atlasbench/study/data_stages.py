@@ -625,6 +625,55 @@ class StudyData:
     usable_fraction: dict[str, float] = field(default_factory=dict)
 
 
+def platform_stores(study: Study, genome: GenomeInfo, with_combined: bool = True) -> dict[str, Store]:
+    """Every platform's ingested store, from the cached ingest (and combine) stages.
+
+    Parameters
+    ----------
+    study
+        A loaded study.
+    genome
+        The study's prepared genome (:func:`genome_stage`).
+    with_combined
+        Also the combined platforms' stores (:func:`combine_stage`).
+
+    Returns
+    -------
+    dict
+        Platform name -> store, the sourced platforms first.
+    """
+    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
+    if with_combined:
+        stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
+    return stores
+
+
+def study_scenarios(
+    study: Study, stores: dict[str, Store]
+) -> tuple[dict[str, dict[str, Any]], list[Scenario], dict[str, Scenario]]:
+    """The sequencing records and scenarios of a study's platforms.
+
+    Parameters
+    ----------
+    study
+        A loaded study.
+    stores
+        Every platform's store (:func:`platform_stores`).
+
+    Returns
+    -------
+    records : dict
+        Platform -> sequencing record, for the platforms whose sequencing is known
+        (:func:`sequencing_records`).
+    scenarios, named
+        As :func:`scenarios_of` returns them.
+    """
+    records = sequencing_records(study, stores)
+    usable = {name: float(record["usable_fraction"]) for name, record in records.items()}
+    scenarios, named = scenarios_of(study, stores, usable)
+    return records, scenarios, named
+
+
 def study_data(study: Study) -> StudyData:
     """Run the data layer of a study: genome, ingest, regions and folds, targets.
 
@@ -639,16 +688,14 @@ def study_data(study: Study) -> StudyData:
         The artefacts, each cached under the study's output folder.
     """
     genome = genome_stage(study)
-    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
-    regions = regions_stage(study, stores, genome)
-    stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
-    records = sequencing_records(study, stores)
-    usable = {name: float(record["usable_fraction"]) for name, record in records.items()}
-    scenarios, named = scenarios_of(study, stores, usable)
+    regions = regions_stage(study, platform_stores(study, genome, with_combined=False), genome)
+    stores = platform_stores(study, genome)
+    records, scenarios, named = study_scenarios(study, stores)
     targets = {
         name: targets_stage(study, name, store, regions, scenarios, genome, records.get(name))
         for name, store in stores.items()
     }
+    usable = {name: float(record["usable_fraction"]) for name, record in records.items()}
     return StudyData(genome, regions, scenarios, targets, named, usable)
 
 
@@ -659,9 +706,7 @@ def study_usable_fractions(study: Study) -> dict[str, float]:
     """
     if not any(p.sequenced_reads is not None for p in study.sourced_platforms):
         return {}
-    genome = genome_stage(study)
-    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
-    stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
+    stores = platform_stores(study, genome_stage(study))
     return {name: float(r["usable_fraction"]) for name, r in sequencing_records(study, stores).items()}
 
 

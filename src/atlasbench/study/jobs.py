@@ -129,23 +129,14 @@ def train_key(platform: str, level: str, fold: int, seed: int) -> str:
 # -- what each job runs ---------------------------------------------------------------
 
 
-def _stores(study: Study, genome, with_combined: bool) -> dict:
-    from atlasbench.study.data_stages import combine_stage, ingest_stage
-
-    stores = {p.name: ingest_stage(study, p.name, genome) for p in study.sourced_platforms}
-    if with_combined:
-        stores.update({p.name: combine_stage(study, p.name, stores) for p in study.combined_platforms})
-    return stores
-
-
 def _run_data_job(study: Study, key: str) -> list[Path]:
     from atlasbench.study.data_stages import (
         combine_stage,
         genome_stage,
         ingest_stage,
+        platform_stores,
         regions_stage,
-        scenarios_of,
-        sequencing_records,
+        study_scenarios,
         targets_stage,
     )
     from atlasbench.study.model_stages import sequences_stage
@@ -155,18 +146,16 @@ def _run_data_job(study: Study, key: str) -> list[Path]:
     if kind == "ingest":
         return [ingest_stage(study, name, genome).directory]
     if kind == "combine":
-        return [combine_stage(study, name, _stores(study, genome, with_combined=False)).directory]
-    regions = regions_stage(study, _stores(study, genome, with_combined=False), genome)
+        return [combine_stage(study, name, platform_stores(study, genome, with_combined=False)).directory]
+    regions = regions_stage(study, platform_stores(study, genome, with_combined=False), genome)
     if kind == "regions":
         return [Path(regions.attrs["path"]).parent]
     if kind == "sequences":
         path = sequences_stage(study, regions, genome)
         return [path, path.with_suffix(".names.txt")]
     if kind == "targets":
-        stores = _stores(study, genome, with_combined=True)
-        records = sequencing_records(study, stores)
-        usable = {platform: float(record["usable_fraction"]) for platform, record in records.items()}
-        scenarios = scenarios_of(study, stores, usable)[0]
+        stores = platform_stores(study, genome)
+        records, scenarios, _ = study_scenarios(study, stores)
         files = targets_stage(study, name, stores[name], regions, scenarios, genome, records.get(name))
         return [next(iter(files.values())).parent]
     raise AtlasbenchError(f"unknown job {key!r}")
