@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 import pytest
 from click.testing import CliRunner
 
@@ -79,7 +80,7 @@ def _tables(study) -> dict[str, pd.DataFrame]:
 def _kill_mid_training(study_file: Path, study) -> dict[str, float]:
     """Run the study in a subprocess and SIGKILL it while a model trains, after at least
     one model is done; returns the start time of every job done by then."""
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}  # one thread, as the Dask workers
     child = subprocess.Popen([sys.executable, "-m", "atlasbench.cli", "-q", "run", str(study_file)],
                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 300
@@ -111,7 +112,14 @@ def runs(tmp_path_factory):
     simulate_atlas(base, "small", seed=5)
     local = load_study(_study_file(base, "local"))
     done_before_kill = _kill_mid_training(base / "study-local.yaml", local)
-    resumed = run_study(local, "local", progress=False)
+    # Floating-point sums follow the thread count: the local run trains on one thread, as
+    # each Dask worker does, so that the two give the same numbers.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        resumed = run_study(local, "local", progress=False)
+    finally:
+        torch.set_num_threads(threads)
     dask_study = load_study(_study_file(base, "dask"))
     environment = dict(os.environ)  # Dask's nannies change it for their workers
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \

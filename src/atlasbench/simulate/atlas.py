@@ -151,6 +151,9 @@ class Preset:
         noisy validation folds 4 stopped some models before they had learned anything
         (validation loss still at the constant predictor's, test Pearson ~0.2 where their
         neighbours on the grid reached 0.7); 10 lets every one of them learn.
+    learning_rate
+        Peak learning rate of the study's recipe (Adam). The learning rate is cut after
+        half the patience without a better validation loss.
     motif_cell_types
         Cell types of the study's motif read-out; None switches it off.
     jaspar_group
@@ -182,6 +185,7 @@ class Preset:
     scenarios: tuple[NamedScenario, ...] = ()
     max_epochs: int = 20
     patience: int = 4
+    learning_rate: float = 0.003
     motif_cell_types: tuple[str, ...] | None = ("twi", "grh")
     jaspar_group: str = "insects"
     spacing: int = 1000
@@ -282,8 +286,9 @@ PRESETS = {
         (500, "all"),
         test_folds=(0, 1),
         spacing=100,
-        max_epochs=30,
-        patience=10,
+        max_epochs=40,
+        patience=12,
+        learning_rate=0.02,
         genome_length=1_600_000,
     ),
     # the published platforms' complexity at 20k reads per cell, at atlas scale
@@ -635,10 +640,11 @@ targets:
   input_length: 500
 training:
   loss: cosine_mse_log
-  learning_rate: 0.003
+  learning_rate: {chosen.learning_rate}
   batch_size: 32
   max_epochs: {chosen.max_epochs}
   early_stopping_patience: {chosen.patience}
+  lr_plateau_patience: {max(3, chosen.patience // 2)}
 evaluation:
   motifs: {motifs}
   enhancers: enhancers.tsv
