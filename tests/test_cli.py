@@ -52,7 +52,7 @@ COMMANDS = {
     ("genome", "prepare"): ["SRC", "DST", ".fai", ".gzi"],
     ("genome", "fetch"): ["NAME_OR_URL", "--provider", "--cache", "ATLASBENCH_GENOME_CACHE"],
     ("targets",): ["STUDY_FILE"],
-    ("demo",): ["--out", "--preset", "--executor"],
+    ("demo",): ["--out", "--preset", "--seed", "--executor"],
     ("run",): ["STUDY_FILE", "--executor", "--workers", "--until", "--allow-partial-report"],
     ("status",): ["STUDY_FILE", "--all"],
     ("simulate",): ["--out", "--preset", "--cells", "--seed", "--genome"],

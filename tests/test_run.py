@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import torch
 import pytest
+import torch
 from click.testing import CliRunner
 
 from atlasbench.cli import main

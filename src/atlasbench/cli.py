@@ -354,9 +354,16 @@ def status(study_file: Path, show_all: bool) -> None:
     help="Size of the simulated atlas.",
 )
 @click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the simulated atlas and of its study: another seed, another atlas with the same truth's rules.",
+)
+@click.option(
     "--executor", type=click.Choice(["local", "dask"]), default="local", show_default=True, help="Where the jobs run."
 )
-def demo(out: Path, preset: str, executor: str) -> None:
+def demo(out: Path, preset: str, seed: int, executor: str) -> None:
     """Simulate an atlas with known truth, run its whole study and write the report.
 
     Simulates a 10x-like and a HyDrop-v2-like platform on the bundled fly genome
@@ -368,7 +375,7 @@ def demo(out: Path, preset: str, executor: str) -> None:
     from atlasbench.simulate.atlas import simulated_study
     from atlasbench.study.loader import load_study
 
-    study_file = simulated_study(out, preset=preset)
+    study_file = simulated_study(out, preset=preset, seed=seed)
     summary = _run(load_study(study_file), executor, None)  # strict: a report section that fails fails the demo
     click.echo(f"study file: {study_file}")
     if summary.report is not None:
