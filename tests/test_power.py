@@ -213,3 +213,14 @@ def test_tiers_rank_only_what_holds() -> None:
     assert platform_tiers({"10x": 0.60, "hydrop": 0.55}, backwards) == [["10x", "hydrop"]]
     # a pair never compared is not resolved
     assert platform_tiers(means, all_hold.iloc[:2]) == [["10x"], ["hydrop", "s3"]]
+
+
+def test_power_of_a_test_within_blocks_by_hand() -> None:
+    """A test within B blocks has n - B degrees of freedom; more pairs keep the blocks."""
+    sd, n, blocks = 0.02, 12, 6
+    expected = (stats.t.ppf(0.975, 6) + stats.t.ppf(0.8, 6)) * sd / math.sqrt(12)
+    assert minimum_detectable_difference(sd, n, blocks=blocks) == pytest.approx(expected)
+    assert math.isnan(minimum_detectable_difference(sd, 6, blocks=6))  # no degree of freedom left
+    needed = pairs_to_resolve(0.01, sd, blocks=blocks)
+    assert minimum_detectable_difference(sd, needed, blocks=blocks) <= 0.01
+    assert minimum_detectable_difference(sd, needed - 1, blocks=blocks) > 0.01

@@ -344,7 +344,12 @@ def test_differences_are_tested_paired_and_said_in_words(full_report) -> None:
     assert (platforms["a"], platforms["b"], platforms["n"]) == ("10x", "hydrop", 12)
     assert len(differences) == 12  # 6 grid points x 2 folds
     assert platforms["mean_difference"] == pytest.approx(differences.mean(), rel=1e-5)
-    assert platforms["p_value"] == pytest.approx(stats.ttest_1samp(differences, 0).pvalue, rel=1e-4)
+    # tested within the 6 grid points (rows come level by level, 2 folds each): residual SD on 12 - 6 df
+    residual = differences.reshape(6, 2) - differences.reshape(6, 2).mean(axis=1, keepdims=True)
+    sd = np.sqrt((residual**2).sum() / 6)
+    assert (platforms["blocks"], platforms["sd_test"]) == (6, pytest.approx(sd, rel=1e-4))
+    t = differences.mean() / (sd / np.sqrt(12))
+    assert platforms["p_value"] == pytest.approx(2 * stats.t.sf(abs(t), 6), rel=1e-4)
     assert platforms["verdict"] == "holds" and platforms["ci_high"] < 0
     named = comparisons[comparisons["kind"] == "named scenarios"].set_index("a")
     # hydrop-limited (200 cells) trails hydrop-all (1200) on the planted surface by far more than the noise

@@ -18,6 +18,10 @@ with ``t[q, df]`` the q-quantile of Student's t (two-sided test at level ``alpha
 is the usual approximation of the noncentral t, which gives a power of 0.79 rather than
 0.80 at 6 pairs and 0.80 from 12 on). Here ``alpha = 0.05`` and power 0.8.
 
+A test within blocks (two platforms over a grid with several test folds: the grid points
+are the blocks, see :func:`~atlasbench.readouts.comparisons.paired_comparison`) uses the
+residual SD about the block means and ``n - B`` degrees of freedom for ``B`` blocks.
+
 **Which alpha.** Comparisons made together are Holm-adjusted; the strictest threshold
 Holm applies is ``alpha / m`` (the smallest of ``m`` p-values), so the MDD is computed at
 ``alpha / m``. It then does not depend on the other comparisons' p-values, it errs on the
@@ -96,12 +100,14 @@ def _check(alpha: float, power: float) -> None:
         raise AtlasbenchError(f"power must be between 0 and 1 (e.g. 0.8), got {power}")
 
 
-def _mdd(sd: float, n: int, alpha: float, power: float) -> float:
+def _mdd(sd: float, n: int, alpha: float, power: float, blocks: int = 1) -> float:
     t = stats.t
-    return float((t.ppf(1 - alpha / 2, n - 1) + t.ppf(power, n - 1)) * sd / math.sqrt(n))
+    return float((t.ppf(1 - alpha / 2, n - blocks) + t.ppf(power, n - blocks)) * sd / math.sqrt(n))
 
 
-def minimum_detectable_difference(sd: float, n: int, *, alpha: float = ALPHA, power: float = POWER) -> float:
+def minimum_detectable_difference(
+    sd: float, n: int, *, alpha: float = ALPHA, power: float = POWER, blocks: int = 1
+) -> float:
     """The smallest true mean difference a paired t-test on ``n`` pairs detects with the given power.
 
     ``MDD = (t[1 - alpha/2, n-1] + t[power, n-1]) * sd / sqrt(n)``, with ``t[q, df]`` the
@@ -119,12 +125,16 @@ def minimum_detectable_difference(sd: float, n: int, *, alpha: float = ALPHA, po
         Two-sided level of the test (``alpha / m`` for one of ``m`` Holm-adjusted comparisons).
     power
         Probability of detecting a true difference of the returned size.
+    blocks
+        Blocks of a test within blocks (:func:`~atlasbench.readouts.comparisons.paired_comparison`):
+        ``sd`` is then the residual SD and the t quantiles have ``n - blocks`` degrees of
+        freedom (1: the plain paired t-test, ``n - 1``).
 
     Returns
     -------
     float
-        The MDD, in the unit of the differences; NaN when it cannot be estimated (fewer
-        than 2 pairs, or ``sd`` NaN, infinite or negative).
+        The MDD, in the unit of the differences; NaN when it cannot be estimated (no
+        degree of freedom left, or ``sd`` NaN, infinite or negative).
 
     Raises
     ------
@@ -132,12 +142,14 @@ def minimum_detectable_difference(sd: float, n: int, *, alpha: float = ALPHA, po
         On ``alpha`` or ``power`` outside (0, 1).
     """
     _check(alpha, power)
-    if n < 2 or not math.isfinite(sd) or sd < 0:
+    if n - blocks < 1 or not math.isfinite(sd) or sd < 0:
         return math.nan
-    return _mdd(float(sd), int(n), alpha, power)
+    return _mdd(float(sd), int(n), alpha, power, int(blocks))
 
 
-def pairs_to_resolve(difference: float, sd: float, *, alpha: float = ALPHA, power: float = POWER) -> int | None:
+def pairs_to_resolve(
+    difference: float, sd: float, *, alpha: float = ALPHA, power: float = POWER, blocks: int = 1
+) -> int | None:
     """How many pairs would detect a true difference ``difference`` with the given power.
 
     The smallest ``n' >= 2`` whose minimum detectable difference
@@ -153,8 +165,8 @@ def pairs_to_resolve(difference: float, sd: float, *, alpha: float = ALPHA, powe
         The difference to resolve (its sign is ignored).
     sd
         Standard deviation of the paired differences.
-    alpha, power
-        As :func:`minimum_detectable_difference`.
+    alpha, power, blocks
+        As :func:`minimum_detectable_difference` (pairs added keep the blocks).
 
     Returns
     -------
@@ -171,13 +183,14 @@ def pairs_to_resolve(difference: float, sd: float, *, alpha: float = ALPHA, powe
     d = abs(float(difference))
     if not (math.isfinite(d) and math.isfinite(sd)) or sd < 0 or d == 0:
         return None
+    least = int(blocks) + 1
     if sd == 0:
-        return 2
-    n = 2
+        return least
+    n = least
     if power >= 0.5:
         z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-        n = max(2, math.floor((z * sd / d) ** 2))
-    while _mdd(float(sd), n, alpha, power) > d:
+        n = max(least, math.floor((z * sd / d) ** 2))
+    while _mdd(float(sd), n, alpha, power, int(blocks)) > d:
         n += 1
     return n
 
@@ -196,7 +209,9 @@ class Resolution:
         Whether the difference holds (the comparison's verdict: Holm-adjusted p below
         0.05 and the bootstrap interval excluding 0).
     mean_difference, sd_difference, n
-        Mean and SD of the paired differences, and the number of pairs.
+        Mean of the paired differences, the SD the t-test uses (the residual SD about
+        the block means for a test within blocks, else the differences' SD), and the
+        number of pairs.
     ci_low, ci_high, confidence, p_holm
         The bootstrap interval of the mean difference, its level, and the Holm-adjusted p.
     n_comparisons
@@ -286,9 +301,11 @@ def resolve(
     test_folds = row.get("n_test_folds", n_folds)
     test_folds = n_folds if test_folds is None or pd.isna(test_folds) else int(test_folds)
     seeds_paired = n != n_folds
-    sd = float(row["sd_difference"])
+    blocks = row.get("blocks", 1)
+    blocks = 1 if blocks is None or pd.isna(blocks) else int(blocks)
+    sd = float(row["sd_test"]) if blocks > 1 else float(row["sd_difference"])
     difference = float(row["mean_difference"])
-    needed = pairs_to_resolve(difference, sd, alpha=level, power=power)
+    needed = pairs_to_resolve(difference, sd, alpha=level, power=power, blocks=blocks)
     per_fold = n / (test_folds * (n_seeds if seeds_paired else 1)) if test_folds > 0 else math.nan
     folds = seeds = None
     if needed is not None and per_fold > 0:
@@ -309,7 +326,7 @@ def resolve(
         n_comparisons=int(n_comparisons),
         alpha=level,
         power=power,
-        minimum_detectable=minimum_detectable_difference(sd, n, alpha=level, power=power),
+        minimum_detectable=minimum_detectable_difference(sd, n, alpha=level, power=power, blocks=blocks),
         pairs_needed=needed,
         n_test_folds=test_folds,
         n_seeds=n_seeds,

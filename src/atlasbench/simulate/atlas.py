@@ -289,6 +289,7 @@ PRESETS = {
         max_epochs=40,
         patience=12,
         learning_rate=0.02,
+        motif_cell_types=tuple(ct.name for ct in DEFAULT_CELL_TYPES),
         genome_length=1_600_000,
     ),
     # the published platforms' complexity at 20k reads per cell, at atlas scale
