@@ -7,22 +7,24 @@ about 25 per kb over the fly grammar's eleven motifs. A model can only learn wha
 sequence shows, so a strong chance match that the truth ignores, or a weak planted site
 that it counts, is an error no amount of data removes. Measured on the demo's design, a
 model trained on the noise-free truth reached a test Pearson of 0.75 with these matches
-left in place.
+left in place (and two pairs of look-alike activators, since replaced).
 
 So after planting, :func:`remove_chance_matches` scans each chromosome for windows whose
 relative score reaches ``threshold`` for any grammar motif and that do not overlap a
-planted site of that motif, and breaks each with one substitution: at the position of
-the window where the match gains most over the motif's least likely base, that base is
-put in (a position inside another planted site is never changed). Substitutions can make
-new matches, so the scan repeats until none is left. Planted sites, drawn at a higher
-score (:attr:`.grammar.GrammarParams.site_score`), are then the only matches in the
-genome: the truth is a function of the sequence, with a margin between what counts and
-what does not.
+planted site of that motif. A first pass breaks all of them at once, each by one
+substitution: at the position of the window where the match gains most over the motif's
+least likely base, that base is put in (a position inside a planted site is never
+changed). Substitutions can make new matches, so the scan repeats, now one match at a
+time and only with substitutions that lower the number of matches over the position,
+which guarantees an end. Matches that lie inside planted sites of other motifs cannot be
+broken and are counted; the design draws sites that hold none. Planted sites, drawn at a
+higher score (:attr:`.grammar.GrammarParams.site_score`), are then the only matches in
+the genome: the truth is a function of the sequence, with a margin between what counts
+and what does not.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
@@ -31,8 +33,6 @@ from atlasbench.errors import AtlasbenchError
 from atlasbench.io.genome import base_codes
 from atlasbench.io.jaspar import BASES, Motif
 from atlasbench.simulate.motifs import relative_scores, strand_matrices, strand_scores
-
-log = logging.getLogger(__name__)
 
 _LETTERS = BASES.encode("ascii")
 
