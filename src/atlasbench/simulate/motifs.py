@@ -52,8 +52,7 @@ def sample_instance(motif: Motif, rng: np.random.Generator, min_score: float = 0
     if not 0 <= min_score < 1:
         raise AtlasbenchError(f"min_score must be in [0, 1), got {min_score}")
     cumulative = np.cumsum(motif.probs, axis=1)
-    matrix = score_matrix(motif)[:, :4]
-    lowest, highest = matrix.min(axis=1).sum(), matrix.max(axis=1).sum()
+    matrix, _, lowest, highest = strand_matrices(motif)
     positions = np.arange(motif.length)
     for _ in range(_MAX_DRAWS):
         u = rng.random(motif.length)
