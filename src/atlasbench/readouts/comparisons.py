@@ -519,12 +519,19 @@ def describe(row: Mapping[str, Any] | pd.Series) -> str:
     )
 
 
+def row_blocks(row: Mapping[str, Any] | pd.Series) -> int:
+    """Blocks of a comparison row's t-test: 1 for the plain paired test (also when the row
+    has no ``blocks``, or NaN there)."""
+    blocks = row.get("blocks", 1)
+    return 1 if blocks is None or pd.isna(blocks) else int(blocks)
+
+
 def _within_words(row: Mapping[str, Any] | pd.Series) -> str:
     """ " within grid points (residual SD s)" for a test within blocks, else ""."""
-    blocks = row.get("blocks", 1)
-    if blocks is None or pd.isna(blocks) or int(blocks) <= 1:
+    blocks = row_blocks(row)
+    if blocks <= 1:
         return ""
-    return f" within the {int(blocks)} grid points (residual SD {float(row['sd_test']):.3f})"
+    return f" within the {blocks} grid points (residual SD {float(row['sd_test']):.3f})"
 
 
 def _select(

@@ -58,6 +58,7 @@ import pandas as pd
 from scipy import stats
 
 from atlasbench.errors import AtlasbenchError
+from atlasbench.readouts.comparisons import row_blocks
 
 __all__ = [
     "ALPHA",
@@ -301,8 +302,7 @@ def resolve(
     test_folds = row.get("n_test_folds", n_folds)
     test_folds = n_folds if test_folds is None or pd.isna(test_folds) else int(test_folds)
     seeds_paired = n != n_folds
-    blocks = row.get("blocks", 1)
-    blocks = 1 if blocks is None or pd.isna(blocks) else int(blocks)
+    blocks = row_blocks(row)
     sd = float(row["sd_test"]) if blocks > 1 else float(row["sd_difference"])
     difference = float(row["mean_difference"])
     needed = pairs_to_resolve(difference, sd, alpha=level, power=power, blocks=blocks)
