@@ -13,7 +13,10 @@ test folds, the SD of the paired differences between the two platforms
     python benchmarks/common_random_numbers.py benchmarks/out/truth/true-seed-0
 
 Printed per comparison (against the full data, against the truth): both SDs and their
-ratio, and the minimum detectable difference each would give at the study's pairs.
+ratio, and the minimum detectable difference each would give at the study's pairs. The SD
+is the one the platform comparison tests with: the residual SD of the differences about
+their grid point's mean (:func:`atlasbench.readouts.comparisons.compare_platforms`), so the
+grid points' designed spread counts in neither.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ import numpy as np
 import pandas as pd
 
 SEEDS = (7, 8)
+
+
+def residual_sd(differences: pd.Series) -> float:
+    """SD of paired differences about their grid point's mean (index level ``level``), on
+    ``n - grid points`` degrees of freedom."""
+    level = differences.index.get_level_values("level")
+    residual = differences - differences.groupby(level).transform("mean")
+    return float(np.sqrt((residual**2).sum() / (len(differences) - level.nunique())))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -51,19 +62,20 @@ def main(argv: list[str] | None = None) -> None:
         chosen = (table["metric"] == "pearson_mean") & (table["cell_type"] == "all") & (table["against"] == against)
         score = table[chosen]
         wide = score.pivot_table(index=["level", "fold"], columns=["platform", "seed"], values="value")
-        same = np.concatenate([wide[(first, s)] - wide[(second, s)] for s in SEEDS])
-        crossed = np.concatenate([wide[(first, a)] - wide[(second, b)] for a, b in (SEEDS, SEEDS[::-1])])
-        n = len(wide)
-        sd_same, sd_crossed = float(np.std(same, ddof=1)), float(np.std(crossed, ddof=1))
+        same = pd.concat([wide[(first, s)] - wide[(second, s)] for s in SEEDS])
+        crossed = pd.concat([wide[(first, a)] - wide[(second, b)] for a, b in (SEEDS, SEEDS[::-1])])
+        n, points = len(same), wide.index.get_level_values("level").nunique()
+        sd_same, sd_crossed = residual_sd(same), residual_sd(crossed)
         rows.append(
             {
                 "against": against,
                 "pairs": n,
+                "grid_points": points,
                 "sd_common_random_numbers": sd_same,
                 "sd_independent": sd_crossed,
                 "ratio": sd_same / sd_crossed,
-                "mdd_common": minimum_detectable_difference(sd_same, n),
-                "mdd_independent": minimum_detectable_difference(sd_crossed, n),
+                "mdd_common": minimum_detectable_difference(sd_same, n, blocks=points),
+                "mdd_independent": minimum_detectable_difference(sd_crossed, n, blocks=points),
             }
         )
     out = pd.DataFrame(rows)
