@@ -218,10 +218,25 @@ def full_report(settings, tmp_path_factory):
         motifs=_motifs(root / "motifs"),
         enhancers={p: _enhancers(root / "enhancers" / p, p) for p in TRUTH},
         truth=truth,
+        truth_fidelity=_fidelity(root / "fidelity.tsv"),
         enhancer_summary=_enhancer_summary(root / "enhancers" / "summary.tsv"),
         scenario_labels=SCENARIOS, scenario_pairs=[(LIMITED, FULL), (("10x", FULL[1]), FULL)],
     )
     return write_report(settings, inputs, root / "report")
+
+
+def _fidelity(path: Path, swap: bool = False) -> Path:
+    """Each grid point's targets against the truth: the planted surface lifted by 0.2 (the
+    platforms' names swapped with ``swap``, making hydrop's data the better)."""
+    rows = []
+    for platform, (_, _, _, all_reads, all_cells, _) in TRUTH.items():
+        for reads_key, reads in (("500", 500.0), ("1000", 1000.0), ("all", all_reads)):
+            for cells_key, cells in (("200", 200), ("all", all_cells)):
+                name = next(p for p in TRUTH if p != platform) if swap else platform
+                rows.append({"platform": name, "level": f"reads-{reads_key}_cells-{cells_key}",
+                             "value": _surface(platform, reads, cells) + 0.2})
+    pd.DataFrame(rows).to_csv(path, sep="\t", index=False)
+    return path
 
 
 LIMITED, FULL = ("hydrop", "reads-all_cells-200"), ("hydrop", "reads-all_cells-all")
@@ -261,7 +276,7 @@ def test_report_has_every_section_figure_and_table(full_report) -> None:
     assert not re.search(r'(src|href)="(?!data:|#)', text)
     tables = path.parent / "tables"
     for name in ("qc", "qc_levels", "accuracy", "ranking", "saturation", "cheapest", "transfer", "tn5_similarity",
-                 "motifs", "motif_overlap", "enhancers", "truth_tn5", "truth_motifs", "truth_platforms",
+                 "motifs", "motif_overlap", "enhancers", "truth_tn5", "truth_motifs", "truth_platforms", "truth_grid",
                  "comparisons", "truth_comparisons", "enhancers_by_scenario"):
         assert (tables / f"{name}.csv").stat().st_size > 0, name
     for name in ("qc", "accuracy", "accuracy_grid", "transfer", "cost_frontier", "truth_tn5", "truth_saturation"):
@@ -314,6 +329,15 @@ def test_report_numbers_match_the_inputs(full_report) -> None:
         assert true > 1.3 * np.median(_cell_complexity(platform)) * np.log(20)  # cells differ: above the median's
     assert platforms.loc["10x", "benchmark_rank"] == platforms.loc["10x", "expected_rank"] == 1
     assert "ranks <b>10x</b> first: as expected" in summary
+    # the expectation: each platform's targets against the truth, averaged over the grid points
+    expected = {p: np.mean([_surface(p, r, c) + 0.2 for r in (500.0, 1000.0, TRUTH[p][3]) for c in (200, TRUTH[p][4])])
+                for p in TRUTH}
+    assert platforms["data_fidelity"].to_dict() == pytest.approx(expected)
+    assert ("the data of <b>10x</b> follow the true accessibility most closely over the grid (its targets' Pearson "
+            f"with the truth {expected['10x']:.3f}, against {expected['hydrop']:.3f} for <b>hydrop</b>)") in summary
+    grid = pd.read_csv(tables / "truth_grid.csv").set_index("level")
+    assert len(grid) == 6 and (grid["targets_vs_truth:10x"] > grid["targets_vs_truth:hydrop"]).all()
+    assert grid["models_vs_truth:10x"].notna().all()
     # QC medians
     qc = pd.read_csv(tables / "qc.csv").set_index("platform")
     assert qc.loc["10x", "cells"] == 1500 and "median_tss_enrichment" in qc.columns
@@ -363,6 +387,17 @@ def test_differences_are_tested_paired_and_said_in_words(full_report) -> None:
     assert re.search(r"ranks <b>10x</b> first: as expected \(hydrop &minus; 10x: -0\.\d{3}, 95% CI", text)
     by_scenario = text.split("<h3>Per scenario</h3>", 1)[1]
     assert "0.875" in by_scenario and "0.625 ± 0.177" in by_scenario
+
+
+def test_a_ranking_against_the_data_is_flagged(settings, full_report, tmp_path: Path) -> None:
+    """The truth section holds the benchmark to the data: where hydrop's data follow the truth
+    more closely but its models rank second, it says the ranking is NOT as expected."""
+    root = full_report.parent.parent
+    inputs = ReportInputs(evaluation=root / "evaluation.parquet", truth=root / "truth",
+                          truth_fidelity=_fidelity(tmp_path / "fidelity.tsv", swap=True))
+    summary = _summary(write_report(settings, inputs, tmp_path / "out").read_text())
+    assert "the data of <b>hydrop</b> follow the true accessibility most closely" in summary
+    assert "ranks <b>10x</b> first: NOT as expected" in summary
 
 
 def test_missing_inputs_give_notes_not_errors(settings, tmp_path: Path) -> None:
@@ -685,7 +720,8 @@ def test_the_report_does_not_rank_platforms_within_noise(settings, tmp_path: Pat
     hydrop.loc[hydrop["against"] == "platform:hydrop", "against"] = "platform:10x"
     pd.concat([tenx, hydrop], ignore_index=True).to_parquet(tmp_path / "even.parquet")
     inputs = ReportInputs(evaluation=tmp_path / "even.parquet", tn5=tmp_path / "no-tn5", motifs=tmp_path / "no",
-                          enhancers={}, truth=_truth(tmp_path / "truth"))
+                          enhancers={}, truth=_truth(tmp_path / "truth"),
+                          truth_fidelity=_fidelity(tmp_path / "fidelity.tsv"))
     text = write_report(settings, inputs, tmp_path / "out").read_text()
     summary = _summary(text)
     assert "ranks first" not in summary and "ahead of" not in summary

@@ -129,6 +129,9 @@ class ReportInputs:
     truth
         The ``truth/`` folder of a simulated atlas (``simulation.json``,
         ``tn5_log_odds.tsv``), when the study is a simulation.
+    truth_fidelity
+        TSV of :func:`atlasbench.readouts.fidelity.target_fidelity`: how closely each grid
+        point's targets follow the truth, the ranking the benchmark is expected to find.
     enhancer_summary
         Validated-enhancer read-out of every scenario's fold models and ensemble
         (``summary.tsv`` of the enhancers job).
@@ -146,6 +149,7 @@ class ReportInputs:
     motifs: Path | None = None
     enhancers: dict[str, Path] | None = None
     truth: Path | None = None
+    truth_fidelity: Path | None = None
     enhancer_summary: Path | None = None
     scenario_labels: dict[tuple[str, str], str] = field(default_factory=dict)
     scenario_pairs: list[tuple[tuple[str, str], tuple[str, str]]] = field(default_factory=list)

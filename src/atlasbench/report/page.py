@@ -129,7 +129,7 @@ def write_report(settings: ReportSettings, inputs: ReportInputs, out: str | Path
     - ``tables/<name>.csv``: tidy tables, one row per observation (``qc``,
       ``qc_levels``, ``accuracy``, ``ranking``, ``saturation``, ``cheapest``,
       ``transfer``, ``tn5_similarity``, ``motifs``, ``motif_overlap``, ``enhancers``,
-      ``truth_tn5``, ``truth_motifs``, ``truth_platforms``, as their inputs allow).
+      ``truth_tn5``, ``truth_motifs``, ``truth_platforms``, ``truth_grid``, as their inputs allow).
 
     Parameters
     ----------

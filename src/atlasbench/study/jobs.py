@@ -208,6 +208,22 @@ def truth_targets(study: Study, data) -> Path:
     return out
 
 
+def truth_fidelity(study: Study, data) -> Path:
+    """How closely every grid point's targets follow the simulated truth
+    (:func:`atlasbench.readouts.fidelity.target_fidelity`), as a TSV beside the truth targets."""
+    from atlasbench.io.atomic import atomic_path
+    from atlasbench.readouts.fidelity import target_fidelity
+    from atlasbench.study.data_stages import fingerprint
+
+    truth = truth_targets(study, data)
+    levels = {platform: {level: str(path) for level, path in paths.items()} for platform, paths in data.targets.items()}
+    out = study.output / "truth" / f"fidelity-{fingerprint(str(truth), levels)}.tsv"
+    if not out.exists():
+        with atomic_path(out) as tmp:
+            target_fidelity(data.targets, truth).to_csv(tmp, sep="\t", index=False)
+    return out
+
+
 def _evaluate(study: Study, data, model_dirs: list[Path]) -> Path:
     from atlasbench.io.atomic import atomic_path
     from atlasbench.study.data_stages import fingerprint
@@ -400,6 +416,7 @@ def _report(study: Study, data, deps: tuple[str, ...], allow_partial: bool = Fal
         motifs=found.get("motifs"),
         enhancers=None if enhancers is None else {p: enhancers / p for p in data.targets if (enhancers / p).is_dir()},
         truth=study.truth,
+        truth_fidelity=truth_fidelity(study, data) if study.truth is not None else None,
         enhancer_summary=None if enhancers is None else enhancers / "summary.tsv",
         scenario_labels=scenario_labels(data.scenarios, data.named),
         scenario_pairs=list(pairs),

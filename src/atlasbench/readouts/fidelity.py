@@ -1,0 +1,84 @@
+"""How closely each grid point's data follow a simulated truth: what the benchmark should find.
+
+In a simulated study the true accessibility of every region is known, so the quality of
+each dataset the grid builds can be measured directly, with no model: the Pearson
+correlation of its targets (the pseudobulk a model is trained on) with the truth, per cell
+type across the study's regions, averaged over cell types (``pearson_mean``, the metric
+the models are scored by). The platform whose data follow the truth more closely at a
+grid point should train the better model there. This is the expectation the report's
+truth section holds the benchmark's ranking to: it accounts for everything that makes
+one platform's data better than another's at a grid point (library complexity, usable
+reads, cell numbers, ambient fragments), where an order by library complexity alone
+would be wrong for platforms whose cell numbers differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from atlasbench.errors import AtlasbenchError
+from atlasbench.models.metrics import ALL_CELL_TYPES, correlations
+
+#: Columns of :func:`target_fidelity`'s table.
+FIDELITY_COLUMNS = ["platform", "level", "value"]
+
+METRIC = "pearson_mean"
+
+
+def target_fidelity(targets: Mapping[str, Mapping[str, Path]], truth: Path) -> pd.DataFrame:
+    """Pearson of every grid point's targets with the simulated truth, averaged over cell types.
+
+    Parameters
+    ----------
+    targets
+        Platform -> level key -> targets ``.h5ad`` (cell types x regions), as the study's
+        targets stage writes them.
+    truth
+        The truth over the same regions, as targets (:func:`atlasbench.study.jobs.truth_targets`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`FIDELITY_COLUMNS`: one row per (platform, level), ``value`` the mean over the
+        truth's cell types of the per-cell-type Pearson across regions.
+
+    Raises
+    ------
+    AtlasbenchError
+        When a targets file covers other regions than the truth, or shares no cell type with it.
+    """
+    from atlasbench.data.targets import read_targets
+
+    true = read_targets(truth)
+    rows = []
+    for platform, levels in targets.items():
+        for level, path in levels.items():
+            data = read_targets(path)
+            if list(data.var_names) != list(true.var_names):
+                raise AtlasbenchError(f"{path}: its regions are not those of the truth {truth}")
+            cell_types = [c for c in true.obs_names if c in set(data.obs_names)]
+            if not cell_types:
+                raise AtlasbenchError(f"{path} shares no cell type with the truth {truth}")
+            observed = np.asarray(data[cell_types].X, dtype=np.float64).T
+            expected = np.asarray(true[cell_types].X, dtype=np.float64).T
+            table = correlations(observed, expected, cell_types)
+            value = table.loc[(table["cell_type"] == ALL_CELL_TYPES) & (table["metric"] == METRIC), "value"]
+            rows.append({"platform": platform, "level": level, "value": float(value.iloc[0])})
+    return pd.DataFrame(rows, columns=FIDELITY_COLUMNS)
+
+
+def expected_difference(fidelity: pd.DataFrame, a: str, b: str) -> float:
+    """Mean over the grid points both platforms have of ``b``'s fidelity minus ``a``'s.
+
+    The sign is the direction the benchmark's platform comparison (``b - a`` over the
+    grid) should find; NaN when the platforms share no grid point.
+    """
+    wide = fidelity.pivot_table(index="level", columns="platform", values="value")
+    if a not in wide.columns or b not in wide.columns:
+        return float("nan")
+    shared = wide[[a, b]].dropna()
+    return float((shared[b] - shared[a]).mean()) if len(shared) else float("nan")

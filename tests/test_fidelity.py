@@ -1,0 +1,53 @@
+"""How closely each grid point's targets follow a simulated truth (readouts.fidelity)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anndata
+import numpy as np
+import pandas as pd
+import pytest
+
+from atlasbench.data.targets import write_targets
+from atlasbench.errors import AtlasbenchError
+from atlasbench.readouts.fidelity import expected_difference, target_fidelity
+
+CELL_TYPES = ["twi", "grh", "repo"]
+N_REGIONS = 200
+
+
+def _targets(path: Path, values: np.ndarray, cell_types: list[str] = CELL_TYPES, n: int = N_REGIONS) -> Path:
+    var = pd.DataFrame({"chrom": "chr1", "start": np.arange(n) * 1000, "end": np.arange(n) * 1000 + 500},
+                       index=[f"r{i}" for i in range(n)])
+    return write_targets(anndata.AnnData(X=values.T.astype(np.float32), obs=pd.DataFrame(index=cell_types), var=var),
+                         path)
+
+
+def test_fidelity_is_the_mean_pearson_over_cell_types(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    truth = rng.gamma(2.0, 1.0, (N_REGIONS, len(CELL_TYPES)))
+    noisy = {"thin": truth + rng.normal(0, 2.0, truth.shape), "deep": truth + rng.normal(0, 0.3, truth.shape)}
+    targets = {"10x": {level: _targets(tmp_path / f"{level}.h5ad", values) for level, values in noisy.items()},
+               # a platform with one more cell type than the truth: it is left out
+               "hydrop": {"deep": _targets(tmp_path / "extra.h5ad", np.c_[noisy["deep"], truth[:, 0]],
+                                           [*CELL_TYPES, "glia"])}}
+    table = target_fidelity(targets, _targets(tmp_path / "truth.h5ad", truth)).set_index(["platform", "level"])
+    for level, values in noisy.items():
+        by_hand = np.mean([np.corrcoef(values[:, j], truth[:, j])[0, 1] for j in range(len(CELL_TYPES))])
+        assert table.loc[("10x", level), "value"] == pytest.approx(by_hand, rel=1e-5)
+    assert table.loc[("10x", "deep"), "value"] > 0.9 > table.loc[("10x", "thin"), "value"]
+    assert table.loc[("hydrop", "deep"), "value"] == pytest.approx(table.loc[("10x", "deep"), "value"], rel=1e-6)
+    # over the grid points both have: hydrop's deep equals 10x's deep
+    assert expected_difference(table.reset_index(), "10x", "hydrop") == pytest.approx(0.0, abs=1e-6)
+    fidelity = pd.DataFrame({"platform": ["a", "a", "b", "b"], "level": ["x", "y", "x", "z"],
+                             "value": [0.5, 0.9, 0.7, 0.1]})
+    assert expected_difference(fidelity, "a", "b") == pytest.approx(0.2)  # x only
+    assert np.isnan(expected_difference(fidelity, "a", "c"))
+
+
+def test_targets_of_other_regions_are_refused(tmp_path: Path) -> None:
+    truth = _targets(tmp_path / "truth.h5ad", np.ones((N_REGIONS, 3)))
+    other = _targets(tmp_path / "other.h5ad", np.ones((N_REGIONS - 1, 3)), n=N_REGIONS - 1)
+    with pytest.raises(AtlasbenchError, match="its regions are not those of the truth"):
+        target_fidelity({"10x": {"all": other}}, truth)
