@@ -10,6 +10,7 @@ similar FRiP and a lower TSS enrichment on the HyDrop-like platform.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 
 import numpy as np
@@ -73,7 +74,23 @@ def test_hydrop_like_platform_has_more_cells():
     assert hydrop >= 1.75 * tenx  # "matched" (10x's count) + 75% still fits
     assert PAPER.cell_counts(SMALL_CELLS) == (SMALL_CELLS, 2 * SMALL_CELLS)
     # presets with one count keep it on every platform
-    assert PRESETS["demo"].cell_counts() == (1_500, 1_500) and PRESETS["demo"].cell_counts(10) == (10, 10)
+    assert PRESETS["small"].cell_counts() == (400, 400) and PRESETS["small"].cell_counts(10) == (10, 10)
+
+
+def test_demo_platforms_are_the_published_ones():
+    """Issue 15: the demo's HyDrop-like platform has about 1.6x the 10x-like cells and, sequenced as
+    deep, about 0.6x its unique fragments per cell (published 10,151 vs 16,605 at 36k reads per cell)."""
+    demo = PRESETS["demo"]
+    tenx, hydrop = demo.platforms
+    assert demo.cell_counts()[1] == pytest.approx(1.6 * demo.cell_counts()[0])
+    sequenced = tenx.reads_per_cell / tenx.usable_fraction
+    assert hydrop.reads_per_cell / hydrop.usable_fraction == pytest.approx(sequenced)
+
+    def unique(p) -> float:  # the simulator's law, M (1 - exp(-R / M)), on the usable reads
+        return p.complexity * (1 - math.exp(-sequenced * p.usable_fraction / p.complexity))
+
+    assert unique(hydrop) / unique(tenx) == pytest.approx(10_151 / 16_605, abs=0.03)
+    assert hydrop.cost_per_cell == pytest.approx(tenx.cost_per_cell / 10, rel=0.1)
 
 
 def test_study_has_ten_block_folds_and_the_published_scenarios(small):
