@@ -90,7 +90,7 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         if ctx.qc_medians is None
         else dict(zip(ctx.qc_medians["platform"], ctx.qc_medians["median_unique_fragments"]))
     )
-    fidelity = _grid_fidelity(ctx, [str(p["name"]) for p in profiles])
+    fidelity, grid = _grid_fidelity(ctx, [str(p["name"]) for p in profiles])
     by_fidelity = sorted(fidelity, key=lambda p: -fidelity[p])
     rows = []
     for profile in profiles:
@@ -208,6 +208,7 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         + "".join(f"<li>{s}.</li>" for s in sentences)
         + "</ul>"
     )
+    body += _grid_html(ctx, grid)
     levels_path = ctx.tables.get("qc_levels")
     if levels_path is not None:
         body += ctx.figure(
@@ -221,19 +222,20 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
     return body, said
 
 
-def _grid_fidelity(ctx: ReportContext, platforms: Sequence[str]) -> dict[str, float]:
+def _grid_fidelity(ctx: ReportContext, platforms: Sequence[str]) -> tuple[dict[str, float], pd.DataFrame | None]:
     """Per platform, its targets' Pearson with the truth averaged over the grid points every
-    platform has (:mod:`atlasbench.readouts.fidelity`); written as ``truth_grid``, one row per
-    grid point beside the models' accuracy against the truth. Empty without the table."""
+    platform has (:mod:`atlasbench.readouts.fidelity`), and the table of those grid points
+    (written as ``truth_grid``): the targets' and the models' Pearson with the truth (models:
+    mean over folds and seeds) per platform. Empty and None without the fidelity table."""
     path = ctx.inputs.truth_fidelity
     if path is None or not Path(path).is_file():
-        return {}
+        return {}, None
     fidelity = pd.read_csv(path, sep="\t")
     wide = fidelity.pivot_table(index="level", columns="platform", values="value")
     chosen = [p for p in platforms if p in wide.columns]
     wide = wide[chosen].dropna()
     if wide.empty:
-        return {}
+        return {}, None
     grid = wide.add_prefix("targets_vs_truth:")
     table = ctx.evaluation
     if table is not None and "truth" in set(table["against"]):
@@ -241,7 +243,34 @@ def _grid_fidelity(ctx: ReportContext, platforms: Sequence[str]) -> dict[str, fl
         models = rows.pivot_table(index="level", columns="platform", values="value", aggfunc="mean")
         grid = grid.join(models.reindex(columns=chosen).add_prefix("models_vs_truth:"))
     ctx.table("truth_grid", grid.reset_index())
-    return {p: float(wide[p].mean()) for p in chosen}
+    return {p: float(wide[p].mean()) for p in chosen}, grid
+
+
+def _grid_html(ctx: ReportContext, grid: pd.DataFrame | None) -> str:
+    """The per-grid-point table of data and models against the truth, and, for two platforms,
+    at how many grid points the models' difference has the sign of the data's."""
+    if grid is None:
+        return ""
+    text = (
+        "<h3>Data and models against the truth, per grid point</h3><p>The targets' Pearson with the "
+        "true accessibility at each grid point (the data) beside the models' (mean over folds): "
+        "where one platform's data are the better, its models should be too.</p>"
+    )
+    data = [c for c in grid.columns if c.startswith("targets_vs_truth:")]
+    models = [c for c in grid.columns if c.startswith("models_vs_truth:")]
+    if len(data) == 2 and len(models) == 2:
+        a, b = (c.split(":", 1)[1] for c in data)
+        both = grid.dropna()
+        agree = np.sign(both[data[1]] - both[data[0]]) == np.sign(both[models[1]] - both[models[0]])
+        text += (
+            f"<p>{bold_text(b)} minus {bold_text(a)}: the models' difference has the sign of the data's "
+            f"at {int(agree.sum())} of {len(both)} grid points. Single grid points are not tested (one "
+            "model per test fold and seed each); the paired comparison over the grid is.</p>"
+        )
+    shown = grid.reset_index().rename(
+        columns=lambda c: c.replace("targets_vs_truth:", "data: ").replace("models_vs_truth:", "models: ")
+    )
+    return text + html_table(shown, text_columns={"level"}, colours=ctx.colours)
 
 
 def _truth_comparison(ctx: ReportContext) -> pd.DataFrame | None:
