@@ -14,7 +14,7 @@ would be wrong for platforms whose cell numbers differ.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,14 +71,20 @@ def target_fidelity(targets: Mapping[str, Mapping[str, Path]], truth: Path) -> p
     return pd.DataFrame(rows, columns=FIDELITY_COLUMNS)
 
 
+def shared_grid(fidelity: pd.DataFrame, platforms: Sequence[str]) -> pd.DataFrame:
+    """The fidelity of the given platforms (those the table has, in the given order) at the
+    grid points all of them have: levels x platforms."""
+    wide = fidelity.pivot_table(index="level", columns="platform", values="value")
+    return wide[[p for p in platforms if p in wide.columns]].dropna()
+
+
 def expected_difference(fidelity: pd.DataFrame, a: str, b: str) -> float:
     """Mean over the grid points both platforms have of ``b``'s fidelity minus ``a``'s.
 
     The sign is the direction the benchmark's platform comparison (``b - a`` over the
     grid) should find; NaN when the platforms share no grid point.
     """
-    wide = fidelity.pivot_table(index="level", columns="platform", values="value")
-    if a not in wide.columns or b not in wide.columns:
+    shared = shared_grid(fidelity, [a, b])
+    if list(shared.columns) != [a, b] or shared.empty:
         return float("nan")
-    shared = wide[[a, b]].dropna()
-    return float((shared[b] - shared[a]).mean()) if len(shared) else float("nan")
+    return float((shared[b] - shared[a]).mean())

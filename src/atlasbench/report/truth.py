@@ -25,6 +25,7 @@ import pandas as pd
 from atlasbench.data.complexity import saturation_curve, saturation_depth
 from atlasbench.errors import AtlasbenchError
 from atlasbench.readouts import comparisons, power
+from atlasbench.readouts.fidelity import shared_grid
 from atlasbench.report.comparisons import platform_comparison, ranking_tiers, tier_ranks
 from atlasbench.report.context import METRIC, Q_THRESHOLD, ReportContext, Section
 from atlasbench.report.html import bold_text, html_table, join_words, note_html
@@ -230,20 +231,16 @@ def _grid_fidelity(ctx: ReportContext, platforms: Sequence[str]) -> tuple[dict[s
     path = ctx.inputs.truth_fidelity
     if path is None or not Path(path).is_file():
         return {}, None
-    fidelity = pd.read_csv(path, sep="\t")
-    wide = fidelity.pivot_table(index="level", columns="platform", values="value")
-    chosen = [p for p in platforms if p in wide.columns]
-    wide = wide[chosen].dropna()
+    wide = shared_grid(pd.read_csv(path, sep="\t"), platforms)
     if wide.empty:
         return {}, None
     grid = wide.add_prefix("targets_vs_truth:")
-    table = ctx.evaluation
-    if table is not None and "truth" in set(table["against"]):
-        rows = table[(table["against"] == "truth") & (table["metric"] == METRIC) & (table["cell_type"] == "all")]
+    rows = _truth_rows(ctx)
+    if rows is not None:
         models = rows.pivot_table(index="level", columns="platform", values="value", aggfunc="mean")
-        grid = grid.join(models.reindex(columns=chosen).add_prefix("models_vs_truth:"))
+        grid = grid.join(models.reindex(columns=wide.columns).add_prefix("models_vs_truth:"))
     ctx.table("truth_grid", grid.reset_index())
-    return {p: float(wide[p].mean()) for p in chosen}, grid
+    return {str(p): float(wide[p].mean()) for p in wide.columns}, grid
 
 
 def _grid_html(ctx: ReportContext, grid: pd.DataFrame | None) -> str:
@@ -311,12 +308,19 @@ def _truth_difference(table: pd.DataFrame | None, within: Sequence[str] | None =
     return "".join(out)
 
 
-def _accuracy_against_truth(ctx: ReportContext) -> dict[str, float]:
-    """Per platform, the mean test Pearson against the simulated truth over every model of the grid."""
+def _truth_rows(ctx: ReportContext) -> pd.DataFrame | None:
+    """The evaluation's summary rows of the models against the simulated truth, or None."""
     table = ctx.evaluation
     if table is None or "truth" not in set(table["against"]):
+        return None
+    return table[(table["against"] == "truth") & (table["metric"] == METRIC) & (table["cell_type"] == "all")]
+
+
+def _accuracy_against_truth(ctx: ReportContext) -> dict[str, float]:
+    """Per platform, the mean test Pearson against the simulated truth over every model of the grid."""
+    rows = _truth_rows(ctx)
+    if rows is None:
         return {}
-    rows = table[(table["against"] == "truth") & (table["metric"] == METRIC) & (table["cell_type"] == "all")]
     return {str(p): float(v) for p, v in rows.groupby("platform")["value"].mean().items()}
 
 
