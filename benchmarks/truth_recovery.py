@@ -5,20 +5,20 @@ t-test p < 0.05 and a bootstrap interval excluding 0) or is *within noise*. This
 checks that claim by simulation. For each simulation seed it simulates two atlases with
 a Markov background genome (:mod:`atlasbench.simulate.background`):
 
-- **true**: the demo's platforms, a 10x-like one and a HyDrop-like one with 0.6x its
-  unique fragments per cell at equal sequenced reads, as published, but with equal cells
-  (the demo gives the HyDrop-like one 1.6x the cells, which makes the two platforms' data
-  about equally good over the grid: nothing to detect). At every grid point the
-  HyDrop-like data are then the worse; the direction the comparison should find is the
-  data's, the mean difference over the grid points of how closely the platforms' targets
-  follow the truth (:mod:`atlasbench.readouts.fidelity`, the expectation the report's
-  truth section uses);
-- **null**: two platforms with identical parameters (the 10x-like profile twice), each
-  sequenced from its own random stream: any difference that holds is a false positive.
+- **true**: the demo's atlas: a 10x-like platform and a HyDrop-like one with 0.6x its
+  unique fragments per cell at equal sequenced reads and 1.6x its cells, as published,
+  compared as the demo compares them, at matched cells and equal sequenced reads per
+  cell. At every grid point the HyDrop-like data are then the worse; the direction the
+  comparison should find is the data's, the mean difference over the grid points of how
+  closely the platforms' targets follow the truth (:mod:`atlasbench.readouts.fidelity`,
+  the expectation the report's truth section uses);
+- **null**: two platforms with identical parameters and cells (the 10x-like profile
+  twice), each sequenced from its own random stream: any difference that holds is a
+  false positive.
 
 Each atlas's study trains, on the designed regions (MACS3 peak calling is not part of
-what is calibrated), every platform on
-the grid (reads per cell x cells) and test folds given, with the demo's model and
+what is calibrated), every platform on the demo's grid (reads per cell x cells, without
+the named full-data scenarios) and the test folds given, with the demo's model and
 recipe; the platforms are compared as the report compares them
 (:func:`atlasbench.readouts.comparisons.compare_platforms`, against the full data and
 against the truth). Printed per kind: how often the difference holds in the data's
@@ -29,8 +29,8 @@ difference.
 
     python benchmarks/truth_recovery.py benchmarks/out/truth --seeds 0 1 2 3 4
 
-The defaults are the demo's study: 1,600 regions, reads per cell 50, 150 and all, cells
-500 and all, two test folds; about 10 minutes per atlas on 2 CPU cores.
+The defaults are the demo's study: 1,600 regions, 100, 250 and all sequenced read pairs
+per cell, 500 and 1,500 cells, two test folds; about 10 minutes per atlas on 2 CPU cores.
 
 Every atlas is a folder under the output; a rerun reuses finished studies.
 """
@@ -59,11 +59,10 @@ def _preset(kind: str, n_regions: int) -> str:
     platforms = demo.platforms
     if kind == "null":
         platforms = (platforms[0], dataclasses.replace(platforms[0], name=f"{platforms[0].name}-twin"))
-    n_cells = demo.cell_counts()[0]
     name = f"truth-recovery-{kind}-{n_regions}"
     PRESETS[name] = dataclasses.replace(
         demo,
-        n_cells=n_cells,
+        n_cells=demo.n_cells if kind == "true" else demo.cell_counts()[0],
         platforms=platforms,
         n_regions=n_regions,
         genome_length=1000 * n_regions,
@@ -82,9 +81,7 @@ def study_of(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> Pa
     truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
     text = (folder / "study.yaml").read_text()
     text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
-    reads = ", ".join(str(r) for r in args.reads)
-    cells = ", ".join(str(c) for c in args.cells)
-    text = re.sub(r"grid:\n(  .*\n)+", f"grid:\n  reads_per_cell: [{reads}]\n  cells: [{cells}]\n", text)
+    text = re.sub(r"  scenarios:\n(    - .*\n)+", "", text)
     folds = ", ".join(str(f) for f in range(args.test_folds))
     text = re.sub(r"  test_folds: .*\n", f"  test_folds: [{folds}]\n", text)
     text = re.sub(r"  enhancers: .*\n", "", text)
@@ -158,8 +155,6 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="simulation seeds")
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     ap.add_argument("--regions", type=int, default=1600, help="designed regions (1 kb of genome each)")
-    ap.add_argument("--reads", nargs="+", default=["50", "150", "all"], help="reads per cell levels")
-    ap.add_argument("--cells", nargs="+", default=["500", "all"], help="cell levels")
     ap.add_argument("--test-folds", type=int, default=2, help="test folds trained (of the demo's 5)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

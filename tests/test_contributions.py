@@ -1,4 +1,5 @@
-"""Integrated gradients and contribution agreement on small models with known answers."""
+"""Contribution scores (integrated gradients, gradient x input) and their agreement on small
+models with known answers."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import torch
 from atlasbench.errors import AtlasbenchError
 from atlasbench.models.architectures import build_model
 from atlasbench.models.dataset import one_hot, reverse_complement_codes
-from atlasbench.readouts.contributions import contribution_agreement, integrated_gradients
+from atlasbench.readouts.contributions import contribution_agreement, input_gradients, integrated_gradients
 
 
 def _model() -> torch.nn.Module:
@@ -34,6 +35,33 @@ def test_contributions_sum_to_the_prediction_minus_the_baseline() -> None:
     assert np.all(scores[onehot == 0] == 0)  # only the base present carries a contribution
     np.testing.assert_allclose(hypothetical.sum(axis=1), 0, atol=1e-5)  # centred across bases
     np.testing.assert_allclose(scores, hypothetical * onehot, rtol=1e-6)
+
+
+def test_input_gradients_are_the_centred_gradient_at_the_sequence() -> None:
+    """Gradient x input: by hand, the gradient of the output at the one-hot sequence and at its
+    reverse complement (mapped back), averaged, centred across bases, times the input."""
+    model, codes = _model(), _codes(3)
+
+    def gradient(c: np.ndarray) -> np.ndarray:
+        x = one_hot(torch.as_tensor(c)).requires_grad_(True)
+        model(x)[:, 2].sum().backward()
+        assert x.grad is not None
+        return x.grad.numpy()
+
+    rc_codes = reverse_complement_codes(torch.as_tensor(codes)).numpy()
+    mean = (gradient(codes) + gradient(rc_codes)[:, ::-1, ::-1]) / 2
+    mean -= mean.mean(axis=1, keepdims=True)
+    onehot = one_hot(torch.as_tensor(codes)).numpy()
+    scores, hypothetical = input_gradients(model, codes, 2, batch_size=2, device="cpu")
+    np.testing.assert_allclose(hypothetical, mean, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(scores, mean * onehot, rtol=1e-5, atol=1e-7)
+    # a linear model's gradient is its weights: gradient x input is then exact attribution
+    linear = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4 * 80, 3))
+    weights = linear[1].weight.detach().numpy()[1].reshape(4, 80)
+    _, hyp = input_gradients(linear, codes, 1, device="cpu")
+    rc_weights = weights[::-1, ::-1]
+    expected = (weights + rc_weights) / 2
+    np.testing.assert_allclose(hyp[0], expected - expected.mean(axis=0), rtol=1e-5, atol=1e-6)
 
 
 def test_reverse_complement_gets_mirrored_contributions() -> None:

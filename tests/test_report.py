@@ -333,8 +333,10 @@ def test_report_numbers_match_the_inputs(full_report) -> None:
     expected = {p: np.mean([_surface(p, r, c) + 0.2 for r in (500.0, 1000.0, TRUTH[p][3]) for c in (200, TRUTH[p][4])])
                 for p in TRUTH}
     assert platforms["data_fidelity"].to_dict() == pytest.approx(expected)
-    assert ("the data of <b>10x</b> follow the true accessibility most closely over the grid (its targets' Pearson "
-            f"with the truth {expected['10x']:.3f}, against {expected['hydrop']:.3f} for <b>hydrop</b>)") in summary
+    assert ("the data of <b>10x</b> follow the true accessibility the most closely at every grid point (its targets' "
+            f"Pearson with the truth {expected['10x']:.3f} over the grid, against {expected['hydrop']:.3f} for "
+            "<b>hydrop</b>)") in summary
+    assert platforms["data_best_at"].to_dict() == {"10x": 6, "hydrop": 0}
     grid = pd.read_csv(tables / "truth_grid.csv").set_index("level")
     assert len(grid) == 6 and (grid["targets_vs_truth:10x"] > grid["targets_vs_truth:hydrop"]).all()
     rows = pd.read_parquet(path.parent.parent / "evaluation.parquet")
@@ -401,8 +403,28 @@ def test_a_ranking_against_the_data_is_flagged(settings, full_report, tmp_path: 
     inputs = ReportInputs(evaluation=root / "evaluation.parquet", truth=root / "truth",
                           truth_fidelity=_fidelity(tmp_path / "fidelity.tsv", swap=True))
     summary = _summary(write_report(settings, inputs, tmp_path / "out").read_text())
-    assert "the data of <b>hydrop</b> follow the true accessibility most closely" in summary
+    assert "the data of <b>hydrop</b> follow the true accessibility the most closely" in summary
     assert "ranks <b>10x</b> first: NOT as expected" in summary
+
+
+def test_data_better_on_each_side_set_no_expected_ranking(settings, full_report, tmp_path: Path) -> None:
+    """Where each platform's data are the closer to the truth at some grid points (hydrop's at all
+    cells, 10x's at 200), the simulation orders the platforms nowhere over the whole grid: the
+    truth section expects no ranking and judges none."""
+    root = full_report.parent.parent
+    fidelity = pd.read_csv(_fidelity(tmp_path / "fidelity.tsv"), sep="\t")
+    all_cells = fidelity["level"].str.endswith("cells-all")
+    fidelity.loc[all_cells, "platform"] = fidelity.loc[all_cells, "platform"].map({"10x": "hydrop", "hydrop": "10x"})
+    fidelity.to_csv(tmp_path / "fidelity.tsv", sep="\t", index=False)
+    inputs = ReportInputs(evaluation=root / "evaluation.parquet", truth=root / "truth",
+                          truth_fidelity=tmp_path / "fidelity.tsv")
+    out = write_report(settings, inputs, tmp_path / "out")
+    summary = _summary(out.read_text())
+    assert ("the platforms' data are each the closer to the true accessibility at some grid points (<b>10x</b> "
+            "at 3 of 6 and <b>hydrop</b> at 3 of 6): the simulation sets no ranking over the whole grid") in summary
+    assert "as expected" not in summary
+    platforms = pd.read_csv(out.parent / "tables" / "truth_platforms.csv").set_index("platform")
+    assert platforms["expected_rank"].isna().all() and platforms["data_best_at"].to_dict() == {"10x": 3, "hydrop": 3}
 
 
 def test_missing_inputs_give_notes_not_errors(settings, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """Motifs a model learned: TF-MoDISco patterns per cell type, matched to JASPAR.
 
 For each cell type, the regions the model predicts most specifically accessible there
-are explained with integrated gradients (:mod:`atlasbench.readouts.contributions`). TF-MoDISco
+are explained by contribution scores, gradient x input by default
+(:mod:`atlasbench.readouts.contributions`). TF-MoDISco
 (``modisco-lite``) cuts the high-contribution stretches (seqlets) out of these scores
 and clusters them into patterns; each pattern is a contribution weight matrix (CWM,
 the mean contribution per position and base) and a position probability matrix (PPM,
@@ -27,6 +28,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -277,6 +279,7 @@ def discover_motifs(
     motifs: Sequence[Motif],
     *,
     n_regions: int = 500,
+    scores: Literal["gradient", "integrated_gradients"] = "gradient",
     steps: int = 32,
     max_seqlets: int = 2000,
     leiden_runs: int = 50,
@@ -299,6 +302,10 @@ def discover_motifs(
         JASPAR motifs to match against.
     n_regions
         Most specific regions explained per cell type (:func:`specific_regions`).
+    scores
+        Contribution scores: ``"gradient"`` (:func:`~atlasbench.readouts.contributions.input_gradients`)
+        or ``"integrated_gradients"`` from the zero baseline
+        (:func:`~atlasbench.readouts.contributions.integrated_gradients`).
     steps
         Integrated-gradient steps.
     max_seqlets, leiden_runs
@@ -320,7 +327,7 @@ def discover_motifs(
     from tqdm.auto import tqdm
 
     from atlasbench.models.predict import predict
-    from atlasbench.readouts.contributions import integrated_gradients
+    from atlasbench.readouts.contributions import input_gradients, integrated_gradients
 
     unknown = [c for c in cell_types if c not in outputs]
     if unknown:
@@ -338,7 +345,10 @@ def discover_motifs(
         if len(chosen) == 0:
             note = "no region is predicted most specific to this cell type"
         else:
-            _, hypothetical = integrated_gradients(model, codes[chosen], output, steps=steps, device=device)
+            if scores == "gradient":
+                _, hypothetical = input_gradients(model, codes[chosen], output, device=device)
+            else:
+                _, hypothetical = integrated_gradients(model, codes[chosen], output, steps=steps, device=device)
             try:
                 found[cell_type] = discover_patterns(
                     codes[chosen], hypothetical, max_seqlets=max_seqlets, leiden_runs=leiden_runs

@@ -317,6 +317,7 @@ def _motifs(study: Study, data, model_dirs: list[Path]) -> Path:
             chosen,
             targets,
             n_regions=settings.top_regions,
+            scores=settings.scores,
             steps=settings.steps,
             max_seqlets=settings.max_seqlets,
             leiden_runs=settings.leiden_runs,

@@ -721,8 +721,12 @@ class Motifs(Settings):
     """Cell types to analyse; null for all."""
     top_regions: PositiveInt = 500
     """Most specific regions explained per cell type."""
+    scores: Literal["gradient", "integrated_gradients"] = "gradient"
+    """Contribution scores: "gradient" (gradient x input, no baseline) or "integrated_gradients"
+    (from the all-zero sequence, which credits every base with a share of the model's output
+    there; see :mod:`atlasbench.readouts.contributions`)."""
     steps: PositiveInt = 32
-    """Integrated-gradient steps."""
+    """Integrated-gradient steps (with scores: integrated_gradients)."""
     max_seqlets: PositiveInt = 2000
     """Most seqlets clustered per cell type and sign."""
     leiden_runs: PositiveInt = 50
