@@ -432,7 +432,8 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
         if fit is not None and "reads" in fit.axes and math.isfinite(fit.saturation_depth):
             beyond = fit.saturation_depth > fit.reads_range[1]
             label += (
-                f": 95% at {cost.short_count(round(fit.saturation_depth, -2))}{' (extrapolated)' if beyond else ''}"
+                f": 95% at {cost.short_count(float(f'{fit.saturation_depth:.2g}'))}"  # two significant digits
+                + (" (extrapolated)" if beyond else "")
             )
             depths = True
         platform_handles.append(Line2D([], [], color=ctx.colours.get(platform, "0.3"), marker="o", lw=1.4, label=label))
