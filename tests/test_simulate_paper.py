@@ -91,6 +91,15 @@ def test_demo_platforms_are_the_published_ones():
 
     assert unique(hydrop) / unique(tenx) == pytest.approx(10_151 / 16_605, abs=0.03)
     assert hydrop.cost_per_cell == pytest.approx(tenx.cost_per_cell / 10, rel=0.1)
+    # compared as published: at matched cells (every numbered level below both platforms' cells,
+    # so no level is cut to a platform's "all") and equal sequenced reads; each platform's full
+    # data a named scenario
+    assert demo.full_grid and demo.reads_unit == "sequenced"
+    assert all(isinstance(c, int) and c < min(demo.cell_counts()) for c in demo.cells)
+    assert {(sc.platform, sc.cells, sc.reads_per_cell) for sc in demo.scenarios} == {
+        (tenx.name, "all", "all"),
+        (hydrop.name, "all", "all"),
+    }
 
 
 def test_study_has_ten_block_folds_and_the_published_scenarios(small):
