@@ -614,7 +614,6 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
             grid += f"  reads_unit: {chosen.reads_unit}\n"
     else:
         grid += "  full_grid: false\n"
-    folds_note = ""
     if chosen.scenarios:
         # with some platforms left out, "matched" would mean another count: those scenarios go too
         every = len(chosen.platforms) == len(
@@ -631,8 +630,7 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
             f"reads_per_cell: {sc.reads_per_cell}}}\n"
             for sc in kept
         )
-    if not chosen.full_grid:
-        folds_note = "  # validation: next (the paper validated on the test fold: same)\n"
+    folds_note = "" if chosen.full_grid else "  # validation: next (the paper validated on the test fold: same)\n"
     if chosen.motif_cell_types is None:
         motifs = "null"
     else:
