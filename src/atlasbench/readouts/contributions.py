@@ -12,7 +12,7 @@ are.
 
 Integrated gradients from the all-zero baseline credit every base of a region with a share
 of ``f(x) - f(0)``: on the demo's models, whose output at the zero input is far above their
-output on real sequence, 94% of positions came out negative and TF-MoDISco clustered that
+output on real sequence, 93% of positions came out negative and TF-MoDISco clustered that
 offset into window-wide negative patterns. The gradient at the sequence itself, centred
 across bases and times the input (:func:`input_gradients`, "gradient x input"), has no
 baseline: on the demo's 10x-like full-data model, 80% (twi), 85% (grh) and 29% (fkh) of
