@@ -65,7 +65,7 @@ def _preset(kind: str, n_regions: int) -> str:
         n_cells=demo.n_cells if kind == "true" else demo.cell_counts()[0],
         platforms=platforms,
         n_regions=n_regions,
-        genome_length=1000 * n_regions,
+        genome_length=demo.genome_length * n_regions // demo.n_regions,
         motif_cell_types=None,
     )
     return name
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("out", type=Path, help="output folder (one atlas per kind and seed)")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="simulation seeds")
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
-    ap.add_argument("--regions", type=int, default=1600, help="designed regions (1 kb of genome each)")
+    ap.add_argument("--regions", type=int, default=1400, help="designed regions (the demo's 1,400 on 1.6 Mb)")
     ap.add_argument("--test-folds", type=int, default=2, help="test folds trained (of the demo's 5)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

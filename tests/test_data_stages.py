@@ -204,6 +204,53 @@ def test_targets_for_every_scenario_level(built):
     assert len(qc) == 150 and qc["frip"].between(0, 1).all() and qc["frip"].max() > 0
 
 
+def test_every_test_fold_trains_on_its_own_draw_of_each_level(built):
+    study_file, study, files = built
+    data = stages.study_data(load_study(study_file))
+    folds = study.folds.test_fold_list
+    assert len(folds) >= 2
+    full = "reads-all_cells-all"
+    assert {level for level, _ in data.draws["tenx"]} == set(files["tenx"]) - {full}
+    assert {fold for _, fold in data.draws["tenx"]} == set(folds)
+    # the full data is the same for every fold: the one file of the level
+    assert {data.training_targets("tenx", full, f) for f in folds} == {files["tenx"][full]}
+    for reads, cells in [(50, 60), (50, "all"), ("all", 60)]:
+        level = level_key(reads, cells)
+        draws = [read_targets(data.training_targets("tenx", level, f)) for f in folds]
+        counts = [np.asarray(d.layers["counts"]) for d in draws]
+        # the draws of one level differ from each other (their own cells or reads) ...
+        assert not np.array_equal(counts[0], counts[1])
+        assert len({d.uns["seed"] for d in draws}) == len(folds)
+        # ... and sample the level as the nested sampling does: same cells, same depth
+        nested = read_targets(files["tenx"][level])
+        for d in draws:
+            assert d.uns["n_cells"] == nested.uns["n_cells"]
+            assert (d.uns["reads_per_cell"], d.uns["cells"]) == (str(reads), str(cells))
+            assert d.uns["mean_reads_per_cell"] == pytest.approx(nested.uns["mean_reads_per_cell"], rel=0.1)
+            assert np.asarray(d.layers["counts"]).sum() == pytest.approx(
+                np.asarray(nested.layers["counts"]).sum(), rel=0.15
+            )
+    # a level of every read of some cells differs between draws only by which cells
+    level = level_key("all", 60)
+    full_counts = np.asarray(read_targets(files["tenx"][full]).layers["counts"])
+    for f in folds:
+        assert (np.asarray(read_targets(data.training_targets("tenx", level, f)).layers["counts"]) <= full_counts).all()
+
+
+@pytest.mark.parametrize(("cells", "warned"), [(100, True), (60, False)])
+def test_draws_that_keep_most_of_the_library_are_named(tmp_path, raw, caplog, cells, warned):
+    study_file = small_study(tmp_path, sorted(raw["barcode"].unique()), BED,
+                             extra=f"grid: {{reads_per_cell: [all], cells: [{cells}]}}\n")
+    with caplog.at_level("WARNING", logger="atlasbench.study.data_stages"):
+        build_all_targets(load_study(study_file))
+    named = [r.getMessage() for r in caplog.records if "share most of their data" in r.getMessage()]
+    assert len(named) == int(warned)
+    if warned:  # 100 of 150 cells keep about two thirds of the fragments (60 keep two fifths)
+        assert named[0].startswith(f"tenx reads-all_cells-{cells}: each test fold's draw keeps ")
+        assert 55 <= int(re.search(r"keeps (\d+)%", named[0]).group(1)) <= 80
+        assert named[0].endswith("the platform comparison counts the library's sampling noise there only in part")
+
+
 def test_full_level_counts_are_the_insertions_in_each_target_window(built, raw):
     _, _, files = built
     adata = read_targets(files["tenx"]["reads-all_cells-all"])
@@ -321,7 +368,8 @@ def test_run_interrupted_while_writing_targets_leaves_no_partial_file(tmp_path, 
     with pytest.raises(KeyboardInterrupt):
         build_all_targets(load_study(study_file))
     (targets_dir,) = (output / "targets").iterdir()
-    assert {p.name for p in targets_dir.iterdir()} == {written[0].name}  # no manifest, no partial file
+    # no manifest, no partial file (the second file is the level's first draw)
+    assert all_files(targets_dir) == {written[0].relative_to(targets_dir).as_posix()}
     assert hidden_leftovers(output) == []
     read_targets(written[0])  # the one finished file is complete
 

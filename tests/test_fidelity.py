@@ -51,3 +51,15 @@ def test_targets_of_other_regions_are_refused(tmp_path: Path) -> None:
     other = _targets(tmp_path / "other.h5ad", np.ones((N_REGIONS - 1, 3)), n=N_REGIONS - 1)
     with pytest.raises(AtlasbenchError, match="its regions are not those of the truth"):
         target_fidelity({"10x": {"all": other}}, truth)
+
+
+def test_a_level_with_several_draws_is_their_mean_fidelity(tmp_path: Path) -> None:
+    rng = np.random.default_rng(1)
+    truth = rng.gamma(2.0, 1.0, (N_REGIONS, len(CELL_TYPES)))
+    draws = [_targets(tmp_path / f"draw{k}.h5ad", truth + rng.normal(0, sd, truth.shape))
+             for k, sd in enumerate((0.5, 2.0))]
+    true_file = _targets(tmp_path / "truth.h5ad", truth)
+    each = [target_fidelity({"10x": {"x": d}}, true_file)["value"].iloc[0] for d in draws]
+    assert each[0] > each[1] + 0.1
+    both = target_fidelity({"10x": {"x": draws}}, true_file)
+    assert both["value"].iloc[0] == pytest.approx(np.mean(each), rel=1e-9)

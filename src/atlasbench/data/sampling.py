@@ -16,10 +16,19 @@ whose every prefix holds each cell type in proportion, to within one cell. A lev
 ``n`` cells is the first ``n`` cells of that order, so levels are nested.
 
 Both are seeded: same seed, same kept reads and cells.
+
+**Draws.** A model is trained on one *draw* of its grid point: the grid point's cells and
+reads taken from the platform's library with a seed of their own (:func:`draw_seed`), one
+per grid point and test fold. Two test folds of one grid point are then trained on two
+independent samples of the library, as a second library of the same platform would give,
+so the scatter between them carries the library's sampling noise, not only training's;
+grid points are drawn independently of each other too. Only the full data (every read of
+every cell) is the same in every draw.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +36,28 @@ import numpy as np
 from atlasbench.errors import AtlasbenchError
 
 ALL = "all"
+
+
+def draw_seed(seed: int, level: str, fold: int) -> int:
+    """Seed of the draw a grid point's model of one test fold is trained on.
+
+    Parameters
+    ----------
+    seed
+        The study's seed.
+    level
+        The grid point's level key (``reads-R_cells-C``).
+    fold
+        The test fold.
+
+    Returns
+    -------
+    int
+        A 63-bit seed, the same for the same arguments on every machine, unrelated for
+        different ones (the first 8 bytes of a SHA-256 of them).
+    """
+    digest = hashlib.sha256(f"draw/{seed}/{level}/{fold}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
 
 
 def depth_probabilities(levels: Sequence[int | str], mean_reads_per_cell: float) -> np.ndarray:

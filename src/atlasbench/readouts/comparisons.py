@@ -637,9 +637,12 @@ def compare_platforms(
     difference is large where data are thin and small where both platforms saturate, and
     that spread is not noise. So with several test folds (or seeds paired separately)
     the t-test compares within grid points (``blocks`` of :func:`paired_comparison`):
-    its noise is how the folds of one grid point scatter. On the demo (two test folds)
-    this took the SD the test uses from 0.028 to 0.016; on null atlases (two platforms
-    simulated alike) the two tests agreed (``benchmarks/truth_recovery.py``).
+    its noise is how the folds of one grid point scatter. Each test fold trains on its
+    own draw of the grid point's cells and reads (:mod:`atlasbench.data.sampling`), so
+    that scatter holds the library's sampling noise as well as the training's: a chance
+    difference between two libraries is noise to the test, not a platform difference.
+    (With one nested sampling per platform it was shared by every pair and the test
+    could not see it: 1 of 3 null atlases held, ``benchmarks/library_variance.py``.)
 
     By default each platform is compared with the first (differences ``platform -
     platforms[0]``); with ``every_pair`` every two platforms are (``platforms[j] -

@@ -29,14 +29,15 @@ FIDELITY_COLUMNS = ["platform", "level", "value"]
 METRIC = "pearson_mean"
 
 
-def target_fidelity(targets: Mapping[str, Mapping[str, Path]], truth: Path) -> pd.DataFrame:
+def target_fidelity(targets: Mapping[str, Mapping[str, Path | Sequence[Path]]], truth: Path) -> pd.DataFrame:
     """Pearson of every grid point's targets with the simulated truth, averaged over cell types.
 
     Parameters
     ----------
     targets
         Platform -> level key -> targets ``.h5ad`` (cell types x regions), as the study's
-        targets stage writes them.
+        targets stage writes them, or several (the level's draws, one per test fold),
+        whose values are averaged.
     truth
         The truth over the same regions, as targets (:func:`atlasbench.study.jobs.truth_targets`).
 
@@ -44,7 +45,8 @@ def target_fidelity(targets: Mapping[str, Mapping[str, Path]], truth: Path) -> p
     -------
     pandas.DataFrame
         :data:`FIDELITY_COLUMNS`: one row per (platform, level), ``value`` the mean over the
-        truth's cell types of the per-cell-type Pearson across regions.
+        truth's cell types of the per-cell-type Pearson across regions (and over the
+        level's files).
 
     Raises
     ------
@@ -56,19 +58,28 @@ def target_fidelity(targets: Mapping[str, Mapping[str, Path]], truth: Path) -> p
     true = read_targets(truth)
     rows = []
     for platform, levels in targets.items():
-        for level, path in levels.items():
-            data = read_targets(path)
-            if list(data.var_names) != list(true.var_names):
-                raise AtlasbenchError(f"{path}: its regions are not those of the truth {truth}")
-            cell_types = [c for c in true.obs_names if c in set(data.obs_names)]
-            if not cell_types:
-                raise AtlasbenchError(f"{path} shares no cell type with the truth {truth}")
-            observed = np.asarray(data[cell_types].X, dtype=np.float64).T
-            expected = np.asarray(true[cell_types].X, dtype=np.float64).T
-            table = correlations(observed, expected, cell_types)
-            value = table.loc[(table["cell_type"] == ALL_CELL_TYPES) & (table["metric"] == METRIC), "value"]
-            rows.append({"platform": platform, "level": level, "value": float(value.iloc[0])})
+        for level, paths in levels.items():
+            values = [_fidelity(read_targets(path), true, path, truth) for path in _as_list(paths)]
+            rows.append({"platform": platform, "level": level, "value": float(np.mean(values))})
     return pd.DataFrame(rows, columns=FIDELITY_COLUMNS)
+
+
+def _as_list(paths: Path | Sequence[Path]) -> list[Path]:
+    return [paths] if isinstance(paths, (str, Path)) else list(paths)
+
+
+def _fidelity(data, true, path: Path, truth: Path) -> float:
+    """``pearson_mean`` of one targets file with the truth."""
+    if list(data.var_names) != list(true.var_names):
+        raise AtlasbenchError(f"{path}: its regions are not those of the truth {truth}")
+    cell_types = [c for c in true.obs_names if c in set(data.obs_names)]
+    if not cell_types:
+        raise AtlasbenchError(f"{path} shares no cell type with the truth {truth}")
+    observed = np.asarray(data[cell_types].X, dtype=np.float64).T
+    expected = np.asarray(true[cell_types].X, dtype=np.float64).T
+    table = correlations(observed, expected, cell_types)
+    value = table.loc[(table["cell_type"] == ALL_CELL_TYPES) & (table["metric"] == METRIC), "value"]
+    return float(value.iloc[0])
 
 
 def shared_grid(fidelity: pd.DataFrame, platforms: Sequence[str]) -> pd.DataFrame:

@@ -278,7 +278,7 @@ PRESETS = {
     # the demo: under a minute to simulate, minutes to run as a study on 2 CPU cores (two test
     # folds: with one, 6 paired grid points left a real platform difference at p = 0.06). On
     # a 1.6 Mbp Markov background fitted on the dm6 slice (the slice's satellites were the
-    # top TF-MoDISco patterns). Regions packed 100 bp apart, so that about 1,000 become
+    # top TF-MoDISco patterns). 1,400 regions packed 100 bp apart, so that about 1,100 become
     # peaks: fewer leave the tiny models' accuracy to the luck of their initialisation
     # (benchmarks/regions_curve.py: at this depth per cell accuracy is flat from 1,000 to
     # 8,000 regions, 0.66-0.69 against the truth). Depth scaled to them: a
@@ -291,10 +291,14 @@ PRESETS = {
     # The grid compares them as the published study did, at matched cells ("limited cells")
     # and equal *sequenced* reads per cell, where the 10x-like data are the better at every
     # grid point (0.75x to 0.6x the unique fragments); each platform's full data (all its
-    # cells) is a named scenario, for the read-outs and the cost per design.
+    # cells) is a named scenario, for the read-outs and the cost per design. Each test fold
+    # trains on its own draw of a grid point (atlasbench.data.sampling), so the libraries
+    # hold five times the grid's largest level, 8,000 and 12,800 cells: two draws of 1,500
+    # cells share a fifth of them, or less, and sample the library almost as a second
+    # library of the platform would.
     "demo": Preset(
-        (1_600, 2_560),
-        1_600,
+        (8_000, 12_800),
+        1_400,
         (_scaled(TENX, 300, 400), _scaled(HYDROP, 150, 325)),
         (100, 250, "all"),
         (500, 1_500),

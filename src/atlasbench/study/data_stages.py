@@ -13,7 +13,7 @@ Layout under ``study.output``::
     ingest/<platform>-<hash>/ fragments store, cells + per-cell QC (see ingest.py)
     regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds),
                               genome_size.json (MACS3's -g and its source)
-    targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet,
+    targets/<platform>-<hash>/<level>.h5ad, draws/<level>_fold-<k>.h5ad, levels.tsv, qc.tsv, saturation.parquet,
                               dropped_contigs.tsv (copied from the store),
                               sequencing.json (usable fraction, with sequenced_reads)
 """
@@ -24,6 +24,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +43,8 @@ from atlasbench.data.ingest import (
     open_store,
     read_cell_table,
 )
-from atlasbench.data.levels import FULL_LEVEL, reads_unit_words
-from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, write_fragment_beds
+from atlasbench.data.levels import FULL_LEVEL, level_key, reads_unit_words
+from atlasbench.data.pseudobulk import Pseudobulk, export_bigwigs, pseudobulk, write_fragment_beds
 from atlasbench.data.qc import write_table
 from atlasbench.data.regions import (
     consensus_regions,
@@ -53,6 +54,7 @@ from atlasbench.data.regions import (
     read_bed,
     region_names,
 )
+from atlasbench.data.sampling import draw_seed
 from atlasbench.data.targets import build_targets, normalize_peak_heights, specific_regions, write_targets
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.annotation import read_tss
@@ -367,6 +369,26 @@ def levels_fraction(study: Study, platform: str, usable: dict[str, float]) -> fl
     return usable[platform]
 
 
+@dataclass(frozen=True)
+class PlatformTargets:
+    """The targets files of one platform (:func:`targets_stage`).
+
+    Attributes
+    ----------
+    levels
+        Level key -> targets of the level in one nested sampling of the library (the
+        study's seed): every grid point's level and the full data. The QC, the read-outs
+        and the truth's expectations read these.
+    draws
+        (level key, test fold) -> targets of the draw that test fold's models of the
+        level train on (:func:`atlasbench.data.sampling.draw_seed`), for every level but
+        the full data, which is the same in every draw.
+    """
+
+    levels: dict[str, Path]
+    draws: dict[tuple[str, int], Path]
+
+
 def targets_stage(
     study: Study,
     platform: str,
@@ -375,8 +397,13 @@ def targets_stage(
     scenarios: list[Scenario],
     genome: GenomeInfo,
     sequencing: dict[str, Any] | None = None,
-) -> dict[str, Path]:
-    """Targets (``.h5ad``) of every level one platform needs, from one pseudobulk pass (cached).
+) -> PlatformTargets:
+    """Targets (``.h5ad``) of every level one platform needs, and of every level's draw
+    per test fold (cached).
+
+    One pseudobulk pass samples every level from the library in nested fashion, for the
+    QC and the read-outs; one pass per (level, test fold) draws the data that fold's
+    models of the level train on (:data:`PlatformTargets.draws`).
 
     Also writes the per-cell QC with FRiP over the study's regions (``qc.tsv``), the
     achieved depth and cells of each level (``levels.tsv``), per-cell saturation
@@ -387,15 +414,14 @@ def targets_stage(
 
     Returns
     -------
-    dict of str to pathlib.Path
-        Level key (``reads-R_cells-C``) -> targets file.
+    PlatformTargets
+        The levels' and the draws' targets files.
     """
     reads_levels, cell_levels_ = platform_levels(scenarios, platform)
     # The full data is every platform's reference in evaluation, trained on or not.
     reads_levels = reads_levels if "all" in reads_levels else [*reads_levels, "all"]
     cell_levels_ = cell_levels_ if "all" in cell_levels_ else [*cell_levels_, "all"]
-    t = study.targets
-    window = study.target_window
+    folds = study.folds.test_fold_list
     unit = study.grid.reads_unit
     fraction_for_levels = None
     if unit == "sequenced":
@@ -408,6 +434,7 @@ def targets_stage(
         [unit, fraction_for_levels],
         [str(x) for x in reads_levels],
         [str(x) for x in cell_levels_],
+        folds,
         regions["name"].tolist(),
     )
     out = study.output / "targets" / f"{platform}-{key}"
@@ -415,52 +442,34 @@ def targets_stage(
     if manifest.exists():
         log.debug("targets %s: cached in %s", platform, out)
         _write_sequencing(out, sequencing)
-        return {k: out / v for k, v in json.loads(manifest.read_text()).items()}
-    pb = pseudobulk(
+        return _read_manifest(out)
+    sample = partial(
+        pseudobulk,
         store,
         regions,
-        reads_levels,
-        cell_levels_,
-        seed=study.seed,
-        window=window,
+        window=study.target_window,
         min_cells_per_type=study.grid.min_cells_per_type,
         usable_fraction=fraction_for_levels,
     )
+    pb = sample(reads_levels, cell_levels_, seed=study.seed)
     wanted = {s.level for s in scenarios if s.platform == platform} | {FULL_LEVEL}
-    files = {}
+    levels: dict[str, str] = {}
+    draws: dict[str, str] = {}
     for i, reads in enumerate(reads_levels):
         for j, cells in enumerate(cell_levels_):
-            level = f"reads-{reads}_cells-{cells}"
+            level = level_key(reads, cells)
             if level not in wanted:
                 continue
-            row = pb.levels[(pb.levels["depth_level"] == i) & (pb.levels["cell_level"] == j)].iloc[0]
-            # cell types under grid.min_cells_per_type at this level are left out of its targets
-            keep = np.array([c not in pb.dropped[j] for c in pb.cell_types])
-            adata = build_targets(
-                pb.counts[i, j][keep].astype(np.float32),
-                [c for c, k in zip(pb.cell_types, keep) if k],
-                regions,
-                pb.library_size[i, j][keep],
-                window=window,
-                normalization=t.normalization,
-                uns={
-                    "platform": platform,
-                    "reads_per_cell": str(reads),
-                    "reads_unit": reads_unit_words(unit),
-                    "cells": str(cells),
-                    "seed": study.seed,
-                    "n_cells": int(row["n_cells"]),
-                    "mean_reads_per_cell": float(row["mean_reads_per_cell"]),
-                    "mean_fragments_per_cell": float(row["mean_fragments_per_cell"]),
-                    "dropped_cell_types": str(row["dropped_cell_types"]),
-                },
-            )
-            if t.peak_height_top_k_percent is not None:
-                adata = normalize_peak_heights(adata, top_k_percent=t.peak_height_top_k_percent)
-            if t.specificity_gini_std is not None:
-                adata.var["specific"] = specific_regions(adata, gini_std_threshold=t.specificity_gini_std)
-            files[level] = f"{level}.h5ad"
-            write_targets(adata, out / files[level])
+            levels[level] = f"{level}.h5ad"
+            _write_level_targets(study, platform, pb, i, j, regions, study.seed, out / levels[level])
+            if level == FULL_LEVEL:
+                continue
+            _warn_overlapping_draws(platform, level, pb, i, j)
+            for fold in folds:
+                seed = draw_seed(study.seed, level, fold)
+                draw = sample([reads], [cells], seed=seed)
+                draws[f"{level}/fold-{fold}"] = f"draws/{level}_fold-{fold}.h5ad"
+                _write_level_targets(study, platform, draw, 0, 0, regions, seed, out / draws[f"{level}/fold-{fold}"])
     qc = store.cells.copy()
     qc["n_insertions_in_regions"] = pb.insertions_in_regions
     qc["frip"] = pb.insertions_in_regions / (2.0 * qc["n_fragments"].clip(lower=1))
@@ -468,7 +477,7 @@ def targets_stage(
     write_table(store.dropped_contigs, out / DROPPED_CONTIGS)  # for the report, beside the QC
     write_table(pb.levels, out / "levels.tsv")
     write_table(pb.cell_saturation, out / "saturation.parquet")
-    if t.bigwig:
+    if study.targets.bigwig:
         # both kinds (cut sites, fragment coverage) at every level this platform trains
         export_bigwigs(
             store,
@@ -481,8 +490,70 @@ def targets_stage(
             usable_fraction=fraction_for_levels,
         )
     _write_sequencing(out, sequencing)
-    write_text_atomic(manifest, json.dumps(files, indent=1))
-    return {k: out / v for k, v in files.items()}
+    write_text_atomic(manifest, json.dumps({"levels": levels, "draws": draws}, indent=1))
+    return _read_manifest(out)
+
+
+def _warn_overlapping_draws(platform: str, level: str, pb: Pseudobulk, i: int, j: int) -> None:
+    """Warn when a level's draws (depth ``i``, cells ``j``) keep most of the platform's
+    fragments: two of them then share most of their data (at least that share), and the
+    scatter between test folds holds the library's sampling noise only in part."""
+    levels = pb.levels
+    fragments = levels["n_cells"] * levels["mean_fragments_per_cell"]
+    kept = float(fragments[(levels["depth_level"] == i) & (levels["cell_level"] == j)].iloc[0])
+    share = kept / float(fragments.max())
+    if share > 0.5:
+        log.warning(
+            "%s %s: each test fold's draw keeps %.0f%% of the platform's fragments, so two draws share most of "
+            "their data; the platform comparison counts the library's sampling noise there only in part",
+            platform,
+            level,
+            100 * share,
+        )
+
+
+def _read_manifest(folder: Path) -> PlatformTargets:
+    """The targets files a finished :func:`targets_stage` folder lists."""
+    files = json.loads((folder / "manifest.json").read_text())
+    draws = {}
+    for name, path in files["draws"].items():
+        level, _, fold = name.partition("/fold-")
+        draws[(level, int(fold))] = folder / path
+    return PlatformTargets({k: folder / v for k, v in files["levels"].items()}, draws)
+
+
+def _write_level_targets(
+    study: Study, platform: str, pb: Pseudobulk, i: int, j: int, regions: pd.DataFrame, seed: int, path: Path
+) -> None:
+    """Targets of level (depth ``i``, cells ``j``) of a pseudobulk, written to ``path``."""
+    t = study.targets
+    row = pb.levels[(pb.levels["depth_level"] == i) & (pb.levels["cell_level"] == j)].iloc[0]
+    # cell types under grid.min_cells_per_type at this level are left out of its targets
+    keep = np.array([c not in pb.dropped[j] for c in pb.cell_types])
+    adata = build_targets(
+        pb.counts[i, j][keep].astype(np.float32),
+        [c for c, k in zip(pb.cell_types, keep) if k],
+        regions,
+        pb.library_size[i, j][keep],
+        window=study.target_window,
+        normalization=t.normalization,
+        uns={
+            "platform": platform,
+            "reads_per_cell": str(row["reads_per_cell"]),
+            "reads_unit": reads_unit_words(study.grid.reads_unit),
+            "cells": str(row["cells"]),
+            "seed": seed,
+            "n_cells": int(row["n_cells"]),
+            "mean_reads_per_cell": float(row["mean_reads_per_cell"]),
+            "mean_fragments_per_cell": float(row["mean_fragments_per_cell"]),
+            "dropped_cell_types": str(row["dropped_cell_types"]),
+        },
+    )
+    if t.peak_height_top_k_percent is not None:
+        adata = normalize_peak_heights(adata, top_k_percent=t.peak_height_top_k_percent)
+    if t.specificity_gini_std is not None:
+        adata.var["specific"] = specific_regions(adata, gini_std_threshold=t.specificity_gini_std)
+    write_targets(adata, path)
 
 
 SEQUENCING_FILE = "sequencing.json"
@@ -609,7 +680,10 @@ class StudyData:
         The grid points, resolved against the data.
     targets
         Platform -> level key -> targets ``.h5ad`` path (every scenario's level and each
-        platform's full data).
+        platform's full data), from one nested sampling of each library.
+    draws
+        Platform -> (level key, test fold) -> targets ``.h5ad`` path: the draw that
+        fold's models of the level train on (:attr:`PlatformTargets.draws`).
     named
         Each named scenario's grid point, by scenario name.
     usable_fraction
@@ -621,8 +695,14 @@ class StudyData:
     regions: pd.DataFrame
     scenarios: list[Scenario]
     targets: dict[str, dict[str, Path]]
+    draws: dict[str, dict[tuple[str, int], Path]]
     named: dict[str, Scenario]
     usable_fraction: dict[str, float] = field(default_factory=dict)
+
+    def training_targets(self, platform: str, level: str, fold: int) -> Path:
+        """The targets a model of ``platform`` at ``level`` tested on ``fold`` trains on:
+        the level's draw for that fold, or the full data (the same in every draw)."""
+        return self.targets[platform][level] if level == FULL_LEVEL else self.draws[platform][(level, fold)]
 
 
 def platform_stores(study: Study, genome: GenomeInfo, with_combined: bool = True) -> dict[str, Store]:
@@ -691,12 +771,13 @@ def study_data(study: Study) -> StudyData:
     regions = regions_stage(study, platform_stores(study, genome, with_combined=False), genome)
     stores = platform_stores(study, genome)
     records, scenarios, named = study_scenarios(study, stores)
-    targets = {
+    built = {
         name: targets_stage(study, name, store, regions, scenarios, genome, records.get(name))
         for name, store in stores.items()
     }
     usable = {name: float(record["usable_fraction"]) for name, record in records.items()}
-    return StudyData(genome, regions, scenarios, targets, named, usable)
+    targets = {name: t.levels for name, t in built.items()}
+    return StudyData(genome, regions, scenarios, targets, {name: t.draws for name, t in built.items()}, named, usable)
 
 
 def study_usable_fractions(study: Study) -> dict[str, float]:

@@ -157,7 +157,7 @@ def _run_data_job(study: Study, key: str) -> list[Path]:
         stores = platform_stores(study, genome)
         records, scenarios, _ = study_scenarios(study, stores)
         files = targets_stage(study, name, stores[name], regions, scenarios, genome, records.get(name))
-        return [next(iter(files.values())).parent]
+        return [next(iter(files.levels.values())).parent]
     raise AtlasbenchError(f"unknown job {key!r}")
 
 
@@ -210,17 +210,25 @@ def truth_targets(study: Study, data) -> Path:
 
 def truth_fidelity(study: Study, data) -> Path:
     """How closely every grid point's targets follow the simulated truth
-    (:func:`atlasbench.readouts.fidelity.target_fidelity`), as a TSV beside the truth targets."""
+    (:func:`atlasbench.readouts.fidelity.target_fidelity`), as a TSV beside the truth
+    targets: of the draws the grid point's models train on, averaged, and of the full data."""
     from atlasbench.io.atomic import atomic_path
     from atlasbench.readouts.fidelity import target_fidelity
     from atlasbench.study.data_stages import fingerprint
 
     truth = truth_targets(study, data)
-    levels = {platform: {level: str(path) for level, path in paths.items()} for platform, paths in data.targets.items()}
-    out = study.output / "truth" / f"fidelity-{fingerprint(str(truth), levels)}.tsv"
+    folds = study.folds.test_fold_list
+    trained = {
+        platform: {level: [data.training_targets(platform, level, f) for f in folds] for level in levels}
+        for platform, levels in data.targets.items()
+    }
+    named = {
+        p: {level: [str(path) for path in paths] for level, paths in levels.items()} for p, levels in trained.items()
+    }
+    out = study.output / "truth" / f"fidelity-{fingerprint(str(truth), named)}.tsv"
     if not out.exists():
         with atomic_path(out) as tmp:
-            target_fidelity(data.targets, truth).to_csv(tmp, sep="\t", index=False)
+            target_fidelity(trained, truth).to_csv(tmp, sep="\t", index=False)
     return out
 
 
@@ -235,7 +243,7 @@ def _evaluate(study: Study, data, model_dirs: list[Path]) -> Path:
     for model_dir in model_dirs:
         spec = pd.read_json(model_dir / "model.json", typ="series")
         platform, level = spec["platform"], spec["level"]
-        against = {"own": data.targets[platform][level], "full": full[platform]}
+        against = {"own": data.training_targets(platform, level, int(spec["test_fold"])), "full": full[platform]}
         against.update({f"platform:{other}": path for other, path in full.items() if other != platform})
         if truth is not None:
             against["truth"] = truth
@@ -263,7 +271,7 @@ def _model_dirs(study: Study, data, keys: list[str]) -> list[Path]:
                 study,
                 platform,
                 level,
-                data.targets[platform][level],
+                data.training_targets(platform, level, int(fold.removeprefix("fold-"))),
                 sequences,
                 int(fold.removeprefix("fold-")),
                 int(seed.removeprefix("seed-")),

@@ -1,0 +1,142 @@
+"""How much a platform's library, not only its training, moves the accuracy of its models.
+
+Issue 15, item 6 (false positives). The platform comparison
+(:func:`atlasbench.readouts.comparisons.compare_platforms`) pairs two platforms at every grid
+point and test fold and tests the mean difference against how the test folds of one grid
+point scatter. If every model of a platform trained on one sampling of its library, a
+chance difference between two libraries would be shared by all pairs and the test could
+not see it; each test fold therefore trains on its own draw of the grid point
+(:mod:`atlasbench.data.sampling`). This script measures what is left of the libraries'
+part.
+
+It simulates one atlas with ``--twins`` platforms of identical parameters and cells (the
+demo's 10x-like profile), each sequenced from its own random stream, so every platform is
+an independent library of the same kind. Their study trains, on the designed regions,
+every platform at the grid points given and test folds 0 and 1, with the demo's model and
+recipe. Per comparison (against the full data, against the truth), a two-way analysis of
+the accuracies (rows: grid point x test fold; columns: platform) gives
+
+- the residual SD: the scatter between test folds (training and draws), what the
+  platform comparison tests with;
+- the platform F statistic and its p: whether the libraries differ beyond that scatter;
+- the library SD, ``sqrt(max(0, (MS_platform - MS_residual) / rows))``: how much one
+  library's models sit above or below another's on average over the grid;
+- the factor by which the comparison's standard error understates the SD of a paired
+  difference's mean: ``sqrt((2 sd_library^2 + 2 sd_residual^2 / rows) / (2 sd_residual^2 / rows))``.
+
+    python benchmarks/library_variance.py benchmarks/out/library --seeds 11 12
+
+About 15 minutes per atlas on 2 CPU cores with the defaults (4 platforms, 4 grid points).
+Every atlas is a folder under the output; a rerun reuses finished studies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+log = logging.getLogger("library_variance")
+
+
+def study_of(folder: Path, seed: int, args: argparse.Namespace) -> Path:
+    """The twins' atlas of one seed, its study on the designed regions and the chosen grid."""
+    from atlasbench.simulate.atlas import PRESETS, simulate_atlas
+
+    demo = PRESETS["demo"]
+    first = demo.platforms[0]
+    name = f"library-variance-{args.twins}"
+    PRESETS[name] = dataclasses.replace(
+        demo,
+        n_cells=tuple([demo.cell_counts()[0]] * args.twins),
+        platforms=(first, *(dataclasses.replace(first, name=f"twin{i}") for i in range(1, args.twins))),
+        n_regions=args.regions,
+        genome_length=demo.genome_length * args.regions // demo.n_regions,
+        motif_cell_types=None,
+    )
+    if not (folder / "study.yaml").exists():
+        simulate_atlas(folder, name, seed=seed)
+    truth = pd.read_csv(folder / "truth" / "regions.tsv", sep="\t")
+    truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
+    text = (folder / "study.yaml").read_text()
+    text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
+    text = re.sub(r"  scenarios:\n(    - .*\n)+", "", text)
+    text = re.sub(r"  reads_per_cell: \[.*\]", f"  reads_per_cell: [{', '.join(args.reads)}]", text)
+    text = re.sub(r"  cells: \[.*\]", f"  cells: [{', '.join(args.cells)}]", text)
+    text = re.sub(r"  enhancers: .*\n", "", text)
+    (folder / "study-library.yaml").write_text(text)
+    return folder / "study-library.yaml"
+
+
+def two_way(values: np.ndarray) -> dict[str, float]:
+    """Two-way analysis without replication of ``(rows, platforms)`` accuracies.
+
+    Parameters
+    ----------
+    values
+        Accuracy of each platform (column) at each grid point and test fold (row).
+
+    Returns
+    -------
+    dict
+        ``sd_residual``, ``f_platform``, ``p_platform``, ``sd_library`` and
+        ``understatement`` (see the module docstring).
+    """
+    rows, cols = values.shape
+    grand = values.mean()
+    row_means = values.mean(axis=1, keepdims=True)
+    col_means = values.mean(axis=0, keepdims=True)
+    ms_residual = ((values - row_means - col_means + grand) ** 2).sum() / ((rows - 1) * (cols - 1))
+    ms_platform = rows * ((col_means - grand) ** 2).sum() / (cols - 1)
+    f = ms_platform / ms_residual
+    var_library = max(0.0, (ms_platform - ms_residual) / rows)
+    return {
+        "sd_residual": float(np.sqrt(ms_residual)),
+        "f_platform": float(f),
+        "p_platform": float(stats.f.sf(f, cols - 1, (rows - 1) * (cols - 1))),
+        "sd_library": float(np.sqrt(var_library)),
+        "understatement": float(np.sqrt((2 * var_library + 2 * ms_residual / rows) / (2 * ms_residual / rows))),
+    }
+
+
+def measure(folder: Path, seed: int, args: argparse.Namespace) -> list[dict]:
+    from atlasbench.study.loader import load_study
+    from atlasbench.study.run import evaluation_table, run_study
+
+    study = load_study(study_of(folder, seed, args))
+    run_study(study, "local", until="evaluate", progress=False)
+    table = evaluation_table(study)
+    rows = []
+    for against in ("full", "truth"):
+        chosen = table[(table["metric"] == "pearson_mean") & (table["against"] == against)]
+        values = chosen.pivot_table(index=["level", "fold"], columns="platform", values="value").to_numpy()
+        rows.append({"seed": seed, "against": against, "grid_point_folds": len(values)} | two_way(values))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", type=Path, help="output folder (one atlas per seed)")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[11, 12], help="simulation seeds")
+    ap.add_argument("--twins", type=int, default=4, help="platforms of identical parameters")
+    ap.add_argument("--regions", type=int, default=1400, help="designed regions (the demo's 1,400 on 1.6 Mb)")
+    ap.add_argument("--reads", nargs="+", default=["100", "all"], help="sequenced read pairs per cell levels")
+    ap.add_argument("--cells", nargs="+", default=["500", "1500"], help="cells levels")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    rows: list[dict] = []
+    for seed in args.seeds:
+        rows += measure(args.out / f"seed-{seed}", seed, args)
+        table = pd.DataFrame(rows)
+        table.to_csv(args.out / "library_variance.csv", index=False)
+        print(table.tail(2).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+
+
+if __name__ == "__main__":
+    main()
