@@ -15,6 +15,7 @@ from atlasbench.io.jaspar import jaspar_collection, jaspar_motif
 from atlasbench.readouts.motifs import (
     NoPatterns,
     Pattern,
+    discover_motifs,
     discover_patterns,
     match_patterns,
     motif_overlap,
@@ -181,3 +182,29 @@ def test_motifs_command_notes_cell_types_without_patterns(tmp_path: Path, caplog
     notes = pd.read_csv(tmp_path / "motifs" / "notes.tsv", sep="\t")
     assert notes.columns.tolist() == ["model", "cell_type", "n_regions", "note"]
     assert notes["cell_type"].tolist() == ["dev", "hk"] and notes["n_regions"].tolist() == [20, 0]
+
+
+def test_an_ensemble_averages_its_models_scores(planted) -> None:
+    """Several models' predictions and contribution scores are averaged: an ensemble of one
+    model twice finds what the model alone finds, and one with a model that ignores its
+    input (no gradient, the same prediction everywhere) chooses the same regions."""
+    import torch
+
+    class Constant(torch.nn.Module):
+        def __init__(self, n_outputs: int) -> None:
+            super().__init__()
+            self.bias = torch.nn.Parameter(torch.ones(n_outputs))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.bias.expand(x.shape[0], -1) + 0 * x.sum(dim=(1, 2))[:, None]
+
+    cell_types = planted.design.cell_types
+    insects = jaspar_collection("insects")
+    settings = {"n_regions": 150, "max_seqlets": 500, "leiden_runs": 1}
+    codes = planted.codes[:1500]
+    alone, _ = discover_motifs(planted.model, cell_types, codes, ["twi"], insects, **settings)
+    twice, _ = discover_motifs([planted.model, planted.model], cell_types, codes, ["twi"], insects, **settings)
+    pd.testing.assert_frame_equal(alone, twice)
+    flat, _ = discover_motifs([planted.model, Constant(len(cell_types))], cell_types, codes, ["twi"], insects,
+                              **settings)
+    assert flat["n_regions"].iloc[0] == alone["n_regions"].iloc[0]

@@ -272,7 +272,7 @@ def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif], top: in
 
 
 def discover_motifs(
-    model: nn.Module,
+    model: nn.Module | Sequence[nn.Module],
     outputs: Sequence[str],
     codes: np.ndarray,
     cell_types: Sequence[str],
@@ -290,7 +290,10 @@ def discover_motifs(
     Parameters
     ----------
     model
-        A trained model.
+        A trained model, or several with the same outputs (e.g. one per test fold of a
+        scenario): their predictions choose the regions and their contribution scores
+        are averaged, as CREsted and ChromBPNet average over folds, so that what one
+        model's initialisation or held-out fold made it learn weighs less.
     outputs
         Its output (cell type) names, in order.
     codes
@@ -332,7 +335,8 @@ def discover_motifs(
     unknown = [c for c in cell_types if c not in outputs]
     if unknown:
         raise AtlasbenchError(f"no model output {unknown}; outputs: {', '.join(outputs)}")
-    predictions = predict(model, codes, device=device)
+    models = [model] if isinstance(model, nn.Module) else list(model)
+    predictions = np.mean([predict(m, codes, device=device) for m in models], axis=0)
     columns = ["cell_type", "n_regions", *MATCH_COLUMNS, "note"]
     tables = []
     found: dict[str, list[Pattern]] = {}
@@ -346,9 +350,10 @@ def discover_motifs(
             note = "no region is predicted most specific to this cell type"
         else:
             if scores == "gradient":
-                _, hypothetical = input_gradients(model, codes[chosen], output, device=device)
+                each = [input_gradients(m, codes[chosen], output, device=device)[1] for m in models]
             else:
-                _, hypothetical = integrated_gradients(model, codes[chosen], output, steps=steps, device=device)
+                each = [integrated_gradients(m, codes[chosen], output, steps=steps, device=device)[1] for m in models]
+            hypothetical = np.mean(each, axis=0)
             try:
                 found[cell_type] = discover_patterns(
                     codes[chosen], hypothetical, max_seqlets=max_seqlets, leiden_runs=leiden_runs

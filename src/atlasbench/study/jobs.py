@@ -112,7 +112,7 @@ def model_jobs(study: Study, data) -> list[Job]:
         jobs.append(Job("tn5", "ingest", ("regions",)))
         readouts.append("tn5")
     if study.evaluation.motifs is not None and full:
-        jobs.append(Job("motifs", "explain", tuple(keys[0] for keys in full.values())))
+        jobs.append(Job("motifs", "explain", tuple(k for keys in full.values() for k in keys)))
         readouts.append("motifs")
     if study.evaluation.enhancers is not None and full:
         jobs.append(Job("enhancers", "explain", tuple(j.key for j in train)))
@@ -314,12 +314,15 @@ def _motifs(study: Study, data, model_dirs: list[Path]) -> Path:
     codes = np.load(sequences_stage(study, data.regions, data.genome))[:, shift : shift + study.model.input_length]
     targets = jaspar_collection(settings.jaspar_group)
     tables, patterns = [], {}
-    for model_dir in model_dirs:
+    by_platform: dict[str, list] = {}
+    for model_dir in model_dirs:  # each platform's full-data models, one per test fold and seed
         model = load_trained(model_dir)
-        platform = model.spec["platform"]
+        by_platform.setdefault(model.spec["platform"], []).append(model)
+    for platform, models in by_platform.items():
+        model = models[0]
         chosen = settings.cell_types or model.cell_types
         table, found = discover_motifs(
-            model.module,
+            [m.module for m in models],
             model.cell_types,
             codes,
             chosen,
