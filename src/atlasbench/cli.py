@@ -803,7 +803,20 @@ def _one_or_two_models(models: tuple[Path, ...], cell_types: list[str]) -> list:
 )
 @click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Genome FASTA for a BED.")
 @click.option("--cell-type", required=True, help="Output (cell type) to explain.")
-@click.option("--steps", default=32, show_default=True, type=click.IntRange(min=1), help="Integration steps.")
+@click.option(
+    "--scores",
+    default="gradient",
+    show_default=True,
+    type=click.Choice(["gradient", "integrated_gradients"]),
+    help="Contribution scores: gradient x input, or integrated gradients from the all-zero baseline.",
+)
+@click.option(
+    "--steps",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Integration steps (with --scores integrated_gradients).",
+)
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 def explain(
     models: tuple[Path, ...], regions: Path, genome: Path | None, cell_type: str, steps: int, out: Path
@@ -850,7 +863,20 @@ def explain(
     default=None,
     help="JASPAR taxonomic group to match against (insects, vertebrates, ...; default: all of CORE).",
 )
-@click.option("--steps", default=32, show_default=True, type=click.IntRange(min=1), help="Integration steps.")
+@click.option(
+    "--scores",
+    default="gradient",
+    show_default=True,
+    type=click.Choice(["gradient", "integrated_gradients"]),
+    help="Contribution scores: gradient x input, or integrated gradients from the all-zero baseline.",
+)
+@click.option(
+    "--steps",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Integration steps (with --scores integrated_gradients).",
+)
 @click.option(
     "--max-seqlets",
     default=2000,
@@ -881,6 +907,7 @@ def motifs(
     cell_types: tuple[str, ...],
     top_regions: int,
     jaspar_group: str | None,
+    scores: Literal["gradient", "integrated_gradients"],
     steps: int,
     max_seqlets: int,
     leiden_runs: int,
@@ -890,7 +917,7 @@ def motifs(
     """TF-MoDISco motifs of one or two MODEL folders per cell type, matched to JASPAR.
 
     Each cell type's most specific regions (by the model's predictions) are explained
-    with integrated gradients; TF-MoDISco clusters the contribution scores into
+    with gradient x input (or integrated gradients); TF-MoDISco clusters the contribution scores into
     patterns, and TOMTOM matches each pattern to the JASPAR CORE motifs. With two
     models (e.g. HyDrop- and 10x-trained) also writes which matched motifs they share.
     """
@@ -915,6 +942,7 @@ def motifs(
             chosen,
             targets,
             n_regions=top_regions,
+            scores=scores,
             steps=steps,
             max_seqlets=max_seqlets,
             leiden_runs=leiden_runs,
