@@ -29,8 +29,9 @@ difference.
 
     python benchmarks/truth_recovery.py benchmarks/out/truth --seeds 0 1 2 3 4
 
-The defaults are the demo's study: 1,600 regions, 100, 250 and all sequenced read pairs
-per cell, 500 and 1,500 cells, two test folds; about 10 minutes per atlas on 2 CPU cores.
+The defaults are the demo's study: 1,400 regions, 100, 250 and all sequenced read pairs
+per cell, 500 and 1,500 cells, two test folds, each trained on its own draw of the grid
+point; about 13 minutes per atlas on 2 CPU cores.
 
 Every atlas is a folder under the output; a rerun reuses finished studies.
 """
