@@ -803,20 +803,7 @@ def _one_or_two_models(models: tuple[Path, ...], cell_types: list[str]) -> list:
 )
 @click.option("--genome", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Genome FASTA for a BED.")
 @click.option("--cell-type", required=True, help="Output (cell type) to explain.")
-@click.option(
-    "--scores",
-    default="gradient",
-    show_default=True,
-    type=click.Choice(["gradient", "integrated_gradients"]),
-    help="Contribution scores: gradient x input, or integrated gradients from the all-zero baseline.",
-)
-@click.option(
-    "--steps",
-    default=32,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Integration steps (with --scores integrated_gradients).",
-)
+@click.option("--steps", default=32, show_default=True, type=click.IntRange(min=1), help="Integration steps.")
 @click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Output folder.")
 def explain(
     models: tuple[Path, ...], regions: Path, genome: Path | None, cell_type: str, steps: int, out: Path
