@@ -3,7 +3,7 @@
 - :mod:`~atlasbench.data.ingest`: validate fragments, map barcodes to annotated cells, the fragments store;
 - :mod:`~atlasbench.data.qc`: per-cell QC (fragments, TSS enrichment, FRiP);
 - :mod:`~atlasbench.data.complexity`: library complexity and saturation per cell;
-- :mod:`~atlasbench.data.sampling`: nested, seeded read thinning and stratified cell downsampling;
+- :mod:`~atlasbench.data.sampling`: seeded read thinning and stratified cell downsampling, nested or per fold;
 - :mod:`~atlasbench.data.levels`: the names of grid levels;
 - :mod:`~atlasbench.data.pseudobulk`: Tn5 insertion counts per cell type and level; bigWigs;
 - :mod:`~atlasbench.data.combine`: atlases pooled from several platforms;

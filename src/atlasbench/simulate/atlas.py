@@ -294,8 +294,8 @@ PRESETS = {
     # cells) is a named scenario, for the read-outs and the cost per design. Each test fold
     # trains on its own draw of a grid point (atlasbench.data.sampling), so the libraries
     # hold five times the grid's largest level, 8,000 and 12,800 cells: two draws of 1,500
-    # cells share a fifth of them, or less, and sample the library almost as a second
-    # library of the platform would.
+    # cells share about a fifth of them (10x-like) or an eighth (HyDrop-like), and sample
+    # the library almost as a second library of the platform would.
     "demo": Preset(
         (8_000, 12_800),
         1_400,
