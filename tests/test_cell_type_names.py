@@ -35,7 +35,7 @@ def _only(folder: Path, pattern: str) -> Path:
 
 
 def test_peaks_are_named_by_the_one_rule(finished) -> None:
-    peaks = _only(finished.output / "regions", "*/peaks/10x")
+    peaks = _only(finished.output / "peaks", "10x-*")
     assert sorted(p.name for p in peaks.iterdir()) == sorted(f"{file_stem(n)}_peaks.narrowPeak" for n in NAMES)
     assert (peaks / "tin_peaks.narrowPeak").is_file()  # a safe name keeps its own file name
     assert all(p.stat().st_size > 0 for p in peaks.iterdir())

@@ -276,7 +276,7 @@ def _refuse(name):
 def test_rerun_uses_the_cache(built, monkeypatch):
     study_file, _, files = built
     before = {key: path.stat().st_mtime_ns for key, path in files["tenx"].items()}
-    for name in ("ingest", "pseudobulk", "peaks_per_cell_type"):
+    for name in ("ingest", "pseudobulk", "call_peaks"):
         monkeypatch.setattr(stages, name, _refuse(name))
     again = build_all_targets(load_study(study_file))
     assert again == files
@@ -291,7 +291,7 @@ def test_changed_target_config_rebuilds_targets_only(built, monkeypatch):
     other = study_file.with_name("study_cpm.yaml")
     other.write_text(study_file.read_text().replace("normalization: log1p_cpm", "normalization: cpm"))
     monkeypatch.setattr(stages, "ingest", _refuse("ingest"))
-    monkeypatch.setattr(stages, "peaks_per_cell_type", _refuse("peaks_per_cell_type"))
+    monkeypatch.setattr(stages, "call_peaks", _refuse("call_peaks"))
     rebuilt = build_all_targets(load_study(other))
     assert set(rebuilt["tenx"]) == set(files["tenx"])
     new_folder = rebuilt["tenx"]["reads-all_cells-all"].parent

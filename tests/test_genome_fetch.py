@@ -300,6 +300,7 @@ def test_study_genome_by_url_runs_the_genome_stage_on_the_fetched_fasta(tmp_path
     study = _study(tmp_path, {"url": url, "cache": "genomes", "chromosomes": ["chr1", "chrM"]}, folds={"k": 2})
     assert study.genome.remote == url and study.genome.cache == tmp_path / "genomes"
     assert study.genome.cached() is None
+    (tmp_path / "cells.tsv").write_text("barcode\tcell_type\nAAAC-1\tB\n")  # the job graph reads the cell types
     assert "sequences" in [job.key for job in data_jobs(study)]  # a fetched genome has a FASTA
 
     info = genome_stage(study)

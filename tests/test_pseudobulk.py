@@ -8,7 +8,7 @@ import pyBigWig
 import pytest
 
 from atlasbench.data.ingest import ingest
-from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, target_windows, write_fragment_beds
+from atlasbench.data.pseudobulk import export_bigwigs, pseudobulk, target_windows, write_fragment_bed
 from atlasbench.data.sampling import cell_order
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.names import file_stem
@@ -148,9 +148,10 @@ def test_depth_above_the_data_is_a_clear_error(store, regions):
         pseudobulk(store, regions, [10_000], ["all"], seed=1)
 
 
-def test_fragment_beds_per_cell_type(store, raw, tmp_path):
-    beds = write_fragment_beds(store, tmp_path)
-    for t, path in beds.items():
+def test_fragment_bed_of_each_cell_type(store, raw, tmp_path):
+    for t in store.cell_types:
+        path = write_fragment_bed(store, t, tmp_path / f"{t}.bed.gz")
+        assert path.read_bytes()[:2] == b"\x1f\x8b"  # gzip, as MACS3 reads it
         bed = pd.read_csv(path, sep="\t", header=None, names=["chrom", "start", "end"])
         expected = raw[raw["cell_type"] == t].sort_values(["chrom", "start", "end"])[["chrom", "start", "end"]]
         got = bed.sort_values(["chrom", "start", "end"])

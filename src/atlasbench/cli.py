@@ -291,7 +291,11 @@ def _run(
     type=click.Choice(["local", "dask", "slurm"]),
     help="Where jobs run: here, on Dask or as SLURM jobs (default: the study's executor.kind).",
 )
-@click.option("--workers", type=click.IntRange(min=1), help="Dask LocalCluster workers (overrides executor.n_workers).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    help="Jobs at once: worker processes here, or of the Dask LocalCluster (overrides executor.n_workers).",
+)
 @click.option("--until", help="Stop after this job and what it needs (e.g. evaluate); see `atlasbench status`.")
 @click.option(
     "--allow-partial-report",

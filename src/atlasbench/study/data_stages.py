@@ -11,8 +11,9 @@ Layout under ``study.output``::
 
     genome/<hash>/            bgzip copy (+ indexes) of a plain-gzip FASTA
     ingest/<platform>-<hash>/ fragments store, cells + per-cell QC (see ingest.py)
-    regions/<hash>/           per-cell-type peaks, consensus regions.tsv (with folds),
-                              genome_size.json (MACS3's -g and its source)
+    peaks/<platform>-<hash>/  MACS3 narrowPeak per cell type (one job each)
+    regions/<hash>/           consensus regions.tsv (with folds), genome_size.json (MACS3's -g
+                              and its source)
     targets/<platform>-<hash>/<level>.h5ad, draws/<level>_fold-<k>.h5ad, levels.tsv, qc.tsv, saturation.parquet,
                               dropped_contigs.tsv (copied from the store),
                               sequencing.json (usable fraction, with sequenced_reads)
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -44,14 +46,15 @@ from atlasbench.data.ingest import (
     read_cell_table,
 )
 from atlasbench.data.levels import FULL_LEVEL, level_key, reads_unit_words
-from atlasbench.data.pseudobulk import Pseudobulk, export_bigwigs, pseudobulk, write_fragment_beds
+from atlasbench.data.pseudobulk import Pseudobulk, export_bigwigs, pseudobulk, write_fragment_bed
 from atlasbench.data.qc import write_table
 from atlasbench.data.regions import (
+    call_peaks,
     consensus_regions,
     known_effective_genome_size,
     overlapping,
-    peaks_per_cell_type,
     read_bed,
+    read_narrowpeak,
     region_names,
 )
 from atlasbench.data.sampling import draw_seed
@@ -61,6 +64,7 @@ from atlasbench.io.annotation import read_tss
 from atlasbench.io.atomic import atomic_path, write_text_atomic
 from atlasbench.io.cellranger import read_cell_calls
 from atlasbench.io.genome import match_chromosomes, non_n_bases, open_genome, prepare_fasta, read_chrom_sizes
+from atlasbench.io.names import file_stem
 from atlasbench.study.scenarios import PlatformData, Scenario, named_levels, platform_levels, resolve_scenarios
 from atlasbench.study.schema import Study
 
@@ -248,13 +252,71 @@ def effective_genome_size(study: Study, genome: GenomeInfo) -> tuple[int, str]:
     return total, "sum of chromosome sizes"
 
 
+def peaks_stage(study: Study, platform: str, cell_type: str, store: Store, genome_size: int) -> Path:
+    """MACS3 peaks of one cell type of one sourced platform's full data (cached).
+
+    The cell type's fragments are written as a gzip BED (MACS3 reads it as is; no
+    plain-text copy), MACS3 calls the peaks (:func:`atlasbench.data.regions.call_peaks`,
+    with ``regions.peak_calling``), and the BED is deleted. One such call is one job of
+    the study (``peaks/<platform>/<cell type>``), so executors run them in parallel.
+
+    Parameters
+    ----------
+    study
+        The study (its ``regions.peak_calling`` settings).
+    platform
+        Name of the platform.
+    cell_type
+        One of ``store.cell_types``.
+    store
+        The platform's ingested store.
+    genome_size
+        MACS3's effective genome size (:func:`effective_genome_size`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``peaks/<platform>-<hash>/<file stem>_peaks.narrowPeak``; the hash covers the
+        store, the peak-calling settings and the genome size, so a change of anything
+        else (folds, region width) calls no peak again.
+    """
+    pc = study.regions.peak_calling
+    key = fingerprint(pc.model_dump(mode="json"), str(store.directory), genome_size)
+    out = study.output / "peaks" / f"{platform}-{key}"
+    stem = file_stem(cell_type)
+    target = out / f"{stem}_peaks.narrowPeak"
+    if target.exists():
+        log.debug("peaks %s/%s: cached in %s", platform, cell_type, target)
+        return target
+    work = out / f".input-{stem}"  # one fixed name: a killed job's input is removed by the next try
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        bed = write_fragment_bed(store, cell_type, work / f"{stem}.bed.gz")
+        called = call_peaks(
+            bed,
+            out,
+            stem,
+            genome_size,
+            qvalue=pc.qvalue,
+            shift=pc.shift,
+            extsize=pc.extsize,
+            input_format=pc.input_format,
+            keep_dup=pc.keep_dup,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    log.info("peaks %s/%s: %s", platform, cell_type, called)
+    return called
+
+
 def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) -> pd.DataFrame:
     """The study's consensus regions with their fold (cached).
 
     With ``regions.bed`` the user's regions are used (renamed to the genome's chromosome
-    spelling); otherwise MACS3 is run on every (sourced platform, cell type) pseudobulk
-    of the full data and the peaks are merged into one fixed-width consensus set
-    (pycisTopic's method), so every platform and level is scored on the same regions.
+    spelling); otherwise the MACS3 peaks of every (sourced platform, cell type) pseudobulk
+    of the full data (:func:`peaks_stage`, called here for any not yet called) are merged
+    into one fixed-width consensus set (pycisTopic's method), so every platform and level
+    is scored on the same regions.
 
     Returns
     -------
@@ -295,26 +357,14 @@ def regions_stage(study: Study, stores: dict[str, Store], genome: GenomeInfo) ->
             regions = regions[~overlapping(regions, black, genome.chrom_sizes)]
         regions = regions[["chrom", "start", "end"]].reset_index(drop=True)
     else:
-        pc = r.peak_calling
         genome_size, source = effective_genome_size(study, genome)
         log.info("regions: MACS3 effective genome size %s bp (%s)", f"{genome_size:,}", source)
         write_text_atomic(out / "genome_size.json", json.dumps({"genome_size": genome_size, "source": source}))
-        peaks = {}
-        for name, store in stores.items():
-            beds = write_fragment_beds(store, out / "pseudobulk" / name)
-            called = peaks_per_cell_type(
-                beds,
-                out / "peaks" / name,
-                genome_size,
-                qvalue=pc.qvalue,
-                shift=pc.shift,
-                extsize=pc.extsize,
-                input_format=pc.input_format,
-                keep_dup=pc.keep_dup,
-            )
-            peaks.update({f"{name}:{t}": df for t, df in called.items()})
-            for bed in beds.values():
-                bed.unlink()
+        peaks = {
+            f"{name}:{cell_type}": read_narrowpeak(peaks_stage(study, name, cell_type, store, genome_size))
+            for name, store in stores.items()
+            for cell_type in store.cell_types
+        }
         regions = consensus_regions(peaks, genome.chrom_sizes, width=r.width, blacklist=black)
         if len(regions) == 0:
             raise AtlasbenchError("MACS3 found no peaks in any cell type; check the data or give regions.bed")

@@ -3,7 +3,9 @@
 Both executors run the same function per job, :func:`execute_job`, which keeps the
 job's record and log (:mod:`atlasbench.study.records`) around :func:`atlasbench.study.jobs.run_job`.
 
-- ``local``: one job after another in this process.
+- ``local``: one job after another in this process, or, with ``executor.n_workers``
+  above 1, a pool of that many worker processes (``threads_per_worker`` torch threads
+  each) running every job whose dependencies are done.
 - ``dask``: each job a ``dask.distributed`` task, submitted with its dependencies'
   futures as arguments, so the Dask scheduler orders and spreads them: on a
   ``LocalCluster`` of worker processes started here, or on an existing scheduler at
@@ -122,7 +124,13 @@ def execute_job(
 def run_local(
     study: Study, jobs: Sequence[Job], progress: bool = True, *, allow_partial_report: bool = False
 ) -> list[Outcome]:
-    """Run jobs one after another in this process, dependencies first.
+    """Run jobs here, dependencies first: in this process, or in a process pool.
+
+    With ``executor.n_workers`` of 1 (the default) the jobs run one after another in this
+    process. With more, a pool of that many worker processes (started by spawning, each
+    job on ``executor.threads_per_worker`` torch threads) runs every job whose
+    dependencies are done, as soon as a worker is free: the per-cell-type peak calls and
+    the platforms' targets, say, run side by side.
 
     Parameters
     ----------
@@ -138,24 +146,64 @@ def run_local(
     Returns
     -------
     list of Outcome
-        One per job.
+        One per job, in the order of ``jobs``.
     """
     from tqdm.auto import tqdm
 
+    workers = study.executor.n_workers
     outcomes: dict[str, Outcome] = {}
-    bar = tqdm(jobs, desc="jobs", unit="job", disable=not progress or None)
-    for job in bar:
-        bar.set_postfix_str(job.key, refresh=True)
-        stopped = blocked(job, outcomes)
-        if stopped is not None:
-            outcomes[job.key] = stopped
-            continue
-        try:
-            execute_job(study, job.key, allow_partial_report=allow_partial_report)
-            outcomes[job.key] = Outcome(job.key, "done")
-        except Exception as exc:  # noqa: BLE001 - a failed job is recorded; the run goes on with the others
-            outcomes[job.key] = Outcome(job.key, "failed", f"{type(exc).__name__}: {exc}")
-    return list(outcomes.values())
+    with tqdm(total=len(jobs), desc="jobs", unit="job", disable=not progress or None) as bar:
+        if workers == 1:
+            for job in jobs:
+                bar.set_postfix_str(job.key, refresh=True)
+                outcomes[job.key] = blocked(job, outcomes) or _outcome(
+                    job.key, execute_job, study, job.key, allow_partial_report=allow_partial_report
+                )
+                bar.update()
+        else:
+            _run_pool(study, jobs, workers, bar, outcomes, allow_partial_report)
+    return [outcomes[job.key] for job in jobs]
+
+
+def _outcome(key: str, run, *args, **kwargs) -> Outcome:
+    """Run a job (``run(*args, **kwargs)``) and say how it ended: a failed job is recorded,
+    the run goes on with the others."""
+    try:
+        run(*args, **kwargs)
+        return Outcome(key, "done")
+    except Exception as exc:  # noqa: BLE001 - a failed job is recorded; the run goes on with the others
+        return Outcome(key, "failed", f"{type(exc).__name__}: {exc}")
+
+
+def _run_pool(study: Study, jobs: Sequence[Job], workers: int, bar, outcomes: dict[str, Outcome], partial: bool):
+    """Run jobs in a pool of ``workers`` spawned processes, each as soon as its
+    dependencies are done; fills ``outcomes``."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+
+    waiting = list(jobs)
+    running: dict[Future, Job] = {}
+    threads = study.executor.threads_per_worker
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        while waiting or running:
+            unfinished = {j.key for j in waiting} | {j.key for j in running.values()}
+            for job in [j for j in waiting if not unfinished.intersection(j.deps)]:
+                waiting.remove(job)
+                stopped = blocked(job, outcomes)
+                if stopped is not None:
+                    outcomes[job.key] = stopped
+                    bar.update()
+                else:
+                    future = pool.submit(execute_job, study, job.key, threads, allow_partial_report=partial)
+                    running[future] = job
+            if not running:
+                continue  # blocked jobs were settled: look at the waiting ones again
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                job = running.pop(future)
+                outcomes[job.key] = _outcome(job.key, future.result)
+                bar.set_postfix_str(job.key, refresh=True)
+                bar.update()
 
 
 def dask_client(study: Study):

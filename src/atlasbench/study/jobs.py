@@ -3,7 +3,9 @@
 A study runs in two phases. The *data* jobs are known from the study file alone:
 
 - ``ingest/<platform>`` per sourced platform; ``combine/<platform>`` per combined one;
-- ``regions``: MACS3 peaks and consensus regions with their folds;
+- ``peaks/<platform>/<cell type>``: MACS3 peaks of one cell type of a sourced platform
+  (the cell type's file stem), when the study calls peaks;
+- ``regions``: consensus regions with their folds;
 - ``targets/<platform>``: every level's pseudobulk targets of one platform;
 - ``sequences``: the encoded input window of every region.
 
@@ -35,8 +37,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from atlasbench.data.ingest import read_cell_table
 from atlasbench.data.levels import FULL_LEVEL
 from atlasbench.errors import AtlasbenchError
+from atlasbench.io.names import file_stem
 from atlasbench.study.schema import Study
 
 if TYPE_CHECKING:
@@ -54,8 +58,8 @@ class Job:
     key
         Unique name, e.g. ``train/10x/reads-1000_cells-all/fold-0/seed-7``.
     kind
-        Resource class (``ingest``, ``targets``, ``train``, ``evaluate``, ``explain``,
-        ``report``): which executor resources it gets.
+        Resource class (``ingest``, ``peaks``, ``targets``, ``train``, ``evaluate``,
+        ``explain``, ``report``): which executor resources it gets.
     deps
         Keys of the jobs it needs finished first.
     """
@@ -72,10 +76,16 @@ def data_jobs(study: Study) -> list[Job]:
     for p in study.combined_platforms:
         assert p.union is not None  # what makes a platform combined
         combine.append(Job(f"combine/{p.name}", "ingest", tuple(f"ingest/{part}" for part in p.union)))
-    regions = Job("regions", "targets", tuple(j.key for j in ingest))
+    peaks = []
+    if study.regions.bed is None:
+        for p in study.sourced_platforms:
+            assert p.cells is not None  # a sourced platform has cells (schema)
+            cell_types = sorted(read_cell_table(p.cells, p.sample_names)["cell_type"].unique())
+            peaks += [Job(peaks_key(p.name, t), "peaks", (f"ingest/{p.name}",)) for t in cell_types]
+    regions = Job("regions", "targets", tuple(j.key for j in (peaks or ingest)))
     stores = tuple(j.key for j in ingest + combine)
     targets = [Job(f"targets/{p.name}", "targets", (regions.key, *stores)) for p in study.platforms]
-    jobs = [*ingest, *combine, regions, *targets]
+    jobs = [*ingest, *combine, *peaks, regions, *targets]
     if study.genome.fasta is not None or study.genome.remote is not None:
         jobs.append(Job("sequences", "targets", (regions.key,)))
     return jobs
@@ -121,6 +131,11 @@ def model_jobs(study: Study, data) -> list[Job]:
     return jobs
 
 
+def peaks_key(platform: str, cell_type: str) -> str:
+    """Key of a peak-calling job (the cell type by its file stem, which holds no '/')."""
+    return f"peaks/{platform}/{file_stem(cell_type)}"
+
+
 def train_key(platform: str, level: str, fold: int, seed: int) -> str:
     """Key of a training job."""
     return f"train/{platform}/{level}/fold-{fold}/seed-{seed}"
@@ -132,8 +147,10 @@ def train_key(platform: str, level: str, fold: int, seed: int) -> str:
 def _run_data_job(study: Study, key: str) -> list[Path]:
     from atlasbench.study.data_stages import (
         combine_stage,
+        effective_genome_size,
         genome_stage,
         ingest_stage,
+        peaks_stage,
         platform_stores,
         regions_stage,
         study_scenarios,
@@ -145,6 +162,16 @@ def _run_data_job(study: Study, key: str) -> list[Path]:
     genome = genome_stage(study)
     if kind == "ingest":
         return [ingest_stage(study, name, genome).directory]
+    if kind == "peaks":
+        platform, _, stem = name.partition("/")
+        store = platform_stores(study, genome, with_combined=False)[platform]
+        cell_type = next((t for t in store.cell_types if file_stem(t) == stem), None)
+        if cell_type is None:
+            raise AtlasbenchError(
+                f"job {key}: platform {platform!r} has no cell of this cell type left after ingest "
+                f"(its cell types: {store.cell_types}); check its cell annotation and cell calls"
+            )
+        return [peaks_stage(study, platform, cell_type, store, effective_genome_size(study, genome)[0])]
     if kind == "combine":
         return [combine_stage(study, name, platform_stores(study, genome, with_combined=False)).directory]
     regions = regions_stage(study, platform_stores(study, genome, with_combined=False), genome)
@@ -480,6 +507,6 @@ def run_job(study: Study, key: str, *, allow_partial_report: bool = False) -> li
     list of pathlib.Path
         Files and folders the job wrote (or found cached).
     """
-    if key.split("/")[0] in {"ingest", "combine", "regions", "targets", "sequences"}:
+    if key.split("/")[0] in {"ingest", "combine", "peaks", "regions", "targets", "sequences"}:
         return _run_data_job(study, key)
     return _run_model_job(study, key, allow_partial_report)

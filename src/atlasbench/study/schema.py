@@ -93,10 +93,10 @@ __all__ = [
     "cross_references",
 ]
 
-JOB_KINDS: tuple[str, ...] = ("ingest", "targets", "train", "evaluate", "explain", "report")
+JOB_KINDS: tuple[str, ...] = ("ingest", "peaks", "targets", "train", "evaluate", "explain", "report")
 """Kinds of grid jobs that may get their own SLURM resources (``executor.slurm.jobs``)."""
 
-JobKind = Literal["ingest", "targets", "train", "evaluate", "explain", "report"]
+JobKind = Literal["ingest", "peaks", "targets", "train", "evaluate", "explain", "report"]
 
 
 # ---------------------------------------------------------------------------------------
@@ -781,7 +781,7 @@ class SlurmResources(Settings):
     gpus: NonNegativeInt = 0
     """GPUs per job (``--gres=gpu:N``)."""
     jobs: dict[JobKind, SlurmJobResources] = Field(default={})
-    """Overrides per job kind: ingest, targets, train, evaluate, explain, report."""
+    """Overrides per job kind: ingest, peaks, targets, train, evaluate, explain, report."""
 
     def for_job(self, kind: str) -> SlurmResources:
         """The resources of one job kind: these defaults with its overrides applied."""
@@ -802,9 +802,10 @@ class Executor(Settings):
     """dask: address of an existing scheduler (e.g. "tcp://10.0.0.1:8786"); otherwise a
     LocalCluster is started."""
     n_workers: PositiveInt = 1
-    """dask: workers of the LocalCluster."""
+    """local: jobs run at once, each in a worker process (1: one after another in the
+    running process); dask: workers of the LocalCluster."""
     threads_per_worker: PositiveInt = 1
-    """dask: threads per worker of the LocalCluster."""
+    """local (with n_workers above 1) and dask's LocalCluster: torch threads of each worker."""
     slurm: SlurmResources | None = None
     """slurm: resources of the SLURM jobs; null uses the defaults."""
 
