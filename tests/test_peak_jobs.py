@@ -48,6 +48,11 @@ def pooled(demo, tmp_path_factory):
     return study
 
 
+def _resident_mb() -> float:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith("VmRSS:"))
+    return int(line.split()[1]) / 1024
+
+
 def _regions(study) -> pd.DataFrame:
     record = read_record(study, "regions")
     assert record is not None and record["state"] == "done"
@@ -64,6 +69,8 @@ def test_one_job_per_platform_and_cell_type(pooled) -> None:
     assert set(jobs["regions"].deps) == expected
     assert all(jobs[k].deps == (f"ingest/{k.split('/')[1]}",) for k in expected)
     assert all(read_record(pooled, k)["state"] == "done" for k in expected)
+    # each job records its own process's memory peak
+    assert all(50 < read_record(pooled, k)["peak_memory_mb"] < 2000 for k in [*expected, "regions"])
 
 
 def test_pooled_peak_jobs_give_the_single_jobs_consensus(pooled, tmp_path) -> None:
@@ -104,7 +111,7 @@ def test_pooled_peak_jobs_give_the_single_jobs_consensus(pooled, tmp_path) -> No
     assert len(regions) > 1000
     pd.testing.assert_frame_equal(regions[COLUMNS], reference[COLUMNS].reset_index(drop=True), check_dtype=False)
     # and the peak files are the same, cell type by cell type
-    for key, table in peaks.items():
+    for key in peaks:
         platform, cell_type = key.split(":")
         (folder,) = (pooled.output / "peaks").glob(f"{platform}-*")
         ours = (folder / f"{file_stem(cell_type)}_peaks.narrowPeak").read_text()
@@ -150,7 +157,10 @@ def test_killed_peak_job_is_redone_alone(demo, pooled, tmp_path, monkeypatch) ->
     stale.parent.mkdir(parents=True, exist_ok=True)
     stale.write_bytes(b"\x1f\x8b truncated")
     monkeypatch.setattr(data_stages, "call_peaks", real)
+    rss = _resident_mb()
+    np.ones(100_000_000).sum()  # an 800 MB peak of this process before the jobs run in it
     summary = run_study(study, "local", until="regions", progress=False)
+    assert read_record(study, "regions")["peak_memory_mb"] < rss + 400  # the job's peak, not the process's
     assert [o.key for o in summary.outcomes] == ["peaks/hydrop/grh", "regions"]
     assert {p: p.stat().st_mtime_ns for p in done} == stamps
     assert not stale.parent.exists()

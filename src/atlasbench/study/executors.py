@@ -17,12 +17,14 @@ are. Nothing here decides what to run: :mod:`atlasbench.study.run` passes only t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from atlasbench.study.jobs import Job
 from atlasbench.study.schema import Study
@@ -89,6 +91,7 @@ def execute_job(
     level = package.level
     package.setLevel(min(level, logging.INFO) if level else logging.INFO)
     started = time.time()
+    _reset_peak_memory()
     write_record(
         study, key, "running", started=started, finished=None, error=None, slurm_job_id=os.environ.get("SLURM_JOB_ID")
     )  # when in a SLURM job, which one
@@ -100,6 +103,7 @@ def execute_job(
             "done",
             finished=time.time(),
             seconds=round(time.time() - started, 1),
+            peak_memory_mb=_peak_memory_mb(),
             **describe_outputs(study, outputs),
         )
     except BaseException as exc:
@@ -119,6 +123,26 @@ def execute_job(
         package.setLevel(level)
         handler.close()
     return key
+
+
+def _reset_peak_memory() -> None:
+    """Start the process's resident-memory high-water mark afresh (Linux), so that a job
+    run in a process that ran others before reports its own peak."""
+    with contextlib.suppress(OSError):  # not Linux, or not allowed: the mark counts from the process's start
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def _peak_memory_mb() -> float | None:
+    """The process's resident-memory high-water mark (``VmHWM``) in MB, None where unknown.
+
+    It is the job's own process: a program it runs (MACS3) is not counted."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return None
 
 
 def run_local(

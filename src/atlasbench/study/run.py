@@ -237,7 +237,8 @@ def study_status(study: Study) -> pd.DataFrame:
     pandas.DataFrame
         ``job``, ``kind``, ``state`` (``done``, ``running``, ``failed``, ``interrupted``:
         its process is gone, ``pending``; under SLURM also ``cancelled`` and ``timeout``),
-        ``seconds``, ``host``, ``message`` (the error of a failed job) and, when some job
+        ``seconds``, ``peak_memory_mb`` (the resident-memory peak of the job's own process,
+        where the system tells it), ``host``, ``message`` (the error of a failed job) and, when some job
         was submitted to SLURM, ``slurm`` (its SLURM job id and state).
     """
     from atlasbench.study.data_stages import study_data
@@ -245,7 +246,8 @@ def study_status(study: Study) -> pd.DataFrame:
     rows = _status_rows(study, data_jobs(study))
     if all(row[2] == "done" for row in rows):
         rows += _status_rows(study, model_jobs(study, study_data(study)))
-    table = pd.DataFrame(rows, columns=["job", "kind", "state", "seconds", "host", "message", "slurm"])
+    columns = ["job", "kind", "state", "seconds", "peak_memory_mb", "host", "message", "slurm"]
+    table = pd.DataFrame(rows, columns=columns)
     return table if table["slurm"].notna().any() else table.drop(columns="slurm")
 
 
@@ -259,7 +261,7 @@ def _status_rows(study: Study, jobs: list[Job]) -> list[tuple]:
 
 def _status_row(job: Job, record: dict | None, in_slurm: tuple[str | None, str, str] | None, here: str) -> tuple:
     if record is None:
-        return (job.key, job.kind, "pending", None, None, "", None)
+        return (job.key, job.kind, "pending", None, None, None, "", None)
     state = record["state"]
     if state == "running" and record.get("host") == here and not _alive(record.get("pid")):
         state = "interrupted"
@@ -269,7 +271,8 @@ def _status_row(job: Job, record: dict | None, in_slurm: tuple[str | None, str, 
         slurm_state, slurm, said = in_slurm
         if slurm_state is not None:
             state, message = slurm_state, message or said
-    return (job.key, job.kind, state, record.get("seconds"), record.get("host"), message, slurm)
+    seconds, memory = record.get("seconds"), record.get("peak_memory_mb")
+    return (job.key, job.kind, state, seconds, memory, record.get("host"), message, slurm)
 
 
 def _alive(pid: int | None) -> bool:
