@@ -252,3 +252,59 @@ def test_bigwig_levels_match_pseudobulk_targets(store, regions, tmp_path):
             assert total > 1e6
         finally:
             cov.close()
+
+
+# -- memory: flat in the number of fragments ----------------------------------------------
+
+
+def _synthetic_store(folder, n_fragments: int):
+    """A store of ``n_fragments`` random fragments of 400 cells in 4 types on one 5 Mb
+    chromosome (plain-text input, written by Arrow): every row group but the last is a
+    full block of the reader."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(n_fragments)
+    start = np.sort(rng.integers(0, 5_000_000, n_fragments))
+    barcodes = np.array([f"C{i:04d}-1" for i in range(400)])
+    table = pa.table({
+        "chrom": np.full(n_fragments, "chrA"), "start": start, "end": start + rng.integers(50, 600, n_fragments),
+        "barcode": barcodes[rng.integers(0, 400, n_fragments)], "count": rng.integers(1, 4, n_fragments),
+    })
+    path = folder / "fragments.tsv"
+    pacsv.write_csv(table, path, pacsv.WriteOptions(include_header=False, delimiter="\t", quoting_style="none"))
+    cells = pd.DataFrame({"barcode": barcodes, "cell_type": [f"t{i % 4}" for i in range(400)], "sample": "s"})
+    return ingest([path], cells, folder / "store", ["chrA"], samples=["s"])
+
+
+def _peak_bytes(run) -> int:
+    """Peak of the memory Python and numpy allocate (tracemalloc) plus Arrow's pool, during ``run()``."""
+    import tracemalloc
+
+    import pyarrow as pa
+
+    pool = pa.default_memory_pool()
+    before = pool.max_memory() or 0
+    tracemalloc.start()
+    try:
+        run()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak + max((pool.max_memory() or 0) - before, 0)
+
+
+def test_pseudobulk_memory_does_not_grow_with_the_fragments(tmp_path):
+    """Issue 18: at 2 M and 8 M fragments (same cells, regions and grid) the pass holds
+    row groups of fragments (bounded by the reader's block, about 550,000 fragments) and
+    an accumulator of levels x cell types x segments, so its peak is the same."""
+    regions = pd.DataFrame({"chrom": "chrA", "start": np.arange(4_000) * 1_200 + 100})
+    regions["end"] = regions["start"] + 500
+    peaks = {}
+    for n in (2_000_000, 8_000_000):
+        (tmp_path / str(n)).mkdir()
+        store = _synthetic_store(tmp_path / str(n), n)
+        peaks[n] = _peak_bytes(lambda s=store: pseudobulk(s, regions, [50, 200, "all"], [100, "all"], seed=3))
+    accumulator = 3 * 2 * 4 * (2 * len(regions) + 1) * 8  # depth x cell levels x types x segments, int64
+    assert peaks[2_000_000] > accumulator
+    assert peaks[8_000_000] < 1.1 * peaks[2_000_000], peaks
