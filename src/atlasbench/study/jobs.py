@@ -238,7 +238,8 @@ def truth_targets(study: Study, data) -> Path:
 def truth_fidelity(study: Study, data) -> Path:
     """How closely every grid point's targets follow the simulated truth
     (:func:`atlasbench.readouts.fidelity.target_fidelity`), as a TSV beside the truth
-    targets: of the draws the grid point's models train on, averaged, and of the full data."""
+    targets: of the draws the grid point's models train on, averaged, and of the full data
+    (the same file for every fold, read once)."""
     from atlasbench.io.atomic import atomic_path
     from atlasbench.readouts.fidelity import target_fidelity
     from atlasbench.study.data_stages import fingerprint
@@ -246,7 +247,9 @@ def truth_fidelity(study: Study, data) -> Path:
     truth = truth_targets(study, data)
     folds = study.folds.test_fold_list
     trained = {
-        platform: {level: [data.training_targets(platform, level, f) for f in folds] for level in levels}
+        platform: {
+            level: list(dict.fromkeys(data.training_targets(platform, level, f) for f in folds)) for level in levels
+        }
         for platform, levels in data.targets.items()
     }
     named = {
