@@ -6,19 +6,22 @@ the mouse preset's named scenarios; the large preset's platform profiles, about 
 unique fragments per 10x-like cell at 20,000 reads, and twice as many HyDrop-like cells
 with 0.7x the fragments each) is simulated, then every job of its data phase
 (``ingest``, ``peaks`` per platform and cell type, ``regions``, ``targets``,
-``sequences``) runs in its own process, one after another, as a SLURM job would.
-Per job: wall seconds, the job process's own memory peak (``VmHWM``, as the job record
-keeps it) and the peak of the largest process of its tree (``wait4``'s ``ru_maxrss``,
-which counts MACS3). One test fold is trained per scenario here (the published study
-has 10): each grid point below the full data is a pass over the store per test fold
-(:mod:`atlasbench.data.sampling`), so the targets job's time is measured per pass.
+``sequences``) and every ``draws`` job (the draw of a grid point per test fold, the model
+phase's only data work) runs in its own process, one after another, as a SLURM job
+would. Per job: wall seconds, the job process's own memory peak (``VmHWM``, as the job
+record keeps it) and the peak of the largest process of its tree (``wait4``'s
+``ru_maxrss``). MACS3 is also run alone, from a launcher of a few MB (a started program
+inherits its parent's memory mark), on each platform's largest cell type and on an
+mm10-like file (``benchmarks/ingest.py``'s generator), whose density per base is a
+published cell type's. One test fold is trained per scenario here (the published study
+has 10).
 
-    python benchmarks/scale.py benchmarks/out/scale --cells 350 1400 3500
+    python benchmarks/scale.py benchmarks/out/scale --cells 350 1400 2800
 
 ``--cells`` is the 10x-like platform's cells per size (350: about 5 M fragments per
 10x-like platform). The projection to the published size (two platforms of a billion
 fragments, 16 cell types, the mouse grid with 10 test folds) takes the per-fragment rates
-and memory slopes of the largest size and shows its arithmetic.
+of the largest size, MACS3's at mm10-like density, and shows its arithmetic.
 """
 
 from __future__ import annotations
@@ -95,8 +98,8 @@ def run_size(out: Path, n_cells: int) -> pd.DataFrame:
     """Simulate one size and run its data phase job by job, then MACS3 alone on each
     platform's largest cell type; one row per job (kept in the atlas's folder: a rerun
     would find every job's artefacts cached, so it reads them back instead)."""
-    from atlasbench.study.data_stages import genome_stage, platform_stores
-    from atlasbench.study.jobs import data_jobs, peaks_key
+    from atlasbench.study.data_stages import genome_stage, platform_stores, study_data
+    from atlasbench.study.jobs import data_jobs, model_jobs, peaks_key
     from atlasbench.study.loader import load_study
 
     atlas = out / f"cells-{n_cells}"
@@ -111,6 +114,10 @@ def run_size(out: Path, n_cells: int) -> pd.DataFrame:
     for job in data_jobs(study):
         print(f"{n_cells} cells: {job.key}", file=sys.stderr, flush=True)
         rows.append({"job": job.key, "kind": job.key.split("/")[0], **_timed([*here, "--job", job.key])})
+    for job in model_jobs(study, study_data(study)):  # the draws: the model phase's data jobs
+        if job.key.startswith("draws/"):
+            print(f"{n_cells} cells: {job.key}", file=sys.stderr, flush=True)
+            rows.append({"job": job.key, "kind": "draws", **_timed([*here, "--job", job.key])})
     stores = platform_stores(study, genome_stage(study), with_combined=False)
     fragments = {p: int(s.cells["n_fragments"].sum()) for p, s in stores.items()}
     by_type = {
@@ -125,9 +132,10 @@ def run_size(out: Path, n_cells: int) -> pd.DataFrame:
             "fragments": by_type[peaks_key(platform, largest)], **_macs3_alone(study, largest, store, atlas / "macs3"),
         })  # fmt: skip
     table = pd.DataFrame(rows)
-    default = [by_type.get(key, fragments.get(key.partition("/")[2], sum(fragments.values()))) for key in table["job"]]
+    default = [by_type.get(key, fragments.get(key.split("/")[1] if "/" in key else "", sum(fragments.values())))
+               for key in table["job"]]  # fmt: skip
     table["fragments"] = table["fragments"].fillna(pd.Series(default)).astype(np.int64)
-    table["passes"] = [_passes(study, key) for key in table["job"]]
+    table["passes"] = 1  # a pass over the platform's data per ingest, targets and draw job
     table.insert(0, "cells_10x", n_cells)
     table.insert(1, "fragments_per_platform", fragments.get("10x", 0))
     table.to_csv(measured, index=False)
@@ -188,6 +196,9 @@ def macs3_at_density(out: Path, millions: list[int]) -> pd.DataFrame:
     from ingest import generate  # benchmarks/ingest.py, beside this script
 
     folder = out / "mm10-like"
+    measured = folder / f"macs3-{'-'.join(map(str, millions))}.csv"
+    if measured.exists():  # as for the atlases: measured once, read back by a rerun
+        return pd.read_csv(measured)
     generate(folder, max(millions) * 1_000_000, 10_000, 6, 50_000, 0)
     sizes = pd.read_csv(folder / "chrom.sizes", sep="\t", header=None)[1].sum()
     rows = []
@@ -200,15 +211,9 @@ def macs3_at_density(out: Path, millions: list[int]) -> pd.DataFrame:
         print(f"MACS3 alone at mm10-like density: {m} M fragments", file=sys.stderr, flush=True)
         rows.append({"job": f"macs3-mm10-like/{m}M", "kind": "macs3 mm10-like", "fragments": m * 10**6,
                      "passes": 1, **_launch_macs3(bed, int(sizes), folder / "work")})  # fmt: skip
-    return pd.DataFrame(rows).assign(cells_10x=0, fragments_per_platform=0)
-
-
-def _passes(study, key: str) -> int:
-    """Passes over the store a targets job makes: the nested one and one per draw."""
-    if not key.startswith("targets/"):
-        return 1
-    manifest = next((study.output / "targets").glob(f"{key.split('/')[1]}-*/manifest.json"))
-    return 1 + len(json.loads(manifest.read_text())["draws"])
+    table = pd.DataFrame(rows).assign(cells_10x=0, fragments_per_platform=0)
+    table.to_csv(measured, index=False)
+    return table
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -267,30 +272,26 @@ def projection(table: pd.DataFrame) -> list[str]:
         f"{slope * 1e6:,.1f} MB per million fragments = {(intercept + slope * biggest) / 1024:.1f} GB "
         "for the largest cell type"
     )
-    passes_10x, passes_hydrop = 1 + 3 * PUBLISHED_FOLDS, 1 + 6 * PUBLISHED_FOLDS
+    draws = (3 + 6) * PUBLISHED_FOLDS  # 10x: 3 grid points below full, HyDrop: 6; a draw per test fold
     # the simulated atlases have hundreds of regions; at 50,000 benchmarks/ingest.py measures
     # 3.18 M fragments/s for a pass of 20 levels: the slower of the two is used
     pass_rate = min(rate("targets"), PASS_RATE_50K_REGIONS)
     per_pass = f / pass_rate
+    rounds = math.ceil(draws / NODE_CORES)
     lines.append(
-        f"targets: a pass over {f:,} fragments at {pass_rate:,.0f} fragments/s = "
-        f"{per_pass / 60:.1f} min; the mouse grid's draws make {passes_10x} (10x: 3 levels below full "
-        f"x {PUBLISHED_FOLDS} folds + 1) and {passes_hydrop} (HyDrop: 6 x {PUBLISHED_FOLDS} + 1) passes: "
-        f"{passes_hydrop * per_pass / 3600:.1f} h in one job, as built; as one job per draw on "
-        f"{NODE_CORES} cores {math.ceil((passes_10x + passes_hydrop) / NODE_CORES) * per_pass / 60:.0f} min"
+        f"targets and draws: a pass over {f:,} fragments at {pass_rate:,.0f} fragments/s = {per_pass / 60:.1f} min; "
+        f"each platform's targets job makes one (the nested levels), then {draws} draw jobs (3 and 6 grid points "
+        f"below full x {PUBLISHED_FOLDS} folds) one each: on {NODE_CORES} cores {rounds} rounds"
     )
-    node = ingest + waves + passes_hydrop * per_pass
-    node_split = ingest + waves + math.ceil((passes_10x + passes_hydrop) / NODE_CORES) * per_pass
+    node = ingest + waves + per_pass + rounds * per_pass
     lines.append(
-        f"one {NODE_CORES}-core node: {ingest / 60:.0f} + {waves / 60:.0f} + "
-        f"{passes_hydrop * per_pass / 60:.0f} = {node / 3600:.1f} h as built; "
-        f"{node_split / 60:.0f} min with a job per draw"
+        f"one {NODE_CORES}-core node: {ingest / 60:.1f} + {waves / 60:.1f} + {per_pass / 60:.1f} + "
+        f"{rounds} x {per_pass / 60:.1f} = {node / 60:.0f} min"
     )
-    cluster = ingest + max(per_type) + per_pass
+    cluster = ingest + max(per_type) + 2 * per_pass
     lines.append(
-        f"SLURM, every job at once: {ingest / 60:.0f} + {max(per_type) / 60:.0f} + "
-        f"{per_pass / 60:.0f} = {cluster / 60:.0f} min with a job per draw "
-        f"({(ingest + max(per_type) + passes_hydrop * per_pass) / 3600:.1f} h as built)"
+        f"SLURM, every job at once: {ingest / 60:.1f} + {max(per_type) / 60:.1f} + {per_pass / 60:.1f} + "
+        f"{per_pass / 60:.1f} = {cluster / 60:.0f} min"
     )
     return lines
 
@@ -319,7 +320,7 @@ def _markdown(table: pd.DataFrame) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("out", type=Path, help="output folder (one atlas per size, kept for reruns)")
-    ap.add_argument("--cells", type=int, nargs="+", default=[350, 1400, 3500], help="10x-like cells per size")
+    ap.add_argument("--cells", type=int, nargs="+", default=[350, 1400, 2800], help="10x-like cells per size")
     ap.add_argument("--macs3-millions", type=int, nargs="+", default=[4, 8, 16],
                     help="fragments (millions) of MACS3's runs at mm10-like density")  # fmt: skip
     ap.add_argument("--atlas", type=Path, help=argparse.SUPPRESS)

@@ -237,6 +237,25 @@ def test_every_test_fold_trains_on_its_own_draw_of_each_level(built):
         assert (np.asarray(read_targets(data.training_targets("tenx", level, f)).layers["counts"]) <= full_counts).all()
 
 
+def test_each_draw_is_a_job_the_models_of_its_fold_wait_for(built):
+    """Issue 18: a draw is a pass over the data; as jobs of their own, the draws run side by
+    side, and a training job waits for its own draw only."""
+    from atlasbench.study.jobs import draw_key, model_jobs, train_key
+
+    study_file, study, files = built
+    data = stages.study_data(load_study(study_file))
+    jobs = {j.key: j for j in model_jobs(study, data)}
+    planned = {draw_key("tenx", level, fold) for level, fold in data.draws["tenx"]}
+    assert {k for k in jobs if k.startswith("draws/")} == planned
+    assert all(jobs[k].deps == ("targets/tenx",) for k in planned)
+    seed = study.grid.seeds[0]
+    for level, fold in data.draws["tenx"]:
+        assert draw_key("tenx", level, fold) in jobs[train_key("tenx", level, fold, seed)].deps
+        assert sum(d.startswith("draws/") for d in jobs[train_key("tenx", level, fold, seed)].deps) == 1
+    full = train_key("tenx", "reads-all_cells-all", study.folds.test_fold_list[0], seed)
+    assert not any(d.startswith("draws/") for d in jobs[full].deps)
+
+
 @pytest.mark.parametrize(("cells", "warned"), [(100, True), (60, False)])
 def test_draws_that_keep_most_of_the_library_are_named(tmp_path, raw, caplog, cells, warned):
     study_file = small_study(tmp_path, sorted(raw["barcode"].unique()), BED,

@@ -14,7 +14,8 @@ Layout under ``study.output``::
     peaks/<platform>-<hash>/  MACS3 narrowPeak per cell type (one job each)
     regions/<hash>/           consensus regions.tsv (with folds), genome_size.json (MACS3's -g
                               and its source)
-    targets/<platform>-<hash>/<level>.h5ad, draws/<level>_fold-<k>.h5ad, levels.tsv, qc.tsv, saturation.parquet,
+    targets/<platform>-<hash>/<level>.h5ad, levels.tsv, qc.tsv, saturation.parquet,
+                              draws/<level>_fold-<k>.h5ad (a job each, see draw_stage),
                               dropped_contigs.tsv (copied from the store),
                               sequencing.json (usable fraction, with sequenced_reads)
 """
@@ -448,12 +449,15 @@ def targets_stage(
     genome: GenomeInfo,
     sequencing: dict[str, Any] | None = None,
 ) -> PlatformTargets:
-    """Targets (``.h5ad``) of every level one platform needs, and of every level's draw
-    per test fold (cached).
+    """Targets (``.h5ad``) of every level one platform needs (cached), and the plan of
+    every level's draw per test fold.
 
     One pseudobulk pass samples every level from the library in nested fashion, for the
-    QC and the read-outs; one pass per (level, test fold) draws the data that fold's
-    models of the level train on (:data:`PlatformTargets.draws`).
+    QC and the read-outs. The data each test fold's models of a level train on is a
+    draw of its own (:data:`PlatformTargets.draws`), one more pass over the library
+    each: the manifest names each draw's file, depth, cells and seed, and
+    :func:`draw_stage` makes it, as a job of its own (``draws/<platform>/<level>/fold-<k>``)
+    so that executors run the passes side by side.
 
     Also writes the per-cell QC with FRiP over the study's regions (``qc.tsv``), the
     achieved depth and cells of each level (``levels.tsv``), per-cell saturation
@@ -465,7 +469,7 @@ def targets_stage(
     Returns
     -------
     PlatformTargets
-        The levels' and the draws' targets files.
+        The levels' targets files, and the draws' (made by :func:`draw_stage`).
     """
     reads_levels, cell_levels_ = platform_levels(scenarios, platform)
     # The full data is every platform's reference in evaluation, trained on or not.
@@ -486,6 +490,7 @@ def targets_stage(
         [str(x) for x in cell_levels_],
         folds,
         regions["name"].tolist(),
+        _DRAWS_AS_JOBS,
     )
     out = study.output / "targets" / f"{platform}-{key}"
     manifest = out / "manifest.json"
@@ -493,18 +498,10 @@ def targets_stage(
         log.debug("targets %s: cached in %s", platform, out)
         _write_sequencing(out, sequencing)
         return _read_manifest(out)
-    sample = partial(
-        pseudobulk,
-        store,
-        regions,
-        window=study.target_window,
-        min_cells_per_type=study.grid.min_cells_per_type,
-        usable_fraction=fraction_for_levels,
-    )
-    pb = sample(reads_levels, cell_levels_, seed=study.seed)
+    pb = _sampler(study, store, regions, fraction_for_levels)(reads_levels, cell_levels_, seed=study.seed)
     wanted = {s.level for s in scenarios if s.platform == platform} | {FULL_LEVEL}
     levels: dict[str, str] = {}
-    draws: dict[str, str] = {}
+    draws: dict[str, dict[str, Any]] = {}
     for i, reads in enumerate(reads_levels):
         for j, cells in enumerate(cell_levels_):
             level = level_key(reads, cells)
@@ -516,10 +513,12 @@ def targets_stage(
                 continue
             _warn_overlapping_draws(platform, level, pb, i, j)
             for fold in folds:
-                seed = draw_seed(study.seed, level, fold)
-                draw = sample([reads], [cells], seed=seed)
-                draws[f"{level}/fold-{fold}"] = f"draws/{level}_fold-{fold}.h5ad"
-                _write_level_targets(study, platform, draw, 0, 0, regions, seed, out / draws[f"{level}/fold-{fold}"])
+                draws[f"{level}/fold-{fold}"] = {
+                    "file": f"draws/{level}_fold-{fold}.h5ad",
+                    "reads_per_cell": reads if isinstance(reads, str) else int(reads),
+                    "cells": cells if isinstance(cells, str) else int(cells),
+                    "seed": draw_seed(study.seed, level, fold),
+                }
     qc = store.cells.copy()
     qc["n_insertions_in_regions"] = pb.insertions_in_regions
     qc["frip"] = pb.insertions_in_regions / (2.0 * qc["n_fragments"].clip(lower=1))
@@ -540,8 +539,62 @@ def targets_stage(
             usable_fraction=fraction_for_levels,
         )
     _write_sequencing(out, sequencing)
-    write_text_atomic(manifest, json.dumps({"levels": levels, "draws": draws}, indent=1))
+    plan = {"levels": levels, "draws": draws, "usable_fraction": fraction_for_levels}
+    write_text_atomic(manifest, json.dumps(plan, indent=1))
     return _read_manifest(out)
+
+
+_DRAWS_AS_JOBS = 2
+"""Version of the targets folder's layout: 2, the draws made by jobs of their own (their
+manifest entries say how); a folder of an earlier layout is not reused."""
+
+
+def _sampler(study: Study, store: Store, regions: pd.DataFrame, usable_fraction: float | None):
+    """:func:`atlasbench.data.pseudobulk.pseudobulk` of a platform with the study's settings,
+    waiting for the levels and the seed: the nested pass and every draw count alike."""
+    return partial(
+        pseudobulk,
+        store,
+        regions,
+        window=study.target_window,
+        min_cells_per_type=study.grid.min_cells_per_type,
+        usable_fraction=usable_fraction,
+    )
+
+
+def draw_stage(study: Study, platform: str, store: Store, regions: pd.DataFrame, folder: Path, draw: str) -> Path:
+    """The targets of one draw a :func:`targets_stage` folder plans (cached).
+
+    Parameters
+    ----------
+    study
+        The study.
+    platform
+        Name of the platform.
+    store
+        The platform's store.
+    regions
+        The study's regions.
+    folder
+        The platform's targets folder (its manifest plans the draw).
+    draw
+        ``<level>/fold-<k>``: the level's draw for test fold k.
+
+    Returns
+    -------
+    pathlib.Path
+        The draw's targets ``.h5ad``, in the folder's ``draws/``.
+    """
+    plan = json.loads((folder / "manifest.json").read_text())
+    entry = plan["draws"][draw]
+    path = folder / entry["file"]
+    if path.exists():
+        log.debug("draw %s %s: cached in %s", platform, draw, path)
+        return path
+    sample = _sampler(study, store, regions, plan["usable_fraction"])
+    pb = sample([entry["reads_per_cell"]], [entry["cells"]], seed=entry["seed"])
+    _write_level_targets(study, platform, pb, 0, 0, regions, entry["seed"], path)
+    return path
 
 
 def _warn_overlapping_draws(platform: str, level: str, pb: Pseudobulk, i: int, j: int) -> None:
@@ -566,9 +619,9 @@ def _read_manifest(folder: Path) -> PlatformTargets:
     """The targets files a finished :func:`targets_stage` folder lists."""
     files = json.loads((folder / "manifest.json").read_text())
     draws = {}
-    for name, path in files["draws"].items():
+    for name, entry in files["draws"].items():
         level, _, fold = name.partition("/fold-")
-        draws[(level, int(fold))] = folder / path
+        draws[(level, int(fold))] = folder / entry["file"]
     return PlatformTargets({k: folder / v for k, v in files["levels"].items()}, draws)
 
 
@@ -842,11 +895,18 @@ def study_usable_fractions(study: Study) -> dict[str, float]:
 
 
 def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
-    """The targets of every platform and level of a study (see :func:`study_data`).
+    """The targets of every platform and level of a study (see :func:`study_data`), and
+    every draw its models train on (:func:`draw_stage`).
 
     Returns
     -------
     dict
         Platform -> level key -> targets ``.h5ad`` path.
     """
-    return study_data(study).targets
+    data = study_data(study)
+    stores = platform_stores(study, data.genome)
+    for platform, draws in data.draws.items():
+        folder = data.targets[platform][FULL_LEVEL].parent
+        for level, fold in draws:
+            draw_stage(study, platform, stores[platform], data.regions, folder, f"{level}/fold-{fold}")
+    return data.targets

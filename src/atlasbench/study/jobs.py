@@ -12,6 +12,8 @@ A study runs in two phases. The *data* jobs are known from the study file alone:
 The *model* jobs need the data, because named scenarios (matched cell counts, say)
 resolve against the ingested cells:
 
+- ``draws/<platform>/<level>/fold-<f>``: the draw of a grid point that test fold's models
+  train on, a pass over the platform's data each (every level but the full data);
 - ``train/<platform>/<level>/fold-<f>/seed-<s>``: one model per grid point, test fold
   and seed;
 - ``evaluate``: every model against its own, its platform's full and the other
@@ -104,16 +106,26 @@ def model_jobs(study: Study, data) -> list[Job]:
     Returns
     -------
     list of Job
-        Training jobs, evaluation, read-outs and the report, dependencies first.
+        The draws, training jobs, evaluation, read-outs and the report, dependencies first.
     """
     folds, seeds = study.folds.test_fold_list, study.grid.seeds
+    draws = [
+        Job(draw_key(platform, level, fold), "targets", (f"targets/{platform}",))
+        for platform, planned in data.draws.items()
+        for level, fold in planned
+    ]
+
+    def needs(platform: str, level: str, fold: int) -> tuple[str, ...]:
+        draw = () if level == FULL_LEVEL else (draw_key(platform, level, fold),)
+        return (f"targets/{platform}", *draw, "sequences")
+
     train = [
-        Job(train_key(s.platform, s.level, fold, seed), "train", (f"targets/{s.platform}", "sequences"))
+        Job(train_key(s.platform, s.level, fold, seed), "train", needs(s.platform, s.level, fold))
         for s in data.scenarios
         for fold in folds
         for seed in seeds
     ]
-    jobs = [*train, Job("evaluate", "evaluate", tuple(j.key for j in train))]
+    jobs = [*draws, *train, Job("evaluate", "evaluate", tuple(j.key for j in train))]
     readouts = ["evaluate"]
     platforms = [p.name for p in study.platforms]
     full = {p: [train_key(p, FULL_LEVEL, f, s) for f in folds for s in seeds] for p in platforms}
@@ -134,6 +146,11 @@ def model_jobs(study: Study, data) -> list[Job]:
 def peaks_key(platform: str, cell_type: str) -> str:
     """Key of a peak-calling job (the cell type by its file stem, which holds no '/')."""
     return f"peaks/{platform}/{file_stem(cell_type)}"
+
+
+def draw_key(platform: str, level: str, fold: int) -> str:
+    """Key of the job that makes a level's draw for one test fold."""
+    return f"draws/{platform}/{level}/fold-{fold}"
 
 
 def train_key(platform: str, level: str, fold: int, seed: int) -> str:
@@ -475,6 +492,13 @@ def _run_model_job(study: Study, key: str, allow_partial_report: bool = False) -
     if key not in jobs:
         raise AtlasbenchError(f"no job {key!r} in study {study.name}")
     job = jobs[key]
+    if key.startswith("draws/"):
+        from atlasbench.study.data_stages import draw_stage, platform_stores
+
+        _, platform, level, fold = key.split("/")
+        folder = data.targets[platform][FULL_LEVEL].parent
+        store = platform_stores(study, data.genome)[platform]
+        return [draw_stage(study, platform, store, data.regions, folder, f"{level}/{fold}")]
     if job.kind == "train":
         model_dir = _model_dirs(study, data, [key])[0]
         return [model_dir]
