@@ -189,6 +189,21 @@ def run_local(
     return [outcomes[job.key] for job in jobs]
 
 
+@contextlib.contextmanager
+def _quiet_workers():
+    """The pool's workers, which inherit this environment when started, draw no progress
+    bars (tqdm reads ``TQDM_DISABLE`` at import): the pool's own bar counts their jobs."""
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TQDM_DISABLE"]
+        else:
+            os.environ["TQDM_DISABLE"] = before
+
+
 def _outcome(key: str, run, *args, **kwargs) -> Outcome:
     """Run a job (``run(*args, **kwargs)``) and say how it ended: a failed job is recorded,
     the run goes on with the others."""
@@ -208,7 +223,8 @@ def _run_pool(study: Study, jobs: Sequence[Job], workers: int, bar, outcomes: di
     waiting = list(jobs)
     running: dict[Future, Job] = {}
     threads = study.executor.threads_per_worker
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    spawn = multiprocessing.get_context("spawn")
+    with _quiet_workers(), ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
         while waiting or running:
             unfinished = {j.key for j in waiting} | {j.key for j in running.values()}
             for job in [j for j in waiting if not unfinished.intersection(j.deps)]:
