@@ -242,7 +242,7 @@ def test_each_draw_is_a_job_the_models_of_its_fold_wait_for(built):
     side, and a training job waits for its own draw only."""
     from atlasbench.study.jobs import draw_key, model_jobs, train_key
 
-    study_file, study, files = built
+    study_file, study, _ = built
     data = stages.study_data(load_study(study_file))
     jobs = {j.key: j for j in model_jobs(study, data)}
     planned = {draw_key("tenx", level, fold) for level, fold in data.draws["tenx"]}
