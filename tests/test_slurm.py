@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -78,19 +79,46 @@ def _job_id(study, key: str) -> str | None:
 
 def _stop_two_training_jobs(study, child: subprocess.Popen) -> tuple[str, str]:
     """As soon as a training job trains in SLURM (its log says so), scancel it; send the
-    next one running the signal SLURM sends a job near its time limit (--signal=USR2@90)."""
+    next one running the signal SLURM sends a job near its time limit (--signal=USR2@90).
+
+    Each is suspended first (``scontrol suspend``) and stopped only if its record still
+    says running once it is frozen: a tiny training job may otherwise end between the
+    look at its record and the signal, and then it has nothing to report or redo.
+    """
     stopped: list[str] = []
     deadline = time.monotonic() + 240
     while len(stopped) < 2:
         if time.monotonic() > deadline or child.poll() is not None:
             raise AssertionError(f"never caught two training jobs running: {child.communicate()[1][-3000:]}")
         for key in _running_training_jobs(study):
-            if key not in stopped and (stopped or "training" in log_path(study, key).read_text()):
-                signal = [] if not stopped else ["--signal=USR2"]
-                subprocess.run(["scancel", *signal, _job_id(study, key)], check=True)
+            if key in stopped or not (stopped or "training" in log_path(study, key).read_text()):
+                continue
+            job_id = _job_id(study, key)
+            if subprocess.run(["scontrol", "suspend", job_id], capture_output=True).returncode != 0:
+                continue  # it ended meanwhile
+            if read_record(study, key)["state"] != "running":
+                subprocess.run(["scontrol", "resume", job_id], check=True)
+            elif not stopped:
+                subprocess.run(["scancel", job_id], check=True)  # a suspended job is cancelled too
+                stopped.append(key)
+            else:
+                _time_limit_signal(job_id)
+                subprocess.run(["scontrol", "resume", job_id], check=True)
                 stopped.append(key)
         time.sleep(0.05)
     return stopped[0], stopped[1]
+
+
+def _time_limit_signal(job_id: str) -> None:
+    """Send a suspended SLURM job's Python process what SLURM sends a job step near its
+    time limit (USR2); it acts on it once resumed. SLURM itself signals running jobs only."""
+    listed = subprocess.run(["scontrol", "listpids", job_id], capture_output=True, text=True, check=True).stdout
+    for pid in (line.split()[0] for line in listed.splitlines()[1:]):  # PID JOBID STEPID LOCALID GLOBALID
+        command = Path(f"/proc/{pid}/cmdline").read_bytes() if Path(f"/proc/{pid}").exists() else b""
+        if b"submitit.core._submit" in command:
+            os.kill(int(pid), signal.SIGUSR2)
+            return
+    raise AssertionError(f"SLURM job {job_id} runs no submitit process")
 
 
 def _running_training_jobs(study) -> list[str]:
