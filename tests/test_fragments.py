@@ -244,6 +244,8 @@ BAD_LINE_CASES = {
     "comment mid-file": (lambda f: "# a comment in the middle", "header line"),
     "commented-out fragment": (lambda f: "#" + "\t".join(f), "header line"),
     "blank line": (lambda f: "", "empty line"),
+    # Python's int() takes a sign or blanks, a fragments file does not: the line is shown
+    "signed start": (lambda f: "\t".join([f[0], "+" + f[1], *f[2:]]), "plain decimal numbers, found 'chr"),
 }
 
 

@@ -96,18 +96,18 @@ def test_hand_made_example():
     assert seg.interval_sums(counts).tolist() == [6, 6, 2, 2, 0, 2]
 
 
-def test_interval_sums_over_leading_axes():
+def test_interval_sums_over_trailing_axes():
     intervals, chrom_id, pos = random_case(3)
     seg = Segments(intervals, CHROMS)
     idx = seg.lookup(chrom_id, pos)
     groups = np.arange(len(pos)) % 3  # e.g. three cell types
-    counts = np.zeros((3, seg.n_segments), dtype=np.int64)
-    np.add.at(counts, (groups[idx >= 0], idx[idx >= 0]), 1)
+    counts = np.zeros((seg.n_segments, 3), dtype=np.int64)
+    np.add.at(counts, (idx[idx >= 0], groups[idx >= 0]), 1)
     sums = seg.interval_sums(counts)
-    assert sums.shape == (3, len(intervals))
+    assert sums.shape == (len(intervals), 3)
     for g in range(3):
         m = groups == g
-        np.testing.assert_array_equal(sums[g], brute_interval_counts(intervals, CHROMS, chrom_id[m], pos[m]))
+        np.testing.assert_array_equal(sums[:, g], brute_interval_counts(intervals, CHROMS, chrom_id[m], pos[m]))
 
 
 def test_unlisted_chromosomes_and_ids_out_of_range():

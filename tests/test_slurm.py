@@ -111,14 +111,16 @@ def _stop_two_training_jobs(study, child: subprocess.Popen) -> tuple[str, str]:
 
 def _time_limit_signal(job_id: str) -> None:
     """Send a suspended SLURM job's Python process what SLURM sends a job step near its
-    time limit (USR2); it acts on it once resumed. SLURM itself signals running jobs only."""
+    time limit (USR2); it acts on it once resumed. SLURM itself signals running jobs only,
+    and the step's ``srun`` (whose command line names submitit too) would not pass it on."""
     listed = subprocess.run(["scontrol", "listpids", job_id], capture_output=True, text=True, check=True).stdout
     for pid in (line.split()[0] for line in listed.splitlines()[1:]):  # PID JOBID STEPID LOCALID GLOBALID
-        command = Path(f"/proc/{pid}/cmdline").read_bytes() if Path(f"/proc/{pid}").exists() else b""
-        if b"submitit.core._submit" in command:
+        path = Path(f"/proc/{pid}/cmdline")
+        args = path.read_bytes().split(b"\0") if path.exists() else []
+        if args and "python" in Path(args[0].decode()).name and b"submitit.core._submit" in args:
             os.kill(int(pid), signal.SIGUSR2)
             return
-    raise AssertionError(f"SLURM job {job_id} runs no submitit process")
+    raise AssertionError(f"SLURM job {job_id} runs no submitit process: {listed}")
 
 
 def _running_training_jobs(study) -> list[str]:

@@ -6,6 +6,7 @@
 - :mod:`~atlasbench.data.sampling`: seeded read thinning and stratified cell downsampling, nested or per fold;
 - :mod:`~atlasbench.data.levels`: the names of grid levels;
 - :mod:`~atlasbench.data.pseudobulk`: Tn5 insertion counts per cell type and level; bigWigs;
+- :mod:`~atlasbench.data.level_counts`: pseudobulk's compiled pass over a batch of fragments;
 - :mod:`~atlasbench.data.combine`: atlases pooled from several platforms;
 - :mod:`~atlasbench.data.regions`: MACS3 peaks and consensus regions;
 - :mod:`~atlasbench.data.folds`: fold schemes and splits;

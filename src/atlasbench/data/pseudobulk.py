@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ import pyBigWig
 from tqdm.auto import tqdm
 
 from atlasbench.data.ingest import Store
+from atlasbench.data.level_counts import count_batch
 from atlasbench.data.levels import level_key, reads_unit_words
 from atlasbench.data.sampling import (
     cell_levels,
@@ -47,6 +48,7 @@ from atlasbench.errors import AtlasbenchError
 from atlasbench.io.atomic import atomic_path
 from atlasbench.io.intervals import Segments
 from atlasbench.io.names import file_stem
+from atlasbench.io.read_ahead import read_ahead
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +172,8 @@ def pseudobulk(
     in_window = segments.group_depth[0] > 0
     in_region = segments.group_depth[1] > 0
     n_s = segments.n_segments
-    acc: np.ndarray = np.zeros(n_d * n_c * n_t * n_s, dtype=np.int64)  # flat, reshaped to 4-D below
+    # flat, segment-major (neighbouring fragments share a segment's row), reshaped below
+    acc: np.ndarray = np.zeros(n_s * n_d * n_c * n_t, dtype=np.int64)
     library = np.zeros(n_d * n_c * n_t, dtype=np.int64)
     n_all = len(cell_table)
     frag_per_cell = np.zeros(n_d * n_all, dtype=np.int64)
@@ -178,41 +181,20 @@ def pseudobulk(
     in_regions = np.zeros(n_all, dtype=np.int64)
 
     total = int(cell_table["n_fragments"].sum())
+    levels = (probs, cell_level.astype(np.int64), cell_type_id.astype(np.int64), n_c)
+    counters = (acc, library, frag_per_cell, reads_per_cell, in_regions)
     with tqdm(
         total=total, desc=f"pseudobulk {store.directory.name}", unit=" fragments", unit_scale=True, leave=False
     ) as bar:
-        for batch_index, batch in enumerate(store.batches()):
-            rng = np.random.default_rng([seed, batch_index])
-            cell = batch["cell"].astype(np.int64)
-            count = batch["count"]
-            lowest = read_levels(count, probs, rng)
-            reads_per_cell += np.bincount(np.repeat(cell, count) * (n_d + 1) + lowest, minlength=n_all * (n_d + 1))
-            d = first_level(count, lowest).astype(np.int64)
-            c = cell_level[cell].astype(np.int64)
-            seen = d < n_d
-            frag_per_cell += np.bincount(d[seen] * n_all + cell[seen], minlength=n_d * n_all)
-            valid = seen & (c < n_c)
-            group = (d * n_c + c) * n_t + cell_type_id[cell]
-            library += 2 * np.bincount(group[valid], minlength=n_d * n_c * n_t)
-            seg = segments.lookup(
-                np.concatenate([batch["chrom"], batch["chrom"]]), np.concatenate([batch["start"], batch["end"] - 1])
-            )
-            inside = seg >= 0
-            cell2 = np.concatenate([cell, cell])
-            hit_region = inside.copy()
-            hit_region[inside] = in_region[seg[inside]]
-            in_regions += np.bincount(cell2[hit_region], minlength=n_all)
-            hit = np.concatenate([valid, valid]) & inside
-            hit[hit] = in_window[seg[hit]]
-            np.add.at(acc, np.concatenate([group, group])[hit] * n_s + seg[hit], 1)
-            bar.update(len(cell))
+        for batch, draw in read_ahead(_with_draws(store, seed)):
+            count_batch(batch, draw, levels, segments, in_window, in_region, counters)
+            bar.update(len(batch["cell"]))
 
     # nested levels: level (D, C) holds everything first seen at d <= D and c <= C
-    acc = acc.reshape(n_d, n_c, n_t, n_s)
-    np.cumsum(acc, axis=0, out=acc)
+    acc = acc.reshape(n_s, n_d, n_c, n_t)
     np.cumsum(acc, axis=1, out=acc)
-    n_r = len(regions)
-    counts = np.stack([np.stack([segments.interval_sums(acc[i, j])[:, :n_r] for j in range(n_c)]) for i in range(n_d)])
+    np.cumsum(acc, axis=2, out=acc)
+    counts = np.ascontiguousarray(segments.interval_sums(acc, np.arange(len(regions))).transpose(1, 2, 3, 0))
     del acc
     library = np.cumsum(np.cumsum(library.reshape(n_d, n_c, n_t), axis=0), axis=1)
     frags = np.cumsum(frag_per_cell.reshape(n_d, n_all), axis=0)
@@ -234,6 +216,14 @@ def pseudobulk(
     return Pseudobulk(
         counts, library, cell_types, levels, saturation[has_data].reset_index(drop=True), in_regions, dropped
     )
+
+
+def _with_draws(store: Store, seed: int) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """The store's batches, each with one uniform draw per read (the draws of
+    :func:`atlasbench.data.sampling.read_levels`, seeded by the seed and the batch's index)."""
+    for batch_index, batch in enumerate(store.batches()):
+        rng = np.random.default_rng([seed, batch_index])
+        yield batch, rng.random(int(batch["count"].sum()))
 
 
 def _dropped_cell_types(cell_level, cell_type_id, cell_types, cells, sizes, min_cells) -> list[list[str]]:

@@ -20,6 +20,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+import numba
 import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
@@ -103,6 +104,11 @@ class CellQC:
             self._fields += ["n_insertions_tss", "n_insertions_tss_flank"]
         self._counts = {f: np.zeros(n_cells, dtype=np.int64) for f in self._fields}
         self.length_histogram = np.zeros(MAX_HISTOGRAM_LENGTH + 1, dtype=np.int64)
+        # what the compiled loop looks positions up in; no segments where none were given
+        nothing = Segments(pd.DataFrame({"chrom": [], "start": [], "end": []}), chromosomes).flat()
+        self._regions_flat = nothing if self._regions is None else self._regions.flat()
+        self._tss_flat = nothing if self._tss is None else self._tss.flat()
+        self._tss_depth = np.zeros((2, 0), np.int64) if self._tss is None else self._tss.group_depth.astype(np.int64)
 
     def _grow(self, n: int) -> None:
         size = len(self._counts["n_fragments"])
@@ -127,32 +133,15 @@ class CellQC:
         if len(cell) == 0:
             return
         self._grow(int(cell.max()) + 1)
-        size = len(self._counts["n_fragments"])
-        length = batch.end - batch.start
         c = self._counts
-        c["n_fragments"] += np.bincount(cell, minlength=size)
-        c["n_reads"] += np.bincount(cell, weights=batch.count, minlength=size).astype(np.int64)
-        c["n_nucleosome_free"] += np.bincount(cell[length < NUCLEOSOME_FREE], minlength=size)
-        mono = (length >= NUCLEOSOME_FREE) & (length <= MONO_NUCLEOSOME)
-        c["n_mono_nucleosome"] += np.bincount(cell[mono], minlength=size)
-        self.length_histogram += np.bincount(
-            np.minimum(length, MAX_HISTOGRAM_LENGTH), minlength=MAX_HISTOGRAM_LENGTH + 1
-        )
-        if self._regions is None and self._tss is None:
-            return
-        # both Tn5 insertions of a fragment: its start and its last base
-        chrom2 = np.concatenate([batch.chrom, batch.chrom])
-        pos2 = np.concatenate([batch.start, batch.end - 1])
-        cell2 = np.concatenate([cell, cell])
-        if self._regions is not None:
-            inside = self._regions.lookup(chrom2, pos2) >= 0
-            c["n_insertions_in_regions"] += np.bincount(cell2[inside], minlength=size)
-        if self._tss is not None:
-            idx = self._tss.lookup(chrom2, pos2)
-            hit = idx >= 0
-            for group, field in enumerate(("n_insertions_tss", "n_insertions_tss_flank")):
-                weight = self._tss.group_depth[group, idx[hit]]
-                c[field] += np.bincount(cell2[hit], weights=weight, minlength=size).astype(np.int64)
+        no_counts = np.zeros(0, dtype=np.int64)
+        _count(
+            batch.chrom, batch.start, batch.end, cell, batch.count,
+            c["n_fragments"], c["n_reads"], c["n_nucleosome_free"], c["n_mono_nucleosome"], self.length_histogram,
+            *self._regions_flat, c.get("n_insertions_in_regions", no_counts),
+            *self._tss_flat, self._tss_depth, c.get("n_insertions_tss", no_counts),
+            c.get("n_insertions_tss_flank", no_counts),
+        )  # fmt: skip
 
     def table(self, barcodes: Sequence[str]) -> pd.DataFrame:
         """The QC table, one row per barcode (in id order).
@@ -262,3 +251,59 @@ def write_table(table: pd.DataFrame, path: str | Path) -> None:
             table.to_parquet(tmp, index=False)
         else:
             table.to_csv(tmp, sep="\t", index=False, float_format="%.6g")
+
+
+@numba.njit(nogil=True, cache=True)
+def _count(
+    chrom, start, end, cell, count, n_fragments, n_reads, n_free, n_mono, histogram,
+    r_bounds, r_bound_at, r_answer, r_answer_at, in_regions,
+    t_bounds, t_bound_at, t_answer, t_answer_at, t_depth, tss, flank,
+):  # fmt: skip  # pragma: no cover - compiled
+    """:meth:`CellQC.add` in one loop over the fragments: their counts, lengths, and the
+    segments (of the regions, of the TSS windows) their two insertions fall in, found by
+    pointers that walk the sorted segment bounds as the sorted fragments go (a binary
+    search at each new chromosome, or where the starts go back)."""
+    n_chrom = r_bound_at.size - 1
+    current = -1
+    previous = 0
+    r_lo, r_m, r_k, t_lo, t_m, t_k = 0, 0, 0, 0, 0, 0
+    for f in range(cell.size):
+        x = cell[f]
+        length = end[f] - start[f]
+        n_fragments[x] += 1
+        n_reads[x] += count[f]
+        if length < NUCLEOSOME_FREE:
+            n_free[x] += 1
+        elif length <= MONO_NUCLEOSOME:
+            n_mono[x] += 1
+        histogram[min(length, MAX_HISTOGRAM_LENGTH)] += 1
+        if chrom[f] != current or start[f] < previous:
+            current = chrom[f]
+            known = 0 <= current < n_chrom
+            r_lo = r_bound_at[current] if known else 0
+            r_m = r_bound_at[current + 1] - r_lo if known else 0
+            r_k = np.searchsorted(r_bounds[r_lo : r_lo + r_m], start[f], side="right")
+            t_lo = t_bound_at[current] if known else 0
+            t_m = t_bound_at[current + 1] - t_lo if known else 0
+            t_k = np.searchsorted(t_bounds[t_lo : t_lo + t_m], start[f], side="right")
+        previous = start[f]
+        last = end[f] - 1
+        if r_m >= 2:
+            while r_k < r_m and r_bounds[r_lo + r_k] <= start[f]:
+                r_k += 1
+            j = r_k
+            while j < r_m and r_bounds[r_lo + j] <= last:
+                j += 1
+            for seg in (r_answer[r_answer_at[current] + r_k], r_answer[r_answer_at[current] + j]):
+                if seg >= 0:
+                    in_regions[x] += 1
+        if t_m >= 2:
+            while t_k < t_m and t_bounds[t_lo + t_k] <= start[f]:
+                t_k += 1
+            j = t_k
+            while j < t_m and t_bounds[t_lo + j] <= last:
+                j += 1
+            for seg in (t_answer[t_answer_at[current] + t_k], t_answer[t_answer_at[current] + j]):
+                if seg >= 0:
+                    tss[x] += t_depth[0, seg]
+                    flank[x] += t_depth[1, seg]

@@ -1,6 +1,8 @@
 """File formats and low-level access; nothing here knows a study.
 
 - :mod:`~atlasbench.io.fragments`: streaming, validating reader of 10x fragments files;
+- :mod:`~atlasbench.io.fragment_lines`: its compiled parser of a block of lines;
+- :mod:`~atlasbench.io.read_ahead`: the next block read on a thread while one is worked on;
 - :mod:`~atlasbench.io.barcodes`: barcode packing and lookup;
 - :mod:`~atlasbench.io.bgzf`: BGZF (bgzip) writing;
 - :mod:`~atlasbench.io.genome`: FASTA access, chromosome names, sequence codes, one-hot;

@@ -93,6 +93,7 @@ class BarcodeIndex:
     def _set(self, words: np.ndarray, ids: np.ndarray) -> None:
         """Store the known barcodes and build the hash table over their keys."""
         self._words, self._ids = words, ids
+        self._slots: np.ndarray | None = None  # hash_table's layout, made when asked for
         self._keys = _hash(words)
         if len(np.unique(self._keys)) != len(self._keys):
             # two distinct barcodes with one 64-bit hash: astronomically rare, but never silent
@@ -113,6 +114,28 @@ class BarcodeIndex:
             placed[pending[free][first]] = True
             pending = pending[~placed[pending]]
             probe[pending] = (probe[pending] + 1) & self._mask
+
+    def hash_table(self) -> tuple[np.ndarray, np.uint64, int]:
+        """The index as compiled code looks barcodes up in it
+        (:mod:`atlasbench.io.fragment_lines`): each slot holds what a probe needs in one
+        place, so a lookup touches one or two cache lines.
+
+        Returns
+        -------
+        tuple
+            (uint64 slots of shape (n_slots, 2 + words per barcode): key, id + 1 (0: an
+            empty slot), the barcode's words; the shift that makes a key's first slot;
+            the slot mask).
+        """
+        if self._slots is None:
+            occupied = self._table >= 0
+            rows = self._table[occupied]
+            slots = np.zeros((len(self._table), 2 + self._n_words), dtype=np.uint64)
+            slots[occupied, 0] = self._keys[rows]
+            slots[occupied, 1] = (self._ids[rows] + 1).astype(np.uint64)
+            slots[occupied, 2:] = self._words[rows]
+            self._slots = slots
+        return self._slots, self._shift, self._mask
 
     def lookup(self, array: pa.Array) -> np.ndarray:
         """Id of each barcode of ``array`` (-1: unknown and not growing).

@@ -6,10 +6,10 @@ behind the fragment). It is sorted by position within each chromosome, may start
 ``#`` header lines, and is gzip or bgzip compressed (plain text is accepted too).
 
 Real atlases hold billions of fragments, so the file is never loaded whole: it is
-decompressed in a background thread (ISA-L), cut into blocks of whole lines and each
-block is parsed by Arrow's multithreaded CSV parser into numpy columns. Validation is
-vectorised over the block; only when a block is found bad is it re-read line by line to
-name the first offending line and what was expected there.
+decompressed in a background thread (ISA-L), cut into blocks of whole lines, and each
+block is parsed and checked by compiled code (:mod:`atlasbench.io.fragment_lines`) on
+several threads into numpy columns. Only when a line is found bad is it re-read in Python
+to say what is wrong with it.
 """
 
 from __future__ import annotations
@@ -17,34 +17,24 @@ from __future__ import annotations
 import logging
 import zlib
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from isal import igzip_threaded
 
 from atlasbench.errors import AtlasbenchError, input_error
 from atlasbench.io.barcodes import BarcodeIndex
+from atlasbench.io.fragment_lines import PARSE_THREADS, ParsedLines, parse_lines
+from atlasbench.io.read_ahead import read_ahead
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ("chrom", "start", "end", "barcode", "count")
 BLOCK_BYTES = 1 << 24
-_CONVERT = pacsv.ConvertOptions(
-    column_types={
-        "chrom": pa.dictionary(pa.int32(), pa.string()),
-        "start": pa.int64(),
-        "end": pa.int64(),
-        "barcode": pa.binary(),
-        "count": pa.int64(),
-    }
-)
-# blank lines are errors, not skipped, so that rows and file lines stay in step
-_PARSE = pacsv.ParseOptions(delimiter="\t", quote_char=False, double_quote=False, ignore_empty_lines=False)
-_READ = pacsv.ReadOptions(column_names=list(COLUMNS), use_threads=True, block_size=1 << 22)
 
 
 @dataclass(frozen=True)
@@ -149,17 +139,10 @@ class FragmentReader:
     def __iter__(self) -> Iterator[FragmentBatch]:
         line_no = 1
         tail = b""
-        with _open_bytes(self.path) as fh:
+        with _open_bytes(self.path) as fh, ThreadPoolExecutor(PARSE_THREADS) as threads:
+            pool = threads if PARSE_THREADS > 1 else None
             in_header = True
-            while True:
-                try:
-                    data = fh.read(self.block_bytes)
-                except (EOFError, zlib.error, OSError) as exc:
-                    raise input_error(
-                        self.path,
-                        f"the gzip stream is truncated or corrupt after line {_complete_lines(self.path)} ({exc}); "
-                        "re-copy or re-create the file",
-                    ) from exc
+            for data in read_ahead(self._chunks(fh)):
                 if in_header:
                     # header lines may run on into the next block: an unfinished one is carried
                     data, in_header = self._skip_header(tail + data, at_eof=not data)
@@ -176,16 +159,31 @@ class FragmentReader:
                 block = data[:cut]
                 if not block:
                     continue
-                batch, n_rows = self._parse_block(block, line_no)
+                batch, n_rows = self._parse_block(block, line_no, pool)
                 line_no += n_rows
                 if len(batch):
                     yield batch
             if tail.strip():
-                batch, _ = self._parse_block(tail + b"\n", line_no)
+                batch, _ = self._parse_block(tail + b"\n", line_no, pool)
                 line_no += 1
                 if len(batch):
                     yield batch
         self.n_lines = line_no - 1
+
+    def _chunks(self, fh: BinaryIO) -> Iterator[bytes]:
+        """The file's bytes in chunks of ``block_bytes``, the last one empty."""
+        while True:
+            try:
+                data = fh.read(self.block_bytes)
+            except (EOFError, zlib.error, OSError) as exc:
+                raise input_error(
+                    self.path,
+                    f"the gzip stream is truncated or corrupt after line {_complete_lines(self.path)} ({exc}); "
+                    "re-copy or re-create the file",
+                ) from exc
+            yield data
+            if not data:
+                return
 
     def _skip_header(self, data: bytes, at_eof: bool) -> tuple[bytes, bool]:
         """Skip leading ``#`` lines; return the rest and whether the header may go on."""
@@ -207,52 +205,35 @@ class FragmentReader:
         """Barcodes by id: the mapping given, or every barcode seen so far."""
         return self._barcodes.names
 
-    def _parse_block(self, block: bytes, first_line: int) -> tuple[FragmentBatch, int]:
+    def _parse_block(self, block: bytes, first_line: int, pool: ThreadPoolExecutor | None) -> tuple[FragmentBatch, int]:
         """Parse and validate a block of whole lines; return its fragments and line count."""
-        try:
-            table = pacsv.read_csv(
-                pa.py_buffer(block), read_options=_READ, parse_options=_PARSE, convert_options=_CONVERT
-            )
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            raise _diagnose_block(self.path, block, first_line) from None
-        # a blank line parses as nulls, an empty field as an empty string
-        if (
-            any(table.column(c).null_count for c in COLUMNS)
-            or pc.min(pc.binary_length(table.column("barcode"))).as_py() == 0
-        ):
-            raise _diagnose_block(self.path, block, first_line)
-        # a '#' line after the first fragment that still has five columns (a commented-out
-        # fragment) parses cleanly; its chromosome name gives it away
-        if any(n.startswith("#") for chunk in table.column("chrom").chunks for n in chunk.dictionary.to_pylist()):
-            raise _diagnose_block(self.path, block, first_line)
-        start = table.column("start").to_numpy()
-        end = table.column("end").to_numpy()
-        count = table.column("count").to_numpy()
-        bad = (start < 0) | (end <= start) | (count < 1)
-        if bad.any():
-            raise _diagnose_block(self.path, block, first_line)
-        chrom = self._chrom_index(table.column("chrom"), start, first_line)
-        barcode = np.concatenate([self._barcodes.lookup(chunk) for chunk in table.column("barcode").chunks])
-        batch = FragmentBatch(chrom, start, end, barcode, count, first_line)
+        parsed = parse_lines(block, self._barcodes, pool)
+        if parsed.bad_line >= 0:
+            raise _diagnose_line(self.path, block, first_line, parsed.bad_line)
+        if self._barcodes.grow and (parsed.cell < 0).any():
+            self._add_barcodes(block, parsed)
+        chrom = self._chrom_index(parsed.run_rows, parsed.run_names, parsed.start, first_line)
+        batch = FragmentBatch(chrom, parsed.start, parsed.end, parsed.cell, parsed.count, first_line)
         keep = chrom >= 0
-        return (batch if keep.all() else batch.subset(keep)), table.num_rows
+        return (batch if keep.all() else batch.subset(keep)), len(parsed.start)
+
+    def _add_barcodes(self, block: bytes, parsed: ParsedLines) -> None:
+        """Give the barcodes a growing index has not seen yet their ids, in order of appearance."""
+        rows = np.flatnonzero(parsed.cell < 0)
+        at, length = parsed.barcode_at[rows], parsed.barcode_length[rows].astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(length)])
+        data = np.frombuffer(block, dtype=np.uint8)[np.repeat(at - offsets[:-1], length) + np.arange(offsets[-1])]
+        buffers = [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)]
+        parsed.cell[rows] = self._barcodes.lookup(pa.Array.from_buffers(pa.binary(), len(rows), buffers))
 
     # -- dictionaries and sort order ---------------------------------------------------
-    def _chrom_index(self, column: pa.ChunkedArray, start: np.ndarray, first_line: int) -> np.ndarray:
-        # chromosome names of this block as small local codes, consistent across chunks
-        local: dict[str, int] = {}
-        parts = []
-        for chunk in column.chunks:
-            lookup = np.array([local.setdefault(n, len(local)) for n in chunk.dictionary.to_pylist()], dtype=np.int32)
-            parts.append(lookup[_dict_codes(chunk)])
-        codes = parts[0] if len(parts) == 1 else np.concatenate(parts)
-        names = list(local)
-        # one run per stretch of equal chromosome; sort order is checked run by run
-        run_starts = np.concatenate([[0], np.flatnonzero(codes[1:] != codes[:-1]) + 1])
-        run_ends = np.append(run_starts[1:], len(codes))
-        out = np.empty(len(codes), dtype=np.int32)
-        for rs, re in zip(run_starts.tolist(), run_ends.tolist()):
-            name = names[codes[rs]]
+    def _chrom_index(
+        self, run_rows: np.ndarray, run_names: list[str], start: np.ndarray, first_line: int
+    ) -> np.ndarray:
+        """Chromosome id of each line from its runs of equal chromosome; sort order is checked run by run."""
+        run_ends = np.append(run_rows[1:], len(start))
+        out = np.empty(len(start), dtype=np.int32)
+        for rs, re, name in zip(run_rows.tolist(), run_ends.tolist(), run_names):
             line = first_line + rs
             if name != self._last_chrom:
                 if name in self._finished:
@@ -316,17 +297,14 @@ def _complete_lines(path: Path) -> int:
     return n
 
 
-def _dict_codes(chunk: pa.DictionaryArray) -> np.ndarray:
-    return chunk.indices.to_numpy(zero_copy_only=False)
-
-
-def _diagnose_block(path: Path, block: bytes, first_line: int) -> AtlasbenchError:
-    """Re-read a block that failed fast parsing, line by line, and name the first bad line."""
-    for offset, raw in enumerate(block.split(b"\n")[:-1]):
-        problem = _line_problem(raw)
-        if problem:
-            return input_error(path, problem, first_line + offset)
-    return input_error(path, "could not parse this block of fragments", first_line)
+def _diagnose_line(path: Path, block: bytes, first_line: int, bad: int) -> AtlasbenchError:
+    """The error for the ``bad``-th line of a block, the first the compiled parser refused."""
+    raw = block.split(b"\n", bad + 1)[bad]
+    problem = _line_problem(raw) or (
+        "expected `chrom<TAB>start<TAB>end<TAB>barcode<TAB>count` with plain decimal numbers, "
+        f"found {raw.decode('utf-8', errors='replace')[:80]!r}"
+    )
+    return input_error(path, problem, first_line + bad)
 
 
 def _line_problem(raw: bytes) -> str | None:

@@ -15,6 +15,7 @@ Memory is proportional to the number of intervals, never to the number of insert
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,28 @@ class Segments:
             inner = np.where(self.depth[seg] > 0, seg, -1) if len(seg) else seg
             self._answer.append(np.concatenate([[-1], inner, [-1]]) if len(bounds) else np.array([-1]))
 
+    @cached_property
+    def _flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        bounds = np.concatenate([np.zeros(0, np.int64), *self._bounds]).astype(np.int64)
+        answer = np.concatenate([np.zeros(0, np.int64), *self._answer]).astype(np.int64)
+        bound_at = np.concatenate([[0], np.cumsum([len(b) for b in self._bounds])]).astype(np.int64)
+        answer_at = np.concatenate([[0], np.cumsum([len(a) for a in self._answer])]).astype(np.int64)
+        return bounds, bound_at, answer, answer_at
+
+    def flat(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The lookup tables as flat arrays, for compiled loops
+        (:mod:`atlasbench.data.level_counts`).
+
+        Returns
+        -------
+        tuple of numpy.ndarray
+            (every chromosome's sorted segment bounds one after another, where each
+            chromosome's bounds start (n_chromosomes + 1 offsets), the segment of each
+            ``searchsorted(bounds, pos, side="right")`` answer or -1, where each
+            chromosome's answers start).
+        """
+        return self._flat
+
     def lookup(self, chrom: np.ndarray, pos: np.ndarray) -> np.ndarray:
         """Global segment index of each position, -1 outside every interval.
 
@@ -110,23 +133,30 @@ class Segments:
             out[a:b] = self._answer[cid][np.searchsorted(self._bounds[cid], pos[a:b], side="right")]
         return out
 
-    def interval_sums(self, segment_counts: np.ndarray) -> np.ndarray:
+    def interval_sums(self, segment_counts: np.ndarray, intervals: np.ndarray | None = None) -> np.ndarray:
         """Sum per-segment values over each input interval.
 
         Parameters
         ----------
         segment_counts
-            Values per segment on the last axis, shape (..., n_segments).
+            Values per segment on the first axis, shape (n_segments, ...). It is
+            overwritten by its cumulative sum along that axis (it may be the largest array
+            of a pass: no copy is made).
+        intervals
+            Indices of the intervals wanted (default: all, in order).
 
         Returns
         -------
         numpy.ndarray
-            Shape (..., n_intervals), in the order of the intervals given at
-            construction; 0 for intervals on chromosomes not listed.
+            Shape (n_intervals, ...), in the order of the intervals given at construction
+            (or of ``intervals``); 0 for intervals on chromosomes not listed.
         """
-        zero = np.zeros((*segment_counts.shape[:-1], 1), dtype=segment_counts.dtype)
-        csum = np.concatenate([zero, np.cumsum(segment_counts, axis=-1)], axis=-1)
-        known = self._first >= 0
-        out = np.zeros((*segment_counts.shape[:-1], len(self._first)), dtype=csum.dtype)
-        out[..., known] = csum[..., self._last[known]] - csum[..., self._first[known]]
+        csum = np.cumsum(segment_counts, axis=0, out=segment_counts)
+        wanted = np.arange(len(self._first)) if intervals is None else np.asarray(intervals)
+        first, last = self._first[wanted], self._last[wanted]
+        out = np.zeros((len(wanted), *segment_counts.shape[1:]), dtype=csum.dtype)
+        known = np.flatnonzero(last > first)  # listed, and at least one segment wide
+        out[known] = csum[last[known] - 1]
+        after = known[first[known] > 0]
+        out[after] -= csum[first[after] - 1]
         return out

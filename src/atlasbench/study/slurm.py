@@ -219,6 +219,11 @@ def _submit(study: Study, job: Job, allow_partial_report: bool = False) -> Slurm
     return slurm_job
 
 
+class _OutOfTime(BaseException):
+    """The time-limit signal, raised as a BaseException: no ``except Exception`` on its way
+    (logging's handlers catch every Exception while they write a record) can swallow it."""
+
+
 def _in_slurm(study: Study, key: str, threads: int, time_limit: str, allow_partial_report: bool = False) -> str:
     """What a SLURM job runs: :func:`execute_job`, ended at once by ``scancel``, and with
     running out of time said plainly.
@@ -227,18 +232,31 @@ def _in_slurm(study: Study, key: str, threads: int, time_limit: str, allow_parti
     limit (``--signal``) to checkpoint; these jobs do not checkpoint (a training job
     resumes from its last epoch anyway), so SIGTERM ends them, rather than the SIGKILL
     that follows seconds later. On that time-limit signal submitit raises
-    UncompletedJobError, which would be recorded as the job's error.
+    UncompletedJobError wherever the job is; it is raised on as :class:`_OutOfTime` so
+    that it reaches this function whatever code it interrupts, and the job is recorded
+    as having run out of time (a preempted job is requeued by submitit, as before).
     """
     import signal
+    from types import FrameType
 
     from submitit.core.utils import UncompletedJobError
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    submitit_handler = signal.getsignal(signal.SIGUSR2)
+
+    def on_time_limit(signum: int, frame: FrameType | None) -> None:
+        try:
+            if callable(submitit_handler):
+                submitit_handler(signum, frame)
+        except UncompletedJobError as exc:
+            raise _OutOfTime(str(exc)) from None
+
+    signal.signal(signal.SIGUSR2, on_time_limit)
     try:
         return execute_job(study, key, threads, allow_partial_report=allow_partial_report)
-    except UncompletedJobError:
+    except _OutOfTime as exc:
         write_record(study, key, "failed", error=f"TimeoutError: the job ran out of its SLURM time limit, {time_limit}")
-        raise
+        raise UncompletedJobError(str(exc)) from None
 
 
 def _slurm_job(study: Study, key: str, record: dict | None) -> SlurmJob | None:
