@@ -548,6 +548,12 @@ def test_effective_genome_size_sources(tmp_path, raw, caplog):
     # unknown name with a FASTA: its non-N bases over the study's chromosomes (chrUn left out)
     other = _genome_size_study(tmp_path / "b", raw, name="myGenome1")
     assert stages.effective_genome_size(other, with_fasta) == (12, f"non-N bases of {fasta}")
+    # counted once, for every peak job after: the count is read back from the study's output
+    (cached,) = (other.output / "genome").glob("non_n_bases-*.json")
+    cached.write_text(cached.read_text().replace('"non_n_bases": 12', '"non_n_bases": 13'))
+    assert stages.effective_genome_size(other, with_fasta)[0] == 13
+    fasta.write_text(">chr1\nACGTNNNNNN\n>chr2\nnnACGTAC\n")  # a changed FASTA is counted again
+    assert stages.effective_genome_size(other, with_fasta)[0] == 10
     # chrom sizes only: their sum, with a warning
     with caplog.at_level("WARNING", logger="atlasbench.study.data_stages"):
         assert stages.effective_genome_size(other, sizes_only) == (18, "sum of chromosome sizes")

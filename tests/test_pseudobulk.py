@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyBigWig
 import pytest
 
@@ -257,18 +258,18 @@ def test_bigwig_levels_match_pseudobulk_targets(store, regions, tmp_path):
 # -- memory: flat in the number of fragments ----------------------------------------------
 
 
-def _synthetic_store(folder, n_fragments: int):
+def _synthetic_store(folder, n_fragments: int, step: int = 1):
     """A store of ``n_fragments`` random fragments of 400 cells in 4 types on one 5 Mb
     chromosome (plain-text input, written by Arrow): every row group but the last is a
-    full block of the reader."""
-    import pyarrow as pa
+    full block of the reader. Starts and lengths are multiples of ``step``."""
     import pyarrow.csv as pacsv
 
     rng = np.random.default_rng(n_fragments)
-    start = np.sort(rng.integers(0, 5_000_000, n_fragments))
+    start = np.sort(rng.integers(0, 5_000_000 // step, n_fragments)) * step
     barcodes = np.array([f"C{i:04d}-1" for i in range(400)])
     table = pa.table({
-        "chrom": np.full(n_fragments, "chrA"), "start": start, "end": start + rng.integers(50, 600, n_fragments),
+        "chrom": np.full(n_fragments, "chrA"), "start": start,
+        "end": start + rng.integers(max(1, 50 // step), max(2, 600 // step), n_fragments) * step,
         "barcode": barcodes[rng.integers(0, 400, n_fragments)], "count": rng.integers(1, 4, n_fragments),
     })
     path = folder / "fragments.tsv"
@@ -294,17 +295,92 @@ def _peak_bytes(run) -> int:
     return peak + max((pool.max_memory() or 0) - before, 0)
 
 
-def test_pseudobulk_memory_does_not_grow_with_the_fragments(tmp_path):
+@pytest.fixture(scope="module")
+def stores_of_two_sizes(tmp_path_factory) -> dict:
+    """Synthetic stores of 2 M and 8 M fragments, same cells (for the memory tests)."""
+    out = {}
+    for n in (2_000_000, 8_000_000):
+        folder = tmp_path_factory.mktemp(f"frags{n}")
+        out[n] = _synthetic_store(folder, n)
+    return out
+
+
+def test_pseudobulk_memory_does_not_grow_with_the_fragments(stores_of_two_sizes):
     """Issue 18: at 2 M and 8 M fragments (same cells, regions and grid) the pass holds
     row groups of fragments (bounded by the reader's block, about 550,000 fragments) and
     an accumulator of levels x cell types x segments, so its peak is the same."""
     regions = pd.DataFrame({"chrom": "chrA", "start": np.arange(4_000) * 1_200 + 100})
     regions["end"] = regions["start"] + 500
     peaks = {}
-    for n in (2_000_000, 8_000_000):
-        (tmp_path / str(n)).mkdir()
-        store = _synthetic_store(tmp_path / str(n), n)
+    for n, store in stores_of_two_sizes.items():
         peaks[n] = _peak_bytes(lambda s=store: pseudobulk(s, regions, [50, 200, "all"], [100, "all"], seed=3))
     accumulator = 3 * 2 * 4 * (2 * len(regions) + 1) * 8  # depth x cell levels x types x segments, int64
     assert peaks[2_000_000] > accumulator
     assert peaks[8_000_000] < 1.1 * peaks[2_000_000], peaks
+
+
+def test_bigwig_memory_does_not_grow_with_the_fragments(tmp_path):
+    """Issue 18: the export holds a batch (a row group) and the fragments crossing its end,
+    not a chromosome's: four times the fragments on the one chromosome, the same peak.
+    (Fragments on a 100 bp grid: few distinct positions, so that writing the bigWigs is quick.)"""
+    peaks = {}
+    for n in (2_000_000, 8_000_000):
+        (tmp_path / str(n)).mkdir()
+        store = _synthetic_store(tmp_path / str(n), n, step=100)
+        out = tmp_path / str(n) / "bigwig"
+        peaks[n] = _peak_bytes(lambda s=store, o=out: export_bigwigs(s, o, {"chrA": 5_000_000}))
+    assert peaks[8_000_000] < 1.1 * peaks[2_000_000], peaks
+
+
+def _rechunked(store, folder: Path, rows: int):
+    """The store with row groups of at most ``rows`` fragments (never spanning chromosomes)."""
+    import pyarrow.parquet as pq
+
+    from atlasbench.data.ingest import STORE_SCHEMA, open_store
+
+    folder.mkdir()
+    table = pq.read_table(store.fragments)
+    chrom = table.column("chrom").to_numpy()
+    with pq.ParquetWriter(folder / "fragments.parquet", STORE_SCHEMA) as writer:
+        for c in np.unique(chrom):
+            writer.write_table(table.filter(pa.array(chrom == c)), row_group_size=rows)
+    for name in ("cells.parquet", "store.json"):
+        (folder / name).write_bytes((store.directory / name).read_bytes())
+    return open_store(folder)
+
+
+def _intervals(paths: dict[str, dict[str, Path]]) -> dict:
+    out = {}
+    for kind, of_type in paths.items():
+        for t, path in of_type.items():
+            bw = pyBigWig.open(str(path))
+            try:
+                out[kind, t] = {c: bw.intervals(c) for c in bw.chroms()}
+            finally:
+                bw.close()
+    return out
+
+
+def test_bigwigs_stream_batch_by_batch_and_across_combined_parts(store, tmp_path):
+    """Written batch by batch, the files are those of one pass: a store cut into row groups
+    of 997 fragments (fragments crossing every cut), and a store combining it with itself
+    (two runs per chromosome whose starts go back; the same CPM), write the same intervals."""
+    from atlasbench.data.combine import combine_stores
+
+    whole = _intervals(export_bigwigs(store, tmp_path / "whole", SIZES)["reads-all_cells-all"])
+    small = _rechunked(store, tmp_path / "small", 997)
+    assert pq_row_groups(small) > 20
+    assert _intervals(export_bigwigs(small, tmp_path / "cut", SIZES)["reads-all_cells-all"]) == whole
+    twice = combine_stores({"a": small, "b": small}, tmp_path / "twice")
+    got = _intervals(export_bigwigs(twice, tmp_path / "twice-bw", SIZES)["reads-all_cells-all"])
+    assert got.keys() == whole.keys()
+    for key, by_chrom in whole.items():
+        for chrom, intervals in by_chrom.items():
+            assert [(s, e) for s, e, _ in got[key][chrom]] == [(s, e) for s, e, _ in intervals]
+            np.testing.assert_allclose([v for *_, v in got[key][chrom]], [v for *_, v in intervals], rtol=1e-6)
+
+
+def pq_row_groups(store) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(store.fragments).num_row_groups

@@ -257,11 +257,29 @@ class Store:
                 stats = pf.metadata.row_group(rg).column(0).statistics
                 if stats is not None and stats.has_min_max and stats.min != want:
                     continue
-            table = pf.read_row_group(rg)
-            cols = {name: table.column(name).to_numpy() for name in STORE_SCHEMA.names}
-            cols["start"] = cols["start"].astype(np.int64)
-            cols["end"] = cols["end"].astype(np.int64)
-            yield cols
+            yield read_batch(pf, rg)
+
+
+def read_batch(fragments: pq.ParquetFile, index: int) -> dict[str, np.ndarray]:
+    """One row group of a store's ``fragments.parquet`` as :meth:`Store.batches` yields it.
+
+    Parameters
+    ----------
+    fragments
+        The store's fragments file, open.
+    index
+        The row group.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        Columns chrom, start, end, cell, count (int32; start and end widened to int64).
+    """
+    table = fragments.read_row_group(index)
+    cols = {name: table.column(name).to_numpy() for name in STORE_SCHEMA.names}
+    cols["start"] = cols["start"].astype(np.int64)
+    cols["end"] = cols["end"].astype(np.int64)
+    return cols
 
 
 def open_store(directory: str | Path) -> Store:

@@ -30,10 +30,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pyBigWig
 from tqdm.auto import tqdm
 
-from atlasbench.data.ingest import Store
+from atlasbench.data.ingest import Store, read_batch
 from atlasbench.data.level_counts import count_batch
 from atlasbench.data.levels import level_key, reads_unit_words
 from atlasbench.data.sampling import (
@@ -355,8 +356,9 @@ def export_bigwigs(
     (``reads-all_cells-all`` for the full data), ``<kind>`` one of :data:`BIGWIG_KINDS`
     and ``<stem>`` the cell type through :func:`atlasbench.io.names.file_stem`.
 
-    The store is read one chromosome at a time (one pass for the library sizes, then one
-    per level), so memory is bounded by the fragments of one chromosome.
+    The store is read one batch (row group) at a time: one pass for the library sizes,
+    then one per level that writes, as it goes, every position no later fragment can
+    reach. Memory is a batch and the fragments crossing its end, not a chromosome.
 
     Parameters
     ----------
@@ -383,14 +385,21 @@ def export_bigwigs(
     # pass 1: fragments kept per (depth level, cell level, cell type), and which row
     # groups hold which chromosome (the draws are seeded by the row group's index)
     kept = np.zeros(n_d * n_c * n_t, dtype=np.int64)
-    groups_of: dict[int, list[int]] = {}
+    # per chromosome, its row groups in runs sorted by start (one per part of a combined store)
+    runs_of: dict[int, list[list[tuple[int, int]]]] = {}
+    last_start: dict[int, int] = {}
     for batch_index, batch in enumerate(store.batches()):
         d, c, cell = _batch_levels(batch, batch_index, setup, seed)
         ok = (d < n_d) & (c < n_c) & (setup.cell_type_id[cell] >= 0)
         group = (d * n_c + c) * n_t + setup.cell_type_id[cell]
         kept += np.bincount(group[ok], minlength=n_d * n_c * n_t)
         if len(cell):
-            groups_of.setdefault(int(batch["chrom"][0]), []).append(batch_index)
+            chrom, first = int(batch["chrom"][0]), int(batch["start"][0])
+            runs = runs_of.setdefault(chrom, [])
+            if not runs or first < last_start[chrom]:
+                runs.append([])
+            runs[-1].append((batch_index, first))
+            last_start[chrom] = int(batch["start"][-1])
     kept = np.cumsum(np.cumsum(kept.reshape(n_d, n_c, n_t), axis=0), axis=1)
 
     header = [(c, int(chrom_sizes[c])) for c in store.chromosomes if c in chrom_sizes]
@@ -407,7 +416,7 @@ def export_bigwigs(
                 }
                 for kind in BIGWIG_KINDS
             }
-            _write_level_bigwigs(store, header, groups_of, setup, seed, i, j, present, kept[i, j], paths)
+            _write_level_bigwigs(store, header, runs_of, setup, seed, i, j, present, kept[i, j], paths)
             out[key] = paths
     return out
 
@@ -460,8 +469,15 @@ def _batch_levels(batch, batch_index: int, setup: _Levels, seed: int) -> tuple[n
     return d, setup.cell_level[cell].astype(np.int64), cell
 
 
-def _write_level_bigwigs(store, header, groups_of, setup, seed, i, j, present, kept, paths) -> None:
-    """Both kinds of bigWig of one level, streaming the store one chromosome at a time."""
+def _write_level_bigwigs(store, header, runs_of, setup, seed, i, j, present, kept, paths) -> None:
+    """Both kinds of bigWig of one level, streaming the store batch by batch.
+
+    A chromosome's batches form runs sorted by start (one, or one per part of a combined
+    store), merged here by taking next the batch that starts first. Positions before the
+    start of the next batch to come are settled and written; the rest is carried
+    (:class:`_Track`), so memory is a batch and what crosses its end.
+    """
+    fragments = pq.ParquetFile(store.fragments)
     with contextlib.ExitStack() as stack:
         writers: dict[str, dict[int, Any]] = {}
         for kind in BIGWIG_KINDS:
@@ -472,51 +488,79 @@ def _write_level_bigwigs(store, header, groups_of, setup, seed, i, j, present, k
                 bw.addHeader(header)
                 writers[kind][k] = bw
         for chrom, size in header:
-            want = store.chromosomes.index(chrom)
-            indices = iter(groups_of.get(want, []))
-            starts, ends, types = [], [], []
-            for batch in store.batches(chrom):
-                if len(batch["cell"]) == 0 or int(batch["chrom"][0]) != want:
-                    continue
-                d, c, cell = _batch_levels(batch, next(indices), setup, seed)
+            tracks = {k: _Track(size) for k in present}
+            runs = [list(run) for run in runs_of.get(store.chromosomes.index(chrom), [])]
+            while any(runs):
+                index = min((run for run in runs if run), key=lambda run: run[0][1]).pop(0)[0]
+                batch = read_batch(fragments, index)
+                d, c, cell = _batch_levels(batch, index, setup, seed)
                 keep = (d <= i) & (c <= j)
-                starts.append(batch["start"][keep])
-                ends.append(batch["end"][keep])
-                types.append(setup.cell_type_id[cell[keep]])
-            if not starts:
-                continue
-            start, end, of_type = np.concatenate(starts), np.concatenate(ends), np.concatenate(types)
-            for k in present:
-                sel = of_type == k
-                s, e = start[sel], end[sel]
-                sites, n = np.unique(np.concatenate([s, e - 1]), return_counts=True)
-                if len(sites):
-                    scale = 1e6 / (2 * int(kept[k]))
-                    writers["cutsites"][k].addEntries(chrom, sites.tolist(), values=(n * scale).tolist(), span=1)
-                runs = _coverage_runs(s, e, size)
-                if runs is not None:
-                    writers["coverage"][k].addEntries(
-                        [chrom] * len(runs[0]),
-                        runs[0].tolist(),
-                        ends=runs[1].tolist(),
-                        values=(runs[2] * (1e6 / int(kept[k]))).tolist(),
-                    )
+                start, end, of_type = batch["start"][keep], batch["end"][keep], setup.cell_type_id[cell[keep]]
+                cut = min((run[0][1] for run in runs if run), default=np.inf)  # where the batches to come start
+                for k in present:
+                    sel = of_type == k
+                    tracks[k].add(start[sel], end[sel])
+                    _write_settled(chrom, tracks[k], cut, writers["cutsites"][k], writers["coverage"][k], kept[k])
 
 
-def _coverage_runs(start: np.ndarray, end: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Fragment coverage of ``[start, end)`` intervals as runs (starts, ends, depth > 0).
+def _write_settled(chrom: str, track: _Track, cut: float, cutsites: Any, coverage: Any, kept: int) -> None:
+    """Write what a track has settled before ``cut`` to its two bigWigs (CPM of ``kept`` fragments)."""
+    sites, n = track.settled_sites(cut)
+    if len(sites):
+        cutsites.addEntries(chrom, sites.tolist(), values=(n * (1e6 / (2 * int(kept)))).tolist(), span=1)
+    starts, ends, depth = track.settled_runs(cut)
+    if len(starts):
+        coverage.addEntries(
+            [chrom] * len(starts), starts.tolist(), ends=ends.tolist(), values=(depth * (1e6 / int(kept))).tolist()
+        )
 
-    A +1 at each start and a -1 at each end, summed per position, then cumulated: the
-    depth holds from one event position to the next.
+
+class _Track:
+    """One cell type's fragments of one chromosome not yet written to its bigWigs.
+
+    Positions before a cut that no fragment to come can reach are settled: their
+    insertions and coverage are final. What waits: the insertions at or after the cut, and
+    the fragments reaching past the last coverage event before it, clipped there (a
+    position where the coverage changes already, so the runs are cut where one pass over
+    the chromosome would cut them and the files are the same).
     """
-    start = np.minimum(start, size)
-    end = np.minimum(end, size)
-    ok = end > start
-    if not ok.any():
-        return None
-    pos, inverse = np.unique(np.concatenate([start[ok], end[ok]]), return_inverse=True)
-    n = int(ok.sum())
-    delta = np.bincount(inverse, weights=np.repeat([1.0, -1.0], n), minlength=len(pos))
-    depth = np.rint(np.cumsum(delta)[:-1]).astype(np.int64)
-    covered = depth > 0
-    return pos[:-1][covered], pos[1:][covered], depth[covered]
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.sites = np.zeros(0, dtype=np.int64)
+        self.start = np.zeros(0, dtype=np.int64)
+        self.end = np.zeros(0, dtype=np.int64)
+
+    def add(self, start: np.ndarray, end: np.ndarray) -> None:
+        """Take more fragments of the chromosome (any order)."""
+        self.sites = np.concatenate([self.sites, start, end - 1])
+        self.start = np.concatenate([self.start, np.minimum(start, self.size)])
+        self.end = np.concatenate([self.end, np.minimum(end, self.size)])
+
+    def settled_sites(self, cut: float) -> tuple[np.ndarray, np.ndarray]:
+        """Insertion positions before ``cut`` and their counts, sorted; the rest is kept."""
+        done = self.sites < cut
+        sites, n = np.unique(self.sites[done], return_counts=True)
+        self.sites = self.sites[~done]
+        return sites, n
+
+    def settled_runs(self, cut: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Coverage runs (starts, ends, depth > 0) ending at or before ``cut``.
+
+        A +1 at each start and a -1 at each end, summed per position, then cumulated: the
+        depth holds from one event position to the next.
+        """
+        ok = self.end > self.start
+        start, end = self.start[ok], self.end[ok]
+        pos, inverse = np.unique(np.concatenate([start, end]), return_inverse=True)
+        delta = np.bincount(inverse, weights=np.repeat([1.0, -1.0], len(start)), minlength=len(pos))
+        depth = np.rint(np.cumsum(delta)[:-1]).astype(np.int64)
+        n_settled = int(np.searchsorted(pos, cut, side="right"))  # events at or before the cut
+        if n_settled == 0:
+            self.start, self.end = start, end
+            return pos[:0], pos[:0], depth[:0]
+        last = pos[n_settled - 1]
+        covered = (np.arange(len(depth)) < n_settled - 1) & (depth > 0)
+        later = end > last
+        self.start, self.end = np.maximum(start[later], last), end[later]
+        return pos[:-1][covered], pos[1:][covered], depth[covered]

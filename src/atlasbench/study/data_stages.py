@@ -241,7 +241,7 @@ def effective_genome_size(study: Study, genome: GenomeInfo) -> tuple[int, str]:
     if fetched is not None:  # counted once when it was fetched (genome.json)
         return fetched.effective_size(genome.chrom_sizes), f"non-N bases of {fetched.fasta}"
     if genome.fasta is not None:
-        return non_n_bases(genome.fasta, list(genome.chrom_sizes)), f"non-N bases of {genome.fasta}"
+        return _non_n_bases(study, genome.fasta, list(genome.chrom_sizes)), f"non-N bases of {genome.fasta}"
     total = sum(genome.chrom_sizes.values())
     log.warning(
         "regions: MACS3 effective genome size: genome.name %r is not a known assembly and there is no FASTA, "
@@ -251,6 +251,18 @@ def effective_genome_size(study: Study, genome: GenomeInfo) -> tuple[int, str]:
         f"{total:,}",
     )
     return total, "sum of chromosome sizes"
+
+
+def _non_n_bases(study: Study, fasta: Path, chromosomes: list[str]) -> int:
+    """The FASTA's non-N bases over the chromosomes, counted once (every peak job asks;
+    a mammalian genome takes a while to scan), under ``genome/`` of the study's output."""
+    path = study.output / "genome" / f"non_n_bases-{fingerprint(fasta, chromosomes)}.json"
+    if path.exists():
+        return int(json.loads(path.read_text())["non_n_bases"])
+    count = non_n_bases(fasta, chromosomes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(path, json.dumps({"fasta": str(fasta), "chromosomes": chromosomes, "non_n_bases": count}))
+    return count
 
 
 def peaks_stage(study: Study, platform: str, cell_type: str, store: Store, genome_size: int) -> Path:
@@ -513,7 +525,7 @@ def targets_stage(
                 continue
             _warn_overlapping_draws(platform, level, pb, i, j)
             for fold in folds:
-                draws[f"{level}/fold-{fold}"] = {
+                draws[_draw_name(level, fold)] = {
                     "file": f"draws/{level}_fold-{fold}.h5ad",
                     "reads_per_cell": reads if isinstance(reads, str) else int(reads),
                     "cells": cells if isinstance(cells, str) else int(cells),
@@ -562,29 +574,31 @@ def _sampler(study: Study, store: Store, regions: pd.DataFrame, usable_fraction:
     )
 
 
-def draw_stage(study: Study, platform: str, store: Store, regions: pd.DataFrame, folder: Path, draw: str) -> Path:
-    """The targets of one draw a :func:`targets_stage` folder plans (cached).
+def draw_stage(study: Study, data: StudyData, platform: str, store: Store, level: str, fold: int) -> Path:
+    """The targets of one draw the platform's :func:`targets_stage` plans (cached).
 
     Parameters
     ----------
     study
         The study.
+    data
+        The study's data (:func:`study_data`): its regions, and the platform's targets
+        folder, whose manifest plans the draw.
     platform
         Name of the platform.
     store
         The platform's store.
-    regions
-        The study's regions.
-    folder
-        The platform's targets folder (its manifest plans the draw).
-    draw
-        ``<level>/fold-<k>``: the level's draw for test fold k.
+    level, fold
+        The level (its key) and the test fold of the draw.
 
     Returns
     -------
     pathlib.Path
         The draw's targets ``.h5ad``, in the folder's ``draws/``.
     """
+    folder = data.targets[platform][FULL_LEVEL].parent
+    draw = _draw_name(level, fold)
+    regions = data.regions
     plan = json.loads((folder / "manifest.json").read_text())
     entry = plan["draws"][draw]
     path = folder / entry["file"]
@@ -613,6 +627,11 @@ def _warn_overlapping_draws(platform: str, level: str, pb: Pseudobulk, i: int, j
             level,
             100 * share,
         )
+
+
+def _draw_name(level: str, fold: int) -> str:
+    """A draw's name in a targets manifest: ``<level>/fold-<k>``."""
+    return f"{level}/fold-{fold}"
 
 
 def _read_manifest(folder: Path) -> PlatformTargets:
@@ -906,7 +925,6 @@ def build_all_targets(study: Study) -> dict[str, dict[str, Path]]:
     data = study_data(study)
     stores = platform_stores(study, data.genome)
     for platform, draws in data.draws.items():
-        folder = data.targets[platform][FULL_LEVEL].parent
         for level, fold in draws:
-            draw_stage(study, platform, stores[platform], data.regions, folder, f"{level}/fold-{fold}")
+            draw_stage(study, data, platform, stores[platform], level, fold)
     return data.targets

@@ -496,9 +496,8 @@ def _run_model_job(study: Study, key: str, allow_partial_report: bool = False) -
         from atlasbench.study.data_stages import draw_stage, platform_stores
 
         _, platform, level, fold = key.split("/")
-        folder = data.targets[platform][FULL_LEVEL].parent
         store = platform_stores(study, data.genome)[platform]
-        return [draw_stage(study, platform, store, data.regions, folder, f"{level}/{fold}")]
+        return [draw_stage(study, data, platform, store, level, int(fold.removeprefix("fold-")))]
     if job.kind == "train":
         model_dir = _model_dirs(study, data, [key])[0]
         return [model_dir]
