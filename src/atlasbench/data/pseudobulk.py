@@ -192,11 +192,12 @@ def pseudobulk(
             bar.update(len(batch["cell"]))
 
     # nested levels: level (D, C) holds everything first seen at d <= D and c <= C
-    acc = acc.reshape(n_s, n_d, n_c, n_t)
-    np.cumsum(acc, axis=1, out=acc)
-    np.cumsum(acc, axis=2, out=acc)
-    counts = np.ascontiguousarray(segments.interval_sums(acc, np.arange(len(regions))).transpose(1, 2, 3, 0))
+    # sums over each window's segments first, then the nesting's sums on that smaller array
+    counts = segments.interval_sums(acc.reshape(n_s, n_d, n_c, n_t), np.arange(len(regions)))
     del acc
+    np.cumsum(counts, axis=1, out=counts)
+    np.cumsum(counts, axis=2, out=counts)
+    counts = np.ascontiguousarray(counts.transpose(1, 2, 3, 0))
     library = np.cumsum(np.cumsum(library.reshape(n_d, n_c, n_t), axis=0), axis=1)
     frags = np.cumsum(frag_per_cell.reshape(n_d, n_all), axis=0)
     reads_kept = np.cumsum(reads_per_cell.reshape(n_all, n_d + 1)[:, :n_d], axis=1).T

@@ -137,38 +137,40 @@ class FragmentReader:
 
     # -- reading ---------------------------------------------------------------------
     def __iter__(self) -> Iterator[FragmentBatch]:
-        line_no = 1
-        tail = b""
+        rows = 0
         with _open_bytes(self.path) as fh, ThreadPoolExecutor(PARSE_THREADS) as threads:
             pool = threads if PARSE_THREADS > 1 else None
-            in_header = True
-            for data in read_ahead(self._chunks(fh)):
+            # the blocks are cut (and the header skipped) on the reading-ahead thread
+            for block in read_ahead(self._blocks(fh)):
+                batch, n_rows = self._parse_block(block, self.n_header_lines + 1 + rows, pool)
+                rows += n_rows
+                if len(batch):
+                    yield batch
+        self.n_lines = self.n_header_lines + rows
+
+    def _blocks(self, fh: BinaryIO) -> Iterator[bytes]:
+        """The lines after the header in blocks of whole lines (a last line without its
+        newline gets one); the header's lines are counted in ``n_header_lines`` before
+        the first block comes."""
+        tail = b""
+        in_header = True
+        for data in self._chunks(fh):
+            if in_header:
+                # header lines may run on into the next chunk: an unfinished one is carried
+                data, in_header = self._skip_header(tail + data, at_eof=not data)
+                tail = b""
                 if in_header:
-                    # header lines may run on into the next block: an unfinished one is carried
-                    data, in_header = self._skip_header(tail + data, at_eof=not data)
-                    tail = b""
-                    line_no = self.n_header_lines + 1
-                    if in_header:
-                        tail = data
-                        continue
-                if not data:
-                    break
-                data = tail + data
-                cut = data.rfind(b"\n") + 1
-                tail = data[cut:]
-                block = data[:cut]
-                if not block:
+                    tail = data
                     continue
-                batch, n_rows = self._parse_block(block, line_no, pool)
-                line_no += n_rows
-                if len(batch):
-                    yield batch
-            if tail.strip():
-                batch, _ = self._parse_block(tail + b"\n", line_no, pool)
-                line_no += 1
-                if len(batch):
-                    yield batch
-        self.n_lines = line_no - 1
+            if not data:
+                break
+            data = tail + data
+            cut = data.rfind(b"\n") + 1
+            tail = data[cut:]
+            if cut:
+                yield data[:cut]
+        if tail.strip():
+            yield tail + b"\n"
 
     def _chunks(self, fh: BinaryIO) -> Iterator[bytes]:
         """The file's bytes in chunks of ``block_bytes``, the last one empty."""
