@@ -140,3 +140,17 @@ def test_property_against_brute_force(raw_intervals, raw_positions):
     chrom_id = np.array([c for c, _ in raw_positions], dtype=np.int32)
     pos = np.array([p for _, p in raw_positions], dtype=np.int64)
     check(intervals, CHROMS, chrom_id, pos)
+
+
+def test_interval_sums_in_chunks_equal_one_pass(monkeypatch):
+    """A large region set is summed a chunk of intervals at a time (bounded temporaries)."""
+    import atlasbench.io.intervals as intervals_module
+
+    intervals, chrom_id, pos = random_case(5)
+    seg = Segments(intervals, CHROMS)
+    idx = seg.lookup(chrom_id, pos)
+    counts = np.bincount(idx[idx >= 0], minlength=seg.n_segments)
+    whole = seg.interval_sums(counts.copy())
+    monkeypatch.setattr(intervals_module, "_ROWS_AT_ONCE", 2)
+    np.testing.assert_array_equal(seg.interval_sums(counts.copy()), whole)
+    np.testing.assert_array_equal(whole, brute_interval_counts(intervals, CHROMS, chrom_id, pos))

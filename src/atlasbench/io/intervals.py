@@ -21,6 +21,10 @@ import numpy as np
 import pandas as pd
 
 
+_ROWS_AT_ONCE = 1 << 16
+"""Intervals summed at once by :meth:`Segments.interval_sums` (bounds its temporary arrays)."""
+
+
 class Segments:
     """Elementary segments of a set of intervals, indexed for position lookup.
 
@@ -156,7 +160,9 @@ class Segments:
         first, last = self._first[wanted], self._last[wanted]
         out = np.zeros((len(wanted), *segment_counts.shape[1:]), dtype=csum.dtype)
         known = np.flatnonzero(last > first)  # listed, and at least one segment wide
-        out[known] = csum[last[known] - 1]
-        after = known[first[known] > 0]
-        out[after] -= csum[first[after] - 1]
+        for rows in np.array_split(known, max(1, len(known) // _ROWS_AT_ONCE)):  # temporaries of a chunk only
+            sums = csum[last[rows] - 1]
+            after = first[rows] > 0
+            sums[after] -= csum[first[rows][after] - 1]
+            out[rows] = sums
         return out
