@@ -20,7 +20,6 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-
 _ROWS_AT_ONCE = 1 << 16
 """Intervals summed at once by :meth:`Segments.interval_sums` (bounds its temporary arrays)."""
 
