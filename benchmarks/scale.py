@@ -16,10 +16,10 @@ mm10-like file (``benchmarks/ingest.py``'s generator), whose density per base is
 published cell type's. One test fold is trained per scenario here (the published study
 has 10).
 
-    python benchmarks/scale.py benchmarks/out/scale --cells 350 1400 2800
+    python benchmarks/scale.py benchmarks/out/scale --cells 350 2800 14000
 
 ``--cells`` is the 10x-like platform's cells per size (350: about 5 M fragments per
-10x-like platform). The projection to the published size (two platforms of a billion
+10x-like platform; 14,000: 200 M). The projection to the published size (two platforms of a billion
 fragments, 16 cell types, the mouse grid with 10 test folds) takes the per-fragment rates
 of the largest size, MACS3's at mm10-like density, and shows its arithmetic.
 """
