@@ -723,6 +723,21 @@ def test_three_platforms_rank_only_the_resolved_pairs() -> None:
     assert "<b>10x</b> and <b>hydrop</b> rank above <b>s3</b> (0.520), which holds over the grid" in sentence
 
 
+def test_a_holding_difference_against_the_full_data_means_is_said_so() -> None:
+    """The demo's case: 10x ahead over the grid (holds), hydrop a little higher at full
+    data: not ranked, and the summary says why rather than that they cannot be told apart."""
+    from atlasbench.report.comparisons import ranking_sentence, ranking_tiers, tier_ranks
+
+    ranking = _ranking({"hydrop": 0.882, "10x": 0.880})
+    pairs = pd.DataFrame([_pair("10x", "hydrop", -0.015, True)])
+    sentence = ranking_sentence(ranking, pairs, order=["10x", "hydrop"])
+    assert tier_ranks(ranking, ranking_tiers(ranking, pairs, ["10x", "hydrop"])) == [1, 1]
+    assert "ranks first" not in sentence and "told apart" not in sentence
+    assert "are not ranked: their difference over the grid holds, but their means at full data go the other way: " \
+           "paired difference (10x minus hydrop) +0.015" in sentence
+    assert "10x is ahead over the grid, and that holds" in sentence
+
+
 def test_one_model_each_and_no_pairs_cannot_be_judged() -> None:
     from atlasbench.report.comparisons import ranking_caption, ranking_sentence, ranking_tiers, tier_ranks
 

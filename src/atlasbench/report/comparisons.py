@@ -344,16 +344,23 @@ def _tier_words(
     found: Mapping[frozenset[str], power.Resolution],
     full: bool = False,
 ) -> str:
-    """'X (...) and Y (...) are indistinguishable at this study's power: <each pair's evidence and power>'."""
+    """'X (...) and Y (...) are indistinguishable at this study's power: <each pair's evidence and power>'.
+
+    Two platforms whose difference over the grid holds share a tier only because their
+    means at full data go the other way; that is said, rather than that they cannot be
+    told apart.
+    """
     names = [named(p, full=full and i == 0) for i, p in enumerate(tier)]
     pairs = [(x, y) for i, x in enumerate(tier) for y in tier[i + 1 :]]
     resolved = [found.get(frozenset(pair)) for pair in pairs]
     noise = all(r is None or not r.holds for r in resolved)
-    head = join_words(names) + (
-        " are indistinguishable at this study's power"
-        if noise
-        else " cannot all be told apart at this study's power, so they are not ranked"
-    )
+    if noise:
+        verdict = " are indistinguishable at this study's power"
+    elif len(tier) == 2:
+        verdict = " are not ranked: their difference over the grid holds, but their means at full data go the other way"
+    else:
+        verdict = " cannot all be told apart at this study's power, so they are not ranked"
+    head = join_words(names) + verdict
     parts = []
     for (x, y), r in zip(pairs, resolved):
         if r is None:
