@@ -41,9 +41,9 @@ from atlasbench.data.sampling import (
     cell_levels,
     cell_order,
     depth_probabilities,
+    draw_levels,
     first_cell_level,
     first_level,
-    read_levels,
 )
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.atomic import atomic_path
@@ -221,11 +221,15 @@ def pseudobulk(
 
 
 def _with_draws(store: Store, seed: int) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """The store's batches, each with one uniform draw per read (the draws of
-    :func:`atlasbench.data.sampling.read_levels`, seeded by the seed and the batch's index)."""
+    """The store's batches, each with its draws (:func:`_batch_draws`)."""
     for batch_index, batch in enumerate(store.batches()):
-        rng = np.random.default_rng([seed, batch_index])
-        yield batch, rng.random(int(batch["count"].sum()))
+        yield batch, _batch_draws(batch, batch_index, seed)
+
+
+def _batch_draws(batch: dict[str, np.ndarray], batch_index: int, seed: int) -> np.ndarray:
+    """One uniform draw per read of a batch, the reads of fragment 0 first, seeded by the
+    seed and the batch's index: the draws pseudobulk and the bigWigs of its levels share."""
+    return np.random.default_rng([seed, batch_index]).random(int(batch["count"].sum()))
 
 
 def _dropped_cell_types(cell_level, cell_type_id, cell_types, cells, sizes, min_cells) -> list[list[str]]:
@@ -462,11 +466,9 @@ def _level_setup(
 
 def _batch_levels(batch, batch_index: int, setup: _Levels, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each fragment's first depth level and first cell level (the draws of :func:`pseudobulk`)."""
-    rng = np.random.default_rng([seed, batch_index])
     cell = batch["cell"].astype(np.int64)
-    count = batch["count"]
-    lowest = read_levels(count, setup.probs, rng)
-    d = first_level(count, lowest).astype(np.int64)
+    lowest = draw_levels(_batch_draws(batch, batch_index, seed), setup.probs)
+    d = first_level(batch["count"], lowest).astype(np.int64)
     return d, setup.cell_level[cell].astype(np.int64), cell
 
 

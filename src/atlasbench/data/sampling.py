@@ -117,7 +117,24 @@ def read_levels(count: np.ndarray, probs: np.ndarray, rng: np.random.Generator) 
         fragment 1, ...: the index of the lowest level keeping the read, ``L`` if none.
         Work and memory are proportional to the reads.
     """
-    draw = rng.random(int(count.sum()))
+    return draw_levels(rng.random(int(count.sum())), probs)
+
+
+def draw_levels(draw: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Lowest depth level keeping each read, from its uniform draw (:func:`read_levels`).
+
+    Parameters
+    ----------
+    draw
+        One uniform draw per read.
+    probs
+        Increasing keep probabilities, shape (L,).
+
+    Returns
+    -------
+    numpy.ndarray
+        int8 array like ``draw``: the index of the lowest level keeping the read, ``L`` if none.
+    """
     lowest = np.zeros(len(draw), dtype=np.int8)
     for p in probs:
         lowest += draw >= p
