@@ -9,7 +9,9 @@ genome with custom profiles. Everything is seeded, so every number here is fixed
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import json
+import tracemalloc
 from itertools import pairwise
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from atlasbench.data.pseudobulk import pseudobulk
 from atlasbench.errors import AtlasbenchError
 from atlasbench.io.annotation import read_tss
 from atlasbench.io.genome import open_genome
+from atlasbench.simulate import sequencing
 from atlasbench.simulate.atlas import DEFAULT_PROPORTIONS, PRESETS, read_fasta, simulate_atlas
 from atlasbench.simulate.sequencing import plan_barcodes, sequence_platform
 from atlasbench.study.loader import load_study
@@ -452,3 +455,37 @@ def test_unknown_preset_rejected(tmp_path):
     assert not (out / "study.yaml").exists()
     with pytest.raises(AtlasbenchError, match="unknown preset"):
         simulate_atlas(out, "huge")
+
+
+# --- 6. memory: a batch of molecules and a bound on held fragments, not the densest locus ----
+
+
+def test_memory_does_not_follow_the_densest_locus(atlas, regions, tmp_path, monkeypatch):
+    # every region's accessibility at one summit: its window holds most of the fragments,
+    # 8x more at 8x the cells. The simulator's blocks are shrunk 150-fold (batches of
+    # 10,000 molecules, text of 10,000 lines, 10,000 fragments held) so that the locus
+    # dwarfs them at a test's size; numpy's arrays are traced by tracemalloc.
+    monkeypatch.setattr(sequencing, "MOLECULES_PER_WINDOW", 10_000)
+    monkeypatch.setattr(sequencing, "_LINES_PER_BATCH", 10_000)
+    genome = read_fasta(atlas[0] / "genome" / "genome.fa.gz")
+    truth = np.zeros((len(regions), len(CELL_TYPES)))
+    truth[int(np.flatnonzero(regions["kind"] == "enhancer")[0])] = 1.0
+    profile = dataclasses.replace(PRESETS["small"].platforms[0], frip=0.9)
+    peaks, texts = {}, {}
+    for n_cells in (100, 800):
+        for held in (10_000, 10**9):
+            rng = np.random.default_rng([SEED, n_cells])
+            plan = plan_barcodes(profile, n_cells, CELL_TYPES, PROPORTIONS, rng)
+            path = tmp_path / f"{n_cells}-{held}.tsv.gz"
+            tracemalloc.start()
+            table = sequence_platform(path, genome, regions, truth, plan, profile, rng, held_fragments=held)
+            peaks[n_cells, held] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            texts[n_cells, held] = gzip.decompress(path.read_bytes())
+        assert texts[n_cells, 10_000] == texts[n_cells, 10**9]  # the same file whatever the bound
+    n_fragments = int(table["n_fragments"].sum())
+    assert n_fragments > 800_000
+    held_all = peaks[800, 10**9] - peaks[100, 10**9]
+    bounded = peaks[800, 10_000] - peaks[100, 10_000]
+    assert held_all > 16 * 0.8 * n_fragments, peaks  # the test can tell: the held locus grows with it
+    assert bounded < held_all / 20, peaks

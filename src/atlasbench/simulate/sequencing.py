@@ -13,9 +13,11 @@ Poisson number of reads; a molecule read at least once is a fragment with that c
 The genome is walked window by window, each window small enough to hold ~1.5 million
 molecules on average; a window around a strong region that holds more is drawn in
 batches of at most ~1.5 million molecules. Fragments are merged (same start, end and
-barcode: one fragment, counts added), sorted and written as they become final, so memory
-does not depend on the size of the atlas: what is held at once is one batch of molecules
-and the fragments (16 bytes each) of the windows not yet final.
+barcode: one fragment, counts added), sorted and written as they become final; those of
+the windows not yet final wait in memory up to a bound (4 million, 16 bytes each), then
+in sorted runs on disk (:mod:`atlasbench.simulate.pending`). So memory does not depend
+on the size of the atlas nor on its densest locus: what is held at once is one batch of
+molecules, the fragments up to the bound, and a million lines of text being compressed.
 
 How it is drawn (the same model, fewer draws): molecules never read are never drawn. A
 component's molecules that are read at least once are a Poisson thinning of its library
@@ -40,6 +42,7 @@ import pyarrow as pa
 from tqdm.auto import tqdm
 
 from atlasbench.io.bgzf import BgzfWriter, write_fragments
+from atlasbench.simulate.pending import HELD_FRAGMENTS, PendingFragments
 from atlasbench.simulate.platforms import (
     PlatformProfile,
     _length_cdf,
@@ -206,6 +209,8 @@ def sequence_platform(
     barcodes: Barcodes,
     profile: PlatformProfile,
     rng: np.random.Generator,
+    *,
+    held_fragments: int = HELD_FRAGMENTS,
 ) -> pd.DataFrame:
     """Write one platform's fragments file (BGZF, sorted) and return per-barcode counts.
 
@@ -225,6 +230,10 @@ def sequence_platform(
         The platform.
     rng
         Random generator.
+    held_fragments
+        Fragments held in memory before they are sorted into a run on disk, beside
+        ``path`` (:class:`~atlasbench.simulate.pending.PendingFragments`); the file
+        written is the same whatever the bound.
 
     Returns
     -------
@@ -257,6 +266,7 @@ def sequence_platform(
 
     with (
         BgzfWriter(path) as writer,
+        PendingFragments(Path(path).parent, held_fragments) as pending,
         tqdm(total=genome_length, desc=f"simulate {profile.name}", unit=" bp", unit_scale=True, leave=False) as bar,
     ):
         for chrom, sequence in genome.items():
@@ -272,28 +282,31 @@ def sequence_platform(
             expected = float(molecules_of_type @ chrom_share) * oversample
             n_windows = max(1, int(np.ceil(expected / MOLECULES_PER_WINDOW)))
             edges = np.linspace(0, size, n_windows + 1).astype(np.int64)
-            pending: list[tuple[np.ndarray, np.ndarray]] = []
             for w, (lo, hi) in enumerate(pairwise(edges)):
                 a, b = np.searchsorted(summits, [lo, hi])
-                pending.append(
-                    engine.window(
-                        rng,
-                        int(lo),
-                        int(hi),
-                        size,
-                        summits[a:b],
-                        access[a:b],
-                        profile,
-                        genome_length,
-                        oversample,
-                        w_plus,
-                        w_minus,
-                    )
+                window = engine.window(
+                    rng,
+                    int(lo),
+                    int(hi),
+                    size,
+                    summits[a:b],
+                    access[a:b],
+                    profile,
+                    genome_length,
+                    oversample,
+                    w_plus,
+                    w_minus,
                 )
+                for key, count in window:
+                    pending.add(key, count)
                 last = w == n_windows - 1
                 final_before = size + REACH if last else int(edges[w + 1]) - REACH
-                pending = engine.flush(writer, chrom, pending, final_before, barcode_names, n_fragments, n_reads)
+                engine.write(
+                    writer, chrom, pending.take(engine.key_of(final_before)), barcode_names, n_fragments, n_reads
+                )
                 bar.update(int(hi - lo))
+        if pending.spilled:
+            log.info("%s: %d sorted runs of fragments spilled to disk around dense loci", profile.name, pending.spilled)
     out = barcodes.table.copy()
     out["n_fragments"] = n_fragments
     out["n_reads"] = n_reads
@@ -312,7 +325,7 @@ class _Engine:
     barcode_bits: int
 
     def window(self, rng, lo, hi, size, summits, access, profile, genome_length, oversample, w_plus, w_minus):
-        """Fragments of every component in one window: packed keys and read counts."""
+        """Fragments of every component in one window: packed keys and read counts, by batch."""
         region_mass = profile.frip * access.sum(axis=0)  # per profile index
         background_mass = (1 - profile.frip) * (hi - lo) / genome_length
         mass = region_mass + background_mass
@@ -321,13 +334,8 @@ class _Engine:
         # molecules in batches of whole components, so that only fragments accumulate
         cut = np.searchsorted(np.cumsum(n), np.arange(MOLECULES_PER_WINDOW, int(n.sum()), MOLECULES_PER_WINDOW))
         edges = [0, *np.unique(cut[(cut > 0) & (cut < len(n))]).tolist(), len(n)]
-        parts = [
-            self._batch(rng, c0, n[c0:c1], lo, hi, size, summits, access, region_mass / mass, w_plus, w_minus)
-            for c0, c1 in pairwise(edges)
-        ]
-        if len(parts) == 1:
-            return parts[0]
-        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        for c0, c1 in pairwise(edges):
+            yield self._batch(rng, c0, n[c0:c1], lo, hi, size, summits, access, region_mass / mass, w_plus, w_minus)
 
     def _batch(self, rng, first, n, lo, hi, size, summits, access, region_share, w_plus, w_minus):
         """Molecules of components ``first, first + 1, ...`` (``n`` each) -> fragments."""
@@ -365,38 +373,22 @@ class _Engine:
         key = (start << (_LENGTH_BITS + self.barcode_bits)) | (length << self.barcode_bits) | barcode
         return key, count
 
-    def flush(self, writer, chrom, pending, final_before, barcode_names, n_fragments, n_reads):
-        """Merge, sort and write every fragment starting before ``final_before``; keep the rest."""
-        key = np.concatenate([p[0] for p in pending])
-        count = np.concatenate([p[1] for p in pending])
+    def key_of(self, start: int) -> int:
+        """The smallest key of a fragment starting at ``start`` (0 if negative)."""
+        return max(start, 0) << (_LENGTH_BITS + self.barcode_bits)
+
+    def write(self, writer, chrom, fragments, barcode_names, n_fragments, n_reads):
+        """Write sorted, unique fragments (chunks of keys and counts); count them per barcode."""
         shift = _LENGTH_BITS + self.barcode_bits
-        done = key < (max(final_before, 0) << shift)
-        keep = [(key[~done], count[~done])]
-        key, count = key[done], count[done]
-        if len(key) == 0:
-            return keep
-        count_bits = int(count.max()).bit_length()
-        if int(key.max()).bit_length() + count_bits <= 63:
-            packed = (key << count_bits) | count
-            packed.sort()
-            key = packed >> count_bits
-            count = packed & ((1 << count_bits) - 1)
-        else:
-            order = np.argsort(key)
-            key, count = key[order], count[order]
-        first = np.flatnonzero(np.concatenate([[True], key[1:] != key[:-1]]))
-        if len(first) < len(key):
-            count = np.add.reduceat(count, first)
-            key = key[first]
-        barcode = key & ((1 << self.barcode_bits) - 1)
-        start = key >> shift
-        end = start + ((key >> self.barcode_bits) & ((1 << _LENGTH_BITS) - 1))
-        n_fragments += np.bincount(barcode, minlength=len(n_fragments))
-        n_reads += np.bincount(barcode, weights=count, minlength=len(n_reads)).astype(np.int64)
-        for i in range(0, len(start), _LINES_PER_BATCH):  # text of bounded size in flight
-            part = slice(i, i + _LINES_PER_BATCH)
-            write_fragments(writer, chrom, start[part], end[part], barcode[part], count[part], barcode_names)
-        return keep
+        for key, count in fragments:
+            barcode = key & ((1 << self.barcode_bits) - 1)
+            start = key >> shift
+            end = start + ((key >> self.barcode_bits) & ((1 << _LENGTH_BITS) - 1))
+            n_fragments += np.bincount(barcode, minlength=len(n_fragments))
+            n_reads += np.bincount(barcode, weights=count, minlength=len(n_reads)).astype(np.int64)
+            for i in range(0, len(start), _LINES_PER_BATCH):  # text of bounded size in flight
+                part = slice(i, i + _LINES_PER_BATCH)
+                write_fragments(writer, chrom, start[part], end[part], barcode[part], count[part], barcode_names)
 
 
 def _positive_poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
