@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-HELD_FRAGMENTS = 4_000_000  # held in memory before a sorted run is spilled to disk (64 MB)
+HELD_FRAGMENTS = 2_000_000  # held in memory before a sorted run is spilled to disk (32 MB)
 
 
 @dataclass

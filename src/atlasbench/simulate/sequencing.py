@@ -14,10 +14,11 @@ The genome is walked window by window, each window small enough to hold ~1.5 mil
 molecules on average; a window around a strong region that holds more is drawn in
 batches of at most ~1.5 million molecules. Fragments are merged (same start, end and
 barcode: one fragment, counts added), sorted and written as they become final; those of
-the windows not yet final wait in memory up to a bound (4 million, 16 bytes each), then
+the windows not yet final wait in memory up to a bound (2 million, 16 bytes each), then
 in sorted runs on disk (:mod:`atlasbench.simulate.pending`). So memory does not depend
 on the size of the atlas nor on its densest locus: what is held at once is one batch of
-molecules, the fragments up to the bound, and a million lines of text being compressed.
+molecules, the fragments up to the bound, and a few batches of 262,144 lines of text
+being compressed (about 600 MB in all, interpreter included: ``benchmarks/simulate.py``).
 
 How it is drawn (the same model, fewer draws): molecules never read are never drawn. A
 component's molecules that are read at least once are a Poisson thinning of its library
@@ -56,7 +57,7 @@ SUMMIT_SD = 75.0
 REACH = 1_500  # how far before its window a fragment may start
 MOLECULES_PER_WINDOW = 1_500_000
 _LENGTH_BITS = 10  # fragment lengths are at most 1000
-_LINES_PER_BATCH = 1 << 20  # fragments formatted and compressed per batch
+_LINES_PER_BATCH = 1 << 18  # fragments formatted and compressed per batch (about 11 MB of text)
 _CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _b in enumerate(b"ACGT"):
     _CODE[_b] = _i

@@ -634,13 +634,18 @@ def _draw_name(level: str, fold: int) -> str:
     return f"{level}/fold-{fold}"
 
 
+def _draw_of(name: str) -> tuple[str, int]:
+    """The level and test fold of a draw's name (the inverse of :func:`_draw_name`)."""
+    level, _, fold = name.partition("/fold-")
+    return level, int(fold)
+
+
 def _read_manifest(folder: Path) -> PlatformTargets:
     """The targets files a finished :func:`targets_stage` folder lists."""
     files = json.loads((folder / "manifest.json").read_text())
     draws = {}
     for name, entry in files["draws"].items():
-        level, _, fold = name.partition("/fold-")
-        draws[(level, int(fold))] = folder / entry["file"]
+        draws[_draw_of(name)] = folder / entry["file"]
     return PlatformTargets({k: folder / v for k, v in files["levels"].items()}, draws)
 
 
