@@ -124,3 +124,10 @@ def test_cosine_mse_log_settings() -> None:
         assert cosine_mse_log_settings(normalization, 500) == (1.0, 100.0)
     multiplier, max_weight = cosine_mse_log_settings("mean_cpm", 250)
     assert isinstance(multiplier, float) and isinstance(max_weight, float)
+
+
+def test_cosine_mse_log_settings_given_by_the_study_replace_the_defaults() -> None:
+    # the demo's weighting (training.loss_multiplier: 1, loss_max_weight: 100) on mean_cpm targets
+    assert cosine_mse_log_settings("mean_cpm", 1000, 1, 100) == (1.0, 100.0)
+    assert cosine_mse_log_settings("mean_cpm", 1000, max_weight=100) == (1000.0, 100.0)
+    assert cosine_mse_log_settings("counts", 500, multiplier=2) == (2.0, 100.0)

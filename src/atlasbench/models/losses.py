@@ -80,12 +80,20 @@ def make_loss(name: str, multiplier: float = 1.0, max_weight: float = 100.0) -> 
     raise ValueError(f"unknown loss {name!r}; valid: {', '.join(LOSSES)}")
 
 
-def cosine_mse_log_settings(normalization: str, window: int) -> tuple[float, float]:
+def cosine_mse_log_settings(
+    normalization: str, window: int, multiplier: float | None = None, max_weight: float | None = None
+) -> tuple[float, float]:
     """``(multiplier, max_weight)`` of :func:`cosine_mse_log` for a target normalisation.
 
-    CREsted pairs mean-coverage targets (``"mean_cpm"`` here, its ``target="mean"``) with
-    ``multiplier`` = the target window width and ``max_weight=1``, and count-like targets
-    with ``multiplier=1`` and ``max_weight=100``; both put ``multiplier * y`` on the scale
-    of insertion counts, where the log acts.
+    By default CREsted pairs mean-coverage targets (``"mean_cpm"`` here, its
+    ``target="mean"``) with ``multiplier`` = the target window width and
+    ``max_weight=1``, and count-like targets with ``multiplier=1`` and ``max_weight=100``;
+    both put ``multiplier * y`` on the scale of insertion counts, where the log acts.
+    ``multiplier`` or ``max_weight`` given (a study's ``training.loss_multiplier`` and
+    ``training.loss_max_weight``) replace the default.
     """
-    return (float(window), 1.0) if normalization == "mean_cpm" else (1.0, 100.0)
+    default = (float(window), 1.0) if normalization == "mean_cpm" else (1.0, 100.0)
+    return (
+        default[0] if multiplier is None else float(multiplier),
+        default[1] if max_weight is None else float(max_weight),
+    )

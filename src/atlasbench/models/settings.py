@@ -44,6 +44,15 @@ class Training(Settings):
 
     loss: Literal["cosine_mse_log", "mse", "poisson"] = "cosine_mse_log"
     """Loss: CREsted's CosineMSELogLoss (profile across cell types + log height), MSE or Poisson."""
+    loss_multiplier: float | None = Field(default=None, gt=0)
+    """CosineMSELogLoss's ``multiplier`` m (targets and predictions enter the log term as
+    ``log1p(m * y)``); null: the target window for ``mean_cpm`` targets (CREsted's
+    default for mean coverage) and 1 for the others."""
+    loss_max_weight: float | None = Field(default=None, ge=1)
+    """CosineMSELogLoss's ``max_weight`` (the cosine term's weight is the log term's
+    value clipped to [1, max_weight]); null: 1 for ``mean_cpm`` targets (CREsted's
+    default) and 100 for the others. ``loss_multiplier: 1, loss_max_weight: 100`` is the
+    weighting CREsted's tutorial recommends for peak regression."""
     learning_rate: float = Field(default=1e-3, gt=0)
     """Peak learning rate."""
     optimizer: Literal["adam", "adamw"] = "adam"

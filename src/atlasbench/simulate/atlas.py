@@ -159,6 +159,10 @@ class Preset:
     learning_rate
         Peak learning rate of the study's recipe (Adam). The learning rate is cut after
         half the patience without a better validation loss.
+    loss_weighting
+        ``(loss_multiplier, loss_max_weight)`` of the study's CosineMSELogLoss
+        (:class:`~atlasbench.models.settings.Training`); None: the defaults for its
+        ``mean_cpm`` targets.
     motif_cell_types
         Cell types of the study's motif read-out; None switches it off.
     jaspar_group
@@ -193,6 +197,7 @@ class Preset:
     max_epochs: int = 20
     patience: int = 4
     learning_rate: float = 0.003
+    loss_weighting: tuple[float, float] | None = None
     motif_cell_types: tuple[str, ...] | None = ("twi", "grh")
     jaspar_group: str = "insects"
     spacing: int = 1000
@@ -309,6 +314,7 @@ PRESETS = {
         max_epochs=40,
         patience=12,
         learning_rate=0.01,
+        loss_weighting=(1.0, 100.0),
         motif_cell_types=tuple(ct.name for ct in DEFAULT_CELL_TYPES),
         genome_length=1_600_000,
     ),
@@ -635,6 +641,10 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
             for sc in kept
         )
     folds_note = "" if chosen.full_grid else "  # validation: next (the paper validated on the test fold: same)\n"
+    loss_weighting = ""
+    if chosen.loss_weighting is not None:
+        multiplier, max_weight = chosen.loss_weighting
+        loss_weighting = f"  loss_multiplier: {multiplier:g}\n  loss_max_weight: {max_weight:g}\n"
     if chosen.motif_cell_types is None:
         motifs = "null"
     else:
@@ -666,7 +676,7 @@ targets:
   input_length: 500
 training:
   loss: cosine_mse_log
-  learning_rate: {chosen.learning_rate}
+{loss_weighting}  learning_rate: {chosen.learning_rate}
   batch_size: 32
   max_epochs: {chosen.max_epochs}
   early_stopping_patience: {chosen.patience}

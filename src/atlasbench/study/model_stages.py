@@ -157,7 +157,9 @@ def train_stage(
             log.warning("no cell-type-specific regions to fine-tune on in %s; skipping fine-tuning", targets_path)
             finetune = None
     normalization, window = adata.uns["normalization"], int(adata.uns["window"])
-    multiplier, max_weight = cosine_mse_log_settings(normalization, window)
+    multiplier, max_weight = cosine_mse_log_settings(
+        normalization, window, study.training.loss_multiplier, study.training.loss_max_weight
+    )
     m = study.model
     model, history = train(
         codes,
