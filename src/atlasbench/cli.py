@@ -217,7 +217,7 @@ def targets(study_file: Path) -> None:
     type=click.IntRange(min=10),
     help="Cells of the first platform, overriding the preset (the others keep their ratio to it).",
 )
-@click.option("--seed", default=0, show_default=True, help="Seed: same seed, byte-identical files.")
+@click.option("--seed", default=0, show_default=True, help="Seed: same seed, identical files.")
 @click.option(
     "--genome",
     type=click.Path(dir_okay=False, path_type=Path),

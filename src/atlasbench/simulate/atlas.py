@@ -24,7 +24,7 @@
                                           source and length)
     study.yaml                            a study over all of it (``atlasbench validate``)
 
-Same preset and seed, byte-identical files.
+Same preset and seed, identical files (BGZF files compared by their content).
 
 **The background.** By default the motifs are planted into the bundled real dm6 slice
 (1.38 Mbp, room for about 2,000 regions, with the real genome's tandem repeats) or the
