@@ -31,7 +31,7 @@ import pandas as pd
 
 
 def main(argv: list[str] | None = None) -> None:
-    from atlasbench.io.genome import base_codes, open_genome
+    from atlasbench.io.genome import open_genome, region_codes
     from atlasbench.io.jaspar import jaspar_motif
     from atlasbench.models.predict import predict
     from atlasbench.models.trained import load_trained
@@ -51,13 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         cell_types = list(models[0].cell_types)
         length = models[0].input_length
         with open_genome(next((args.atlas / "genome").glob("*.fa.gz"))) as genome:
-            middle = (truth["start"] + truth["end"]) // 2
-            codes = np.stack(
-                [
-                    base_codes(genome.fetch(c, m - length // 2, m - length // 2 + length))
-                    for c, m in zip(truth["chrom"], middle)
-                ]
-            )
+            codes, _ = region_codes(genome, truth["chrom"], truth["start"], truth["end"], length)
         predictions = np.mean([predict(m.module, codes, device="cpu") for m in models], axis=0)
         z = (predictions - predictions.mean(axis=0)) / predictions.std(axis=0)
         closed = (truth["kind"] == "closed").to_numpy()
