@@ -144,9 +144,11 @@ class PendingFragments:
                     for (run, _), stop in zip(live, stops, strict=True)
                 ]
             keys, counts = [], []
-            for (run, _), stop in zip(live, stops, strict=True):  # copies: a run on disk is removed when done
-                keys.append(np.array(run.key[run.position : stop]))
-                counts.append(np.array(run.count[run.position : stop]))
+            for (run, _), stop in zip(live, stops, strict=True):
+                # a run on disk is copied out (its file is removed when done); one in memory is never changed
+                read = np.array if run.stem is not None else np.asarray
+                keys.append(read(run.key[run.position : stop]))
+                counts.append(read(run.count[run.position : stop]))
                 run.position = stop
             if len(keys) == 1:
                 yield keys[0], counts[0]
