@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import math
 import re
 import time
 from pathlib import Path
@@ -67,7 +68,7 @@ def _preset(kind: str, n_regions: int) -> str:
         platforms=platforms,
         n_regions=n_regions,
         genome_length=demo.genome_length * n_regions // demo.n_regions,
-        motif_cell_types=None,
+        motif_cell_types=demo.motif_cell_types if kind == "true" else None,
     )
     return name
 
@@ -82,7 +83,6 @@ def study_of(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> Pa
     truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
     text = (folder / "study.yaml").read_text()
     text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
-    text = re.sub(r"  scenarios:\n(    - .*\n)+", "", text)
     folds = ", ".join(str(f) for f in range(args.test_folds))
     text = re.sub(r"  test_folds: .*\n", f"  test_folds: [{folds}]\n", text)
     text = re.sub(r"  enhancers: .*\n", "", text)
@@ -102,11 +102,14 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
     study = load_study(study_of(folder, kind, seed, args))
     started = time.perf_counter()
     run_study(study, "local", until="evaluate", progress=False)
+    if study.evaluation.motifs is not None:
+        run_study(study, "local", until="motifs", progress=False)
     seconds = time.perf_counter() - started
     table = evaluation_table(study)
     first, second = (p.name for p in study.platforms)
     data = study_data(study)
     expected = expected_difference(target_fidelity(data.targets, truth_targets(study, data)), first, second)
+    common = {"kind": kind, "seed": seed, **_saturation(folder, table, first, second), **_motifs(folder, study)}
     rows = []
     for against in ("full", "truth"):
         comparison = compare_platforms(table, [first, second], against=against).iloc[0]
@@ -114,8 +117,7 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
         holds = comparison["verdict"] == "holds"
         rows.append(
             {
-                "kind": kind,
-                "seed": seed,
+                **common,
                 "against": against,
                 "difference": difference,
                 "data_difference": expected,
@@ -134,6 +136,58 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
     return rows
 
 
+def _saturation(folder: Path, table: pd.DataFrame, first: str, second: str) -> dict[str, float]:
+    """The models' saturation depths (the report's fit against full data) and the libraries' (the
+    simulated complexities, :func:`atlasbench.data.complexity.saturation_depth`); the error of the
+    models' ratio (second / first) against the libraries'."""
+    from atlasbench.data.complexity import saturation_depth
+    from atlasbench.readouts.cost import aggregate_designs, fit_saturation
+
+    designs = aggregate_designs(table, "pearson_mean", "full")
+    models, libraries = {}, {}
+    for platform in (first, second):
+        mine = designs[designs["platform"] == platform]
+        models[platform] = fit_saturation(
+            mine["reads_per_cell"], mine["n_cells"], mine["accuracy_mean"]
+        ).saturation_depth
+        cells = pd.read_csv(folder / "truth" / f"{platform}_barcodes.tsv", sep="\t")
+        libraries[platform] = saturation_depth(cells.loc[cells["kind"] == "cell", "complexity"].to_numpy())
+    ratio, simulated = models[second] / models[first], libraries[second] / libraries[first]
+    return {
+        "model_saturation_first": models[first],
+        "model_saturation_second": models[second],
+        "saturation_ratio_error": ratio / simulated - 1,
+    }
+
+
+def _motifs(folder: Path, study) -> dict[str, float]:
+    """Per platform, the cell types whose planted activator motif discovery found at full data
+    (:func:`atlasbench.readouts.motifs.planted_motifs`), and the other cell types' activators the
+    same patterns matched (NaN without motifs)."""
+    import json
+
+    from atlasbench.readouts.motifs import planted_motifs
+
+    if study.evaluation.motifs is None:
+        return {
+            "motifs_first": math.nan,
+            "motifs_second": math.nan,
+            "motif_cell_types": math.nan,
+            "wrong_activators": math.nan,
+        }
+    (matches,) = (folder / "results" / "readouts").glob("motifs-*/matches.tsv")
+    cell_types = json.loads((folder / "truth" / "simulation.json").read_text())["cell_types"]
+    found = planted_motifs(pd.read_csv(matches, sep="\t"), {c["name"]: c["activator"] for c in cell_types})
+    counts = found.groupby("model", sort=False)["found"].sum()
+    first, second = (p.name for p in study.platforms)
+    return {
+        "motifs_first": float(counts.get(first, 0)),
+        "motifs_second": float(counts.get(second, 0)),
+        "motif_cell_types": float(len(cell_types)),
+        "wrong_activators": float(sum(len(o.split(",")) for o in found["other_activators"] if o)),
+    }
+
+
 def summary(rows: pd.DataFrame) -> pd.DataFrame:
     """Per kind and comparison: power (true) or false-positive rate (null), and the noise."""
     out = rows.groupby(["kind", "against"], sort=False).agg(
@@ -145,6 +199,9 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         mean_paired_sd=("sd", "mean"),
         mean_mdd=("mdd", "mean"),
         pairs=("n", "median"),
+        saturation_ratio_error=("saturation_ratio_error", lambda e: e.abs().mean()),
+        motifs_first=("motifs_first", "mean"),
+        motifs_second=("motifs_second", "mean"),
         seconds=("seconds", "mean"),
     )
     return out.reset_index()

@@ -19,6 +19,7 @@ from atlasbench.readouts.motifs import (
     discover_patterns,
     match_patterns,
     motif_overlap,
+    planted_motifs,
     specific_regions,
     write_motifs,
 )
@@ -76,6 +77,24 @@ def test_motif_overlap_counts_shared_significant_positive_matches() -> None:
     assert overlap.loc["x", "shared"] == "twi"
     assert overlap.loc["x", "jaccard"] == pytest.approx(0.5)
     assert np.isnan(overlap.loc["y", "jaccard"])
+
+
+def test_planted_motifs_count_a_match_at_any_rank_and_report_the_other_activators() -> None:
+    rows = [  # model, cell type, pattern, rank, match, q
+        ("a", "x", "pos_0", 1, "al", 1e-6), ("a", "x", "pos_0", 2, "exex", 1e-5), ("a", "x", "pos_0", 5, "repo", 0.01),
+        ("a", "x", "pos_1", 1, "repo", 0.2),  # the same motif, not significant: the rank-5 match is the one found
+        ("a", "y", "pos_0", 1, "twi", 0.2), ("a", "y", "neg_0", 1, "twi", 1e-4),  # neither counts
+        ("a", "y", "pos_1", 1, "repo", 0.001),  # x's activator in y's pattern: a wrong call
+        ("b", "y", "pos_0", 1, "TWI", 0.001),  # names compared ignoring case
+    ]
+    table = pd.DataFrame(rows, columns=["model", "cell_type", "pattern", "rank", "match", "q_value"])
+    out = planted_motifs(table, {"x": "repo", "y": "twi", "z": "twi"}).set_index(["model", "cell_type"])
+    assert out.loc[("a", "x"), ["found", "pattern", "jaspar_rank", "first_match"]].tolist() == [True, "pos_0", 5, "al"]
+    assert out.loc[("a", "x"), "q_value"] == 0.01 and out.loc[("a", "x"), "best_matches"] == "al"
+    assert not out.loc[("a", "y"), "found"] and out.loc[("a", "y"), "other_activators"] == "repo"
+    assert out.loc[("a", "y"), "n_other_activators"] == 1  # z's twi is y's own
+    assert out.loc[("b", "y"), "found"] and out.loc[("b", "y"), "first_match"] == "TWI"
+    assert not out.loc[("b", "x"), "analysed"] and not out.loc[("a", "z"), "analysed"]
 
 
 def test_discover_patterns_checks_its_inputs() -> None:

@@ -144,7 +144,9 @@ def _tn5(folder: Path, truth: Path) -> Path:
 
 
 def _motifs(folder: Path) -> Path:
-    """Both models find twi in twi cells; only 10x finds grh in grh cells; one flat pattern matches nothing."""
+    """Both models find twi in twi cells; only 10x finds grh in grh cells (hydrop's grh pattern is twi's
+    motif); 10x's repo pattern is al's motif, a homeodomain JASPAR ranks before repo; one flat pattern
+    matches nothing."""
     from atlasbench.io.jaspar import jaspar_collection, jaspar_motif
     from atlasbench.readouts.motifs import Pattern, match_patterns, write_motifs
 
@@ -154,7 +156,9 @@ def _motifs(folder: Path) -> Path:
     insects = jaspar_collection("insects")
     found = {("10x", "twi"): [pattern("pos_0", jaspar_motif("twi").probs)],
              ("10x", "grh"): [pattern("pos_0", jaspar_motif("grh").probs), pattern("pos_1", np.full((8, 4), 0.25))],
-             ("hydrop", "twi"): [pattern("pos_0", jaspar_motif("twi").probs[::-1, ::-1])]}
+             ("10x", "repo"): [pattern("pos_0", jaspar_motif("al").probs)],
+             ("hydrop", "twi"): [pattern("pos_0", jaspar_motif("twi").probs[::-1, ::-1])],
+             ("hydrop", "grh"): [pattern("pos_0", jaspar_motif("twi").probs)]}
     tables = []
     for (model, cell_type), patterns in found.items():
         table = match_patterns(patterns, insects)
@@ -189,7 +193,7 @@ def _truth(folder: Path) -> Path:
                             for p, v in TRUTH.items()],
               "simulated_platforms": list(TRUTH),
               "cell_types": [{"name": "twi", "activator": "twi"}, {"name": "grh", "activator": "grh"},
-                             {"name": "srp", "activator": "srp"}]}
+                             {"name": "repo", "activator": "repo"}, {"name": "srp", "activator": "srp"}]}
     (folder / "simulation.json").write_text(json.dumps(record))
     for platform in TRUTH:
         pd.DataFrame({"barcode": _barcodes(platform), "kind": "cell", "complexity": _cell_complexity(platform)}).to_csv(
@@ -314,11 +318,22 @@ def test_report_numbers_match_the_inputs(full_report) -> None:
     # motifs: twi shared, grh only in 10x
     overlap = pd.read_csv(tables / "motif_overlap.csv").set_index("cell_type")
     assert overlap.loc["twi", "shared"] == "twi" and overlap.loc["twi", "jaccard"] == 1.0
-    assert "share 1 of the 2 JASPAR motifs" in summary
-    truth_motifs = pd.read_csv(tables / "truth_motifs.csv")
-    found = truth_motifs[truth_motifs["analysed"]].set_index(["model", "cell_type"])["found"]
+    assert "share 1 of the 4 JASPAR motifs" in summary
+    truth_motifs = pd.read_csv(tables / "truth_motifs.csv", keep_default_na=False)
+    truth_motifs = truth_motifs[truth_motifs["analysed"]].set_index(["model", "cell_type"])
+    found = truth_motifs["found"]
     assert found[("10x", "twi")] and found[("10x", "grh")] and found[("hydrop", "twi")]
-    assert "srp" not in set(truth_motifs.loc[truth_motifs["analysed"], "cell_type"])
+    assert "srp" not in set(truth_motifs.index.get_level_values("cell_type"))
+    # repo's homeodomain pattern is found behind the relative JASPAR ranks first; twi's motif in grh cells
+    # is not grh, and is another cell type's activator
+    assert found[("10x", "repo")] and truth_motifs.loc[("10x", "repo"), "first_match"] == "al"
+    assert truth_motifs.loc[("10x", "repo"), "jaspar_rank"] > 1 and truth_motifs.loc[("10x", "twi"), "jaspar_rank"] == 1
+    assert not found[("hydrop", "grh")] and truth_motifs.loc[("hydrop", "grh"), "other_activators"] == "twi"
+    assert truth_motifs["other_activators"].drop(("hydrop", "grh")).eq("").all()
+    assert "found in 3 of 3 cell types explained by <b>10x</b> (twi, grh, repo; JASPAR ranks a relative first: " \
+           "repo's behind al), another cell type's activator in 0 of 9" in summary
+    assert "found in 1 of 2 cell types explained by <b>hydrop</b> (twi), another cell type's activator in 1 of 6" \
+           in summary
     # simulated complexity: 10x more complex, ranked first; the saturation depth of the cells' true
     # complexities, and recovered from each cell's reads and unique fragments
     platforms = pd.read_csv(tables / "truth_platforms.csv").set_index("platform")

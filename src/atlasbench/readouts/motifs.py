@@ -24,8 +24,9 @@ it. Such a cell type is skipped with one warning line and noted in ``notes.tsv``
 from __future__ import annotations
 
 import logging
+import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -222,8 +223,16 @@ def discover_patterns(
     return patterns
 
 
-def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif], top: int = 3) -> pd.DataFrame:
+def match_patterns(
+    patterns: Sequence[Pattern], motifs: Sequence[Motif], top: int = 3, q_threshold: float = 0.05
+) -> pd.DataFrame:
     """Compare patterns with JASPAR motifs by TOMTOM.
+
+    A pattern of a family with many members in JASPAR (homeodomains: dozens of TAATTA
+    matrices) matches them all about equally well, and which comes first turns on small
+    differences between the matrices, not on the pattern. So beyond the ``top`` best,
+    every further significant match is kept, with its rank: whether a given factor's
+    motif was learned is whether it is among them.
 
     Parameters
     ----------
@@ -232,14 +241,16 @@ def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif], top: in
     motifs
         Target motifs (:func:`atlasbench.io.jaspar.jaspar_collection`).
     top
-        Matches kept per pattern, best first.
+        Matches kept per pattern, best first, whatever their q-value.
+    q_threshold
+        Every further match with a q-value at most this is kept too.
 
     Returns
     -------
     pandas.DataFrame
-        :data:`MATCH_COLUMNS`: one row per pattern and rank (1 = best); ``strand`` is
-        ``-`` where the motif matches the pattern's reverse complement. Empty when there
-        is no pattern.
+        :data:`MATCH_COLUMNS`: one row per pattern and rank (1 = best) kept; ``strand``
+        is ``-`` where the motif matches the pattern's reverse complement. Empty when
+        there is no pattern.
     """
     from memelite import tomtom
     from scipy.stats import false_discovery_control
@@ -254,7 +265,9 @@ def match_patterns(patterns: Sequence[Pattern], motifs: Sequence[Motif], top: in
     rows = []
     for i, pattern in enumerate(patterns):
         q_values = false_discovery_control(np.clip(p_values[i], 0.0, 1.0), method="bh")
-        for rank, j in enumerate(np.argsort(p_values[i], kind="stable")[:top], start=1):
+        order = np.argsort(p_values[i], kind="stable")
+        kept = order[(np.arange(order.size) < top) | (q_values[order] <= q_threshold)]
+        for rank, j in enumerate(kept, start=1):
             rows.append(
                 (
                     pattern.name,
@@ -436,6 +449,70 @@ def motif_overlap(table: pd.DataFrame, first: str, second: str, q_threshold: flo
     return pd.DataFrame(rows, columns=["cell_type", "first", "second", "shared", "jaccard"])
 
 
+def planted_motifs(matches: pd.DataFrame, activators: Mapping[str, str], q_threshold: float = 0.05) -> pd.DataFrame:
+    """Per model and cell type, whether motif discovery found the motif known to open its regions.
+
+    Found: a positive pattern of the cell type matches the activator's JASPAR motif at
+    ``q <= q_threshold``, at whatever rank among the pattern's matches. JASPAR holds many
+    near-identical matrices of one family (dozens of TAATTA homeodomains, several GATA
+    factors), and which of them comes first turns on the matrices, not on what the model
+    learned; the rank and the first match are reported beside it. The check that keeps
+    the rule honest is reported too: which *other* cell types' activators the same
+    patterns match, which a rule too loose would call found as well.
+
+    Parameters
+    ----------
+    matches
+        Every kept match (:func:`match_patterns`, ``matches.tsv`` of :func:`write_motifs`)
+        with ``model``, ``cell_type``, ``pattern``, ``rank``, ``match`` and ``q_value``.
+    activators
+        Cell type -> the JASPAR name of its activator (e.g. the simulator's planted ones).
+    q_threshold
+        Largest q-value of a match.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model and cell type: ``analysed`` (the model has patterns for it),
+        ``found``, and for the best-matching pattern its ``pattern``, ``q_value``,
+        ``jaspar_rank`` (0 when not found) and ``first_match``; ``other_activators``
+        (comma-separated) out of ``n_other_activators``; ``best_matches``, the best
+        significant match of each positive pattern.
+    """
+    significant = matches[
+        (matches["q_value"].astype(float) <= q_threshold) & matches["pattern"].astype(str).str.startswith("pos_")
+    ]
+    first = matches[matches["rank"] == 1].set_index(["model", "cell_type", "pattern"])["match"].astype(str)
+    rows = []
+    for model in pd.unique(matches["model"].astype(str)):
+        for name, activator in activators.items():
+            explained = ((matches["model"].astype(str) == model) & (matches["cell_type"].astype(str) == name)).any()
+            mine = significant[
+                (significant["model"].astype(str) == model) & (significant["cell_type"].astype(str) == name)
+            ]
+            names = set(mine["match"].astype(str).str.lower())
+            planted = mine[mine["match"].astype(str).str.lower() == activator.lower()]
+            best = planted.sort_values(["q_value", "rank"]).iloc[0] if len(planted) else None
+            others = {a for c, a in activators.items() if c != name and a.lower() != activator.lower()}
+            rows.append(
+                {
+                    "cell_type": name,
+                    "planted_activator": activator,
+                    "model": model,
+                    "analysed": bool(explained),
+                    "found": best is not None,
+                    "pattern": "" if best is None else str(best["pattern"]),
+                    "q_value": math.nan if best is None else float(best["q_value"]),
+                    "jaspar_rank": 0 if best is None else int(best["rank"]),
+                    "first_match": "" if best is None else first[(model, name, str(best["pattern"]))],
+                    "other_activators": ",".join(sorted(a for a in others if a.lower() in names)),
+                    "n_other_activators": len(others),
+                    "best_matches": ",".join(dict.fromkeys(mine.loc[mine["rank"] == 1, "match"].astype(str))),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 def _information(probs: np.ndarray) -> np.ndarray:
     """Per-base heights of an information-content logo (bits)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -452,7 +529,8 @@ def write_motifs(
 ) -> dict[str, Path]:
     """Write motif tables and logos.
 
-    Files: ``matches.tsv`` (every pattern's top matches), ``motifs.tsv`` (one row per
+    Files: ``matches.tsv`` (every pattern's top matches and its further significant
+    ones, :func:`match_patterns`), ``motifs.tsv`` (one row per
     pattern: model, cell type, pattern, seqlets, consensus, best JASPAR match, its
     p- and q-value), ``notes.tsv`` (:data:`NOTE_COLUMNS`: each model and cell type
     without a pattern, and why; only a header when every one has patterns),

@@ -356,8 +356,9 @@ class ReportContext:
         The QC section's table of medians per platform (None until it ran).
     complexity
         Per platform, each annotated cell's library complexity (from the QC section).
-    motif_table
-        The motifs section's table (None until it ran).
+    motif_matches
+        The motifs section's matches, every one kept per pattern (``matches.tsv`` of
+        :func:`atlasbench.readouts.motifs.write_motifs`; None until it ran).
     usable_fraction
         Platform -> usable read pairs per sequenced read pair, where known.
     reads_unit
@@ -378,7 +379,7 @@ class ReportContext:
         self.n_images = 0
         self.qc_medians: pd.DataFrame | None = None
         self.complexity: dict[str, pd.Series] = {}
-        self.motif_table: pd.DataFrame | None = None
+        self.motif_matches: pd.DataFrame | None = None
         self._accuracy: Accuracy | None = None
         self.platform_comparisons: dict[str, pd.DataFrame | AtlasbenchError] = {}
         self.evaluation, self.evaluation_note = read_evaluation_table(inputs.evaluation)

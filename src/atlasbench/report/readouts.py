@@ -224,7 +224,8 @@ def motifs_section(ctx: ReportContext) -> Section:
     """Motifs learned by the models: every TF-MoDISco pattern with its best JASPAR match, the motifs
     two models share, and the logos (:mod:`atlasbench.readouts.motifs`).
 
-    Sets ``ctx.motif_table``, which the truth section compares with the planted activators.
+    Sets ``ctx.motif_matches`` (every match kept, ``matches.tsv``), which the truth section
+    compares with the planted activators.
     """
     summary: list[str] = []
     folder = ctx.inputs.motifs
@@ -237,7 +238,9 @@ def motifs_section(ctx: ReportContext) -> Section:
     motifs = read_labelled_table(path, text=LABELS)
     if "model" not in motifs.columns:
         motifs.insert(0, "model", "model")
-    ctx.motif_table = motifs
+    if (folder / "matches.tsv").is_file():
+        matches = read_labelled_table(folder / "matches.tsv", text=LABELS)
+        ctx.motif_matches = matches if "model" in matches.columns else matches.assign(model="model")
     ctx.table("motifs", motifs)
     parts = []
     if motifs.empty:
