@@ -184,7 +184,7 @@ def _motifs(folder: Path, study) -> dict[str, float]:
         "motifs_first": float(counts.get(first, 0)),
         "motifs_second": float(counts.get(second, 0)),
         "motif_cell_types": float(len(cell_types)),
-        "wrong_activators": float(sum(len(o.split(",")) for o in found["other_activators"] if o)),
+        "wrong_activators": float(found["n_other_matched"].sum()),
     }
 
 

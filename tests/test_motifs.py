@@ -92,6 +92,7 @@ def test_planted_motifs_count_a_match_at_any_rank_and_report_the_other_activator
     assert out.loc[("a", "x"), ["found", "pattern", "jaspar_rank", "first_match"]].tolist() == [True, "pos_0", 5, "al"]
     assert out.loc[("a", "x"), "q_value"] == 0.01 and out.loc[("a", "x"), "best_matches"] == "al"
     assert not out.loc[("a", "y"), "found"] and out.loc[("a", "y"), "other_activators"] == "repo"
+    assert out.loc[("a", "y"), "n_other_matched"] == 1 and out.loc[("a", "x"), "n_other_matched"] == 0
     assert out.loc[("a", "y"), "n_other_activators"] == 1  # z's twi is y's own
     assert out.loc[("b", "y"), "found"] and out.loc[("b", "y"), "first_match"] == "TWI"
     assert not out.loc[("b", "x"), "analysed"] and not out.loc[("a", "z"), "analysed"]

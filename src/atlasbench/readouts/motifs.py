@@ -475,9 +475,10 @@ def planted_motifs(matches: pd.DataFrame, activators: Mapping[str, str], q_thres
     pandas.DataFrame
         One row per model and cell type: ``analysed`` (the model has patterns for it),
         ``found``, and for the best-matching pattern its ``pattern``, ``q_value``,
-        ``jaspar_rank`` (0 when not found) and ``first_match``; ``other_activators``
-        (comma-separated) out of ``n_other_activators``; ``best_matches``, the best
-        significant match of each positive pattern.
+        ``jaspar_rank`` (0 when not found) and ``first_match``; the other cell types'
+        activators its patterns match, ``other_activators`` (comma-separated), and their
+        number ``n_other_matched``, out of ``n_other_activators``; ``best_matches``, the
+        best significant match of each positive pattern.
     """
     significant = matches[
         (matches["q_value"].astype(float) <= q_threshold) & matches["pattern"].astype(str).str.startswith("pos_")
@@ -494,6 +495,7 @@ def planted_motifs(matches: pd.DataFrame, activators: Mapping[str, str], q_thres
             planted = mine[mine["match"].astype(str).str.lower() == activator.lower()]
             best = planted.sort_values(["q_value", "rank"]).iloc[0] if len(planted) else None
             others = {a for c, a in activators.items() if c != name and a.lower() != activator.lower()}
+            matched = [a for a in others if a.lower() in names]
             rows.append(
                 {
                     "cell_type": name,
@@ -505,7 +507,8 @@ def planted_motifs(matches: pd.DataFrame, activators: Mapping[str, str], q_thres
                     "q_value": math.nan if best is None else float(best["q_value"]),
                     "jaspar_rank": 0 if best is None else int(best["rank"]),
                     "first_match": "" if best is None else first[(model, name, str(best["pattern"]))],
-                    "other_activators": ",".join(sorted(a for a in others if a.lower() in names)),
+                    "other_activators": ",".join(sorted(matched)),
+                    "n_other_matched": len(matched),
                     "n_other_activators": len(others),
                     "best_matches": ",".join(dict.fromkeys(mine.loc[mine["rank"] == 1, "match"].astype(str))),
                 }
