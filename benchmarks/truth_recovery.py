@@ -16,22 +16,28 @@ a Markov background genome (:mod:`atlasbench.simulate.background`):
   twice), each sequenced from its own random stream: any difference that holds is a
   false positive.
 
-Each atlas's study trains, on the designed regions (MACS3 peak calling is not part of
-what is calibrated), every platform on the demo's grid (reads per cell x cells, without
-the named full-data scenarios) and the test folds given, with the demo's model and
-recipe; the platforms are compared as the report compares them
+Each atlas's study is the demo's on the designed regions (MACS3 peak calling is not part
+of what is calibrated): every platform on the demo's grid (reads per cell x cells) and
+its full data (the named scenarios), the test folds given, the demo's model, recipe and
+loss weighting, and on true atlases the demo's motifs on every cell type. The platforms
+are compared as the report compares them
 (:func:`atlasbench.readouts.comparisons.compare_platforms`, against the full data and
-against the truth). Printed per kind: how often the difference holds in the data's
-direction (power; for nulls, false positives, the goal being at most 5%), the mean paired
-difference beside the data's, the SD its test uses (within grid points, see
-:func:`atlasbench.readouts.comparisons.compare_platforms`) and the minimum detectable
-difference.
+against the truth). Printed per atlas and, at the end, per kind: how often the
+difference holds in the data's direction (power; for nulls, false positives, the goal
+being at most 5%), the mean paired difference beside the data's, the SD its test uses
+(within grid points, see :func:`atlasbench.readouts.comparisons.compare_platforms`), the
+minimum detectable difference, the error of the models' saturation-depth ratio between
+the platforms against the libraries' (the report's fit against full data; the libraries'
+from the simulated complexities) and, on true atlases, the cell types whose planted
+activator motif discovery found per platform
+(:func:`atlasbench.readouts.motifs.planted_motifs`).
 
     python benchmarks/truth_recovery.py benchmarks/out/truth --seeds 0 1 2 3 4
 
 The defaults are the demo's study: 1,400 regions, 100, 250 and all sequenced read pairs
-per cell, 500 and 1,500 cells, two test folds, each trained on its own draw of the grid
-point; about 13 minutes per atlas on 2 CPU cores.
+per cell, 500 and 1,500 cells and each platform's full data, two test folds, each
+trained on its own draw of the grid point; 15 to 18 minutes per true atlas and 12 to 14
+per null atlas on 2 CPU cores.
 
 Every atlas is a folder under the output; a rerun reuses finished studies.
 """
