@@ -115,7 +115,12 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
     first, second = (p.name for p in study.platforms)
     data = study_data(study)
     expected = expected_difference(target_fidelity(data.targets, truth_targets(study, data)), first, second)
-    common = {"kind": kind, "seed": seed, **_saturation(folder, table, first, second), **_motifs(folder, study)}
+    common = {
+        "kind": kind,
+        "seed": seed,
+        **_saturation(folder, table, first, second),
+        **_motifs(folder, study, first, second),
+    }
     rows = []
     for against in ("full", "truth"):
         comparison = compare_platforms(table, [first, second], against=against).iloc[0]
@@ -166,7 +171,7 @@ def _saturation(folder: Path, table: pd.DataFrame, first: str, second: str) -> d
     }
 
 
-def _motifs(folder: Path, study) -> dict[str, float]:
+def _motifs(folder: Path, study, first: str, second: str) -> dict[str, float]:
     """Per platform, the cell types whose planted activator motif discovery found at full data
     (:func:`atlasbench.readouts.motifs.planted_motifs`), and the other cell types' activators the
     same patterns matched (NaN without motifs)."""
@@ -185,7 +190,6 @@ def _motifs(folder: Path, study) -> dict[str, float]:
     cell_types = json.loads((folder / "truth" / "simulation.json").read_text())["cell_types"]
     found = planted_motifs(pd.read_csv(matches, sep="\t"), {c["name"]: c["activator"] for c in cell_types})
     counts = found.groupby("model", sort=False)["found"].sum()
-    first, second = (p.name for p in study.platforms)
     return {
         "motifs_first": float(counts.get(first, 0)),
         "motifs_second": float(counts.get(second, 0)),

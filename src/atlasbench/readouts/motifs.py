@@ -480,19 +480,17 @@ def planted_motifs(matches: pd.DataFrame, activators: Mapping[str, str], q_thres
         number ``n_other_matched``, out of ``n_other_activators``; ``best_matches``, the
         best significant match of each positive pattern.
     """
-    significant = matches[
-        (matches["q_value"].astype(float) <= q_threshold) & matches["pattern"].astype(str).str.startswith("pos_")
-    ]
-    first = matches[matches["rank"] == 1].set_index(["model", "cell_type", "pattern"])["match"].astype(str)
+    matches = matches.astype({"model": str, "cell_type": str, "pattern": str, "match": str})
+    explained = set(zip(matches["model"], matches["cell_type"]))
+    significant = matches[(matches["q_value"].astype(float) <= q_threshold) & matches["pattern"].str.startswith("pos_")]
+    by_cell_type = dict(list(significant.groupby(["model", "cell_type"], sort=False)))
+    first = matches[matches["rank"] == 1].set_index(["model", "cell_type", "pattern"])["match"]
     rows = []
-    for model in pd.unique(matches["model"].astype(str)):
+    for model in pd.unique(matches["model"]):
         for name, activator in activators.items():
-            explained = ((matches["model"].astype(str) == model) & (matches["cell_type"].astype(str) == name)).any()
-            mine = significant[
-                (significant["model"].astype(str) == model) & (significant["cell_type"].astype(str) == name)
-            ]
-            names = set(mine["match"].astype(str).str.lower())
-            planted = mine[mine["match"].astype(str).str.lower() == activator.lower()]
+            mine = by_cell_type.get((model, name), significant.iloc[:0])
+            names = set(mine["match"].str.lower())
+            planted = mine[mine["match"].str.lower() == activator.lower()]
             best = planted.sort_values(["q_value", "rank"]).iloc[0] if len(planted) else None
             others = {a for c, a in activators.items() if c != name and a.lower() != activator.lower()}
             matched = [a for a in others if a.lower() in names]
@@ -501,16 +499,16 @@ def planted_motifs(matches: pd.DataFrame, activators: Mapping[str, str], q_thres
                     "cell_type": name,
                     "planted_activator": activator,
                     "model": model,
-                    "analysed": bool(explained),
+                    "analysed": (model, name) in explained,
                     "found": best is not None,
-                    "pattern": "" if best is None else str(best["pattern"]),
+                    "pattern": "" if best is None else best["pattern"],
                     "q_value": math.nan if best is None else float(best["q_value"]),
                     "jaspar_rank": 0 if best is None else int(best["rank"]),
-                    "first_match": "" if best is None else first[(model, name, str(best["pattern"]))],
+                    "first_match": "" if best is None else first[(model, name, best["pattern"])],
                     "other_activators": ",".join(sorted(matched)),
                     "n_other_matched": len(matched),
                     "n_other_activators": len(others),
-                    "best_matches": ",".join(dict.fromkeys(mine.loc[mine["rank"] == 1, "match"].astype(str))),
+                    "best_matches": ",".join(dict.fromkeys(mine.loc[mine["rank"] == 1, "match"])),
                 }
             )
     return pd.DataFrame(rows)

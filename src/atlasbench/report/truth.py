@@ -505,12 +505,13 @@ def _truth_motifs(ctx: ReportContext, record: Mapping[str, Any]) -> tuple[str, l
             for _, r in found.iterrows()
             if r["jaspar_rank"] > 1
         ]
+        detail = ", ".join(html.escape(c) for c in found["cell_type"])
+        if behind:
+            detail += f"; JASPAR ranks a relative first: {join_words(behind)}"
         said.append(
             f"the planted activator found in {len(found)} of {len(group)} cell types explained by "
             f"{bold_text(str(model))}"
-            + (f" ({', '.join(html.escape(c) for c in found['cell_type'])}" if len(found) else "")
-            + (f"; JASPAR ranks a relative first: {join_words(behind)}" if behind else "")
-            + (")" if len(found) else "")
+            + (f" ({detail})" if len(found) else "")
             + f", another cell type's activator in {int(group['n_other_matched'].sum())} of "
             f"{int(group['n_other_activators'].sum())}"
         )
