@@ -249,7 +249,9 @@ def _in_slurm(study: Study, key: str, threads: int, time_limit: str, allow_parti
             if callable(submitit_handler):
                 submitit_handler(signum, frame)
         except UncompletedJobError as exc:
-            raise _OutOfTime(str(exc)) from None
+            # said in the time limit's words from the start: execute_job records the error as it
+            # passes, and SLURM may kill the job before the record below replaces it
+            raise _OutOfTime(f"the job ran out of its SLURM time limit, {time_limit} ({exc})") from None
 
     signal.signal(signal.SIGUSR2, on_time_limit)
     try:
