@@ -154,14 +154,16 @@ train(data["codes"], data["y"], np.arange(int(n * 0.8)), np.arange(int(n * 0.8),
 """
 
 
-def test_killed_training_resumes_to_the_same_model(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_killed_training_resumes_to_the_same_model(tmp_path: Path, ema_decay: float | None) -> None:
     """A training process killed (SIGKILL) after an epoch checkpoint resumes from it and
-    ends with exactly the weights and loss history of an uninterrupted run."""
+    ends with exactly the weights and loss history of an uninterrupted run (with a moving
+    average of the weights too)."""
     import subprocess
     import sys
 
     codes, y = _motif_data(1500, length=100)
-    recipe = _recipe(max_epochs=6)
+    recipe = _recipe(max_epochs=6, ema_decay=ema_decay)
     np.savez(tmp_path / "data.npz", codes=codes, y=y)
     (tmp_path / "recipe.json").write_text(recipe.model_dump_json())
     folder = tmp_path / "run"
@@ -301,3 +303,36 @@ def test_precision_rule_and_bf16_learns_as_fp32() -> None:
     assert max(best.values()) < 0.5 * histories["fp32"]["val_loss"].iloc[0]
     # ... and end equal within the noise of a few epochs
     assert best["bf16"] == pytest.approx(best["fp32"], rel=0.1)
+
+
+def test_moving_average_is_the_model_validated_and_kept() -> None:
+    """With ema_decay the kept model's parameters are the exponential moving average of the
+    weights after every step, computed by hand from the optimiser's steps (one epoch, so
+    it is the best); without it, the last step's weights. Resuming keeps the average."""
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    codes, y = _motif_data(200)
+    steps: list[list[torch.Tensor]] = []
+
+    def record(optimizer, args, kwargs) -> None:
+        steps.append([p.detach().clone() for group in optimizer.param_groups for p in group["params"]])
+
+    handle = register_optimizer_step_post_hook(record)
+    try:
+        averaged, _ = _fit(codes, y, _recipe(max_epochs=1, ema_decay=0.8))
+        raw_steps, steps[:] = list(steps), []
+        raw, _ = _fit(codes, y, _recipe(max_epochs=1))
+    finally:
+        handle.remove()
+    assert len(raw_steps) == len(steps) == 5  # 160 training regions in batches of 32
+    expected = raw_steps[0]
+    for weights in raw_steps[1:]:
+        expected = [0.8 * e + 0.2 * w for e, w in zip(expected, weights, strict=True)]
+    for kept, by_hand, last in zip(averaged.parameters(), expected, raw_steps[-1], strict=True):
+        torch.testing.assert_close(kept, by_hand)
+        assert not torch.equal(kept, last)
+    for kept, last in zip(raw.parameters(), steps[-1], strict=True):
+        assert torch.equal(kept, last)
+    with pytest.raises(ValueError, match="ema_decay"):
+        Training(ema_decay=1.0)
+

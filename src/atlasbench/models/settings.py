@@ -71,6 +71,11 @@ class Training(Settings):
     """Multiply the learning rate by lr_plateau_factor after this many epochs without improvement."""
     lr_plateau_factor: float = Field(default=0.25, gt=0, lt=1)
     """Learning-rate factor on a plateau."""
+    ema_decay: float | None = Field(default=None, gt=0, lt=1)
+    """Keep an exponential moving average of the weights (and batch-norm statistics),
+    updated after every step with this decay: validation, early stopping and the kept model
+    use the average, which smooths the epoch-to-epoch noise of a high learning rate (an
+    average over about ``1 / (1 - decay)`` steps); null: the raw weights, as CREsted."""
     warmup_epochs: NonNegativeInt = 1
     """Epochs of linear learning-rate warm-up (0: none)."""
     max_shift: NonNegativeInt = 3

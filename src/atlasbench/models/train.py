@@ -6,6 +6,8 @@ randomly shifted and reverse-complemented; the learning rate rises linearly over
 warm-up epochs, is multiplied by ``lr_plateau_factor`` when the validation loss has not
 improved for ``lr_plateau_patience`` epochs, and training stops after
 ``early_stopping_patience`` epochs without improvement, keeping the best epoch's weights.
+With ``ema_decay`` the model validated and kept is an exponential moving average of the
+weights (:class:`torch.optim.swa_utils.AveragedModel`, batch-norm statistics included).
 
 After every epoch the whole state (weights, optimiser, schedule, early-stopping counters,
 random generators) is written atomically to a checkpoint, so a job killed at any point
@@ -42,6 +44,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm.auto import tqdm
 
 from atlasbench.errors import AtlasbenchError
@@ -98,11 +101,18 @@ class _State:
 
 
 def _save_checkpoint(
-    path: Path, key: str, model: nn.Module, optimizer: torch.optim.Optimizer, state: _State, generator: torch.Generator
+    path: Path,
+    key: str,
+    model: nn.Module,
+    average: AveragedModel | None,
+    optimizer: torch.optim.Optimizer,
+    state: _State,
+    generator: torch.Generator,
 ) -> None:
     payload = {
         "key": key,
         "model": model.state_dict(),
+        "average": average.state_dict() if average is not None else None,
         "optimizer": optimizer.state_dict(),
         "state": state.__dict__,
         "generator": generator.get_state(),
@@ -114,7 +124,12 @@ def _save_checkpoint(
 
 
 def _load_checkpoint(
-    path: Path, key: str, model: nn.Module, optimizer: torch.optim.Optimizer, generator: torch.Generator
+    path: Path,
+    key: str,
+    model: nn.Module,
+    average: AveragedModel | None,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
 ) -> _State | None:
     """Restore a checkpoint; None (start afresh) when it is unreadable or from other training."""
     try:
@@ -126,6 +141,8 @@ def _load_checkpoint(
         log.warning("checkpoint %s belongs to other data or settings; training from the start", path)
         return None
     model.load_state_dict(payload["model"])
+    if average is not None:
+        average.load_state_dict(payload["average"])
     optimizer.load_state_dict(payload["optimizer"])
     generator.set_state(payload["generator"])
     torch.set_rng_state(payload["torch_rng"])
@@ -182,7 +199,8 @@ def fit(
     phase: str = "train",
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Train ``model`` in place; leave it holding the weights of its best validation epoch.
+    """Train ``model`` in place; leave it holding the weights of its best validation epoch
+    (the moving average's, with ``training.ema_decay``).
 
     Parameters
     ----------
@@ -222,6 +240,12 @@ def fit(
     torch.manual_seed(seed)
     generator = torch.Generator().manual_seed(seed)
     optimizer = make_optimizer(model.parameters(), training)
+    average = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(training.ema_decay), use_buffers=True)
+        if training.ema_decay is not None
+        else None
+    )
+    kept = average.module if average is not None else model
     bf16 = uses_bf16(training.precision, data.device)
     key = f"{phase}|{seed}|{training.model_dump_json()}|{train_index.size}|{val_index.size}|" + ",".join(
         f"{k}:{tuple(v.shape)}" for k, v in model.state_dict().items()
@@ -229,7 +253,7 @@ def fit(
     path = Path(checkpoint) if checkpoint is not None else None
     state = None
     if path is not None and path.exists():
-        state = _load_checkpoint(path, key, model, optimizer, generator)
+        state = _load_checkpoint(path, key, model, average, optimizer, generator)
         if state is not None:
             log.info("%s: resuming from %s after epoch %d", phase, path, state.epoch)
     state = state or _State(history=[])
@@ -262,16 +286,18 @@ def fit(
             optimizer.zero_grad(set_to_none=True)
             value.backward()
             optimizer.step()
+            if average is not None:
+                average.update_parameters(model)
             total += value.detach() * len(y)
         seconds = time.perf_counter() - started
         train_loss = float(total) / train_index.size
-        val_loss = evaluate_loss(model, data, val_index, loss, training.batch_size, bf16)
+        val_loss = evaluate_loss(kept, data, val_index, loss, training.batch_size, bf16)
         if not math.isfinite(train_loss):
             raise AtlasbenchError(f"{phase}: the training loss diverged (epoch {state.epoch}); lower the learning rate")
         best = val_loss < state.best_loss - _MIN_IMPROVEMENT
         if best:
             state.best_loss, state.best_epoch = val_loss, state.epoch
-            state.best_weights = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            state.best_weights = copy.deepcopy({k: v.detach().cpu() for k, v in kept.state_dict().items()})
             state.bad_epochs = state.plateau_epochs = 0
         else:
             state.bad_epochs += 1
@@ -303,7 +329,7 @@ def fit(
         state.epoch += 1
         state.done = state.bad_epochs >= training.early_stopping_patience
         if path is not None:
-            _save_checkpoint(path, key, model, optimizer, state, generator)
+            _save_checkpoint(path, key, model, average, optimizer, state, generator)
         bar.update(1)
         bar.set_postfix(train=f"{train_loss:.3f}", val=f"{val_loss:.3f}")
     bar.close()

@@ -155,10 +155,18 @@ class Preset:
         Epochs without a better validation loss before training stops. On the demo's
         noisy validation folds 4 stopped some models before they had learned anything
         (validation loss still at the constant predictor's, test Pearson ~0.2 where their
-        neighbours on the grid reached 0.7); 10 lets every one of them learn.
+        neighbours on the grid reached 0.7); 10 lets every one of them learn. The demo
+        does not stop early at all (patience = max_epochs): with 12, the odd model whose
+        validation loss rose for a while at the high learning rate stopped just before
+        the plateau decay brought it back, 0.03 to 0.05 below its pair, and such models
+        made most of the scatter of the platforms' paired differences.
     learning_rate
-        Peak learning rate of the study's recipe (Adam). The learning rate is cut after
-        half the patience without a better validation loss.
+        Peak learning rate of the study's recipe (Adam).
+    plateau_patience
+        Epochs without a better validation loss before the learning rate is cut; None:
+        half the patience (at least 3).
+    ema_decay
+        The recipe's moving average of the weights (None: none).
     loss_weighting
         ``(loss_multiplier, loss_max_weight)`` of the study's CosineMSELogLoss
         (:class:`~atlasbench.models.settings.Training`); None: the defaults for its
@@ -197,6 +205,8 @@ class Preset:
     max_epochs: int = 20
     patience: int = 4
     learning_rate: float = 0.003
+    plateau_patience: int | None = None
+    ema_decay: float | None = None
     loss_weighting: tuple[float, float] | None = None
     motif_cell_types: tuple[str, ...] | None = ("twi", "grh")
     jaspar_group: str = "insects"
@@ -312,8 +322,10 @@ PRESETS = {
         test_folds=(0, 1),
         spacing=100,
         max_epochs=40,
-        patience=12,
+        patience=40,
+        plateau_patience=6,
         learning_rate=0.01,
+        ema_decay=0.99,
         loss_weighting=(1.0, 100.0),
         motif_cell_types=tuple(ct.name for ct in DEFAULT_CELL_TYPES),
         genome_length=1_600_000,
@@ -645,6 +657,9 @@ def _study_yaml(preset: str, chosen: Preset, seed: int) -> str:
     if chosen.loss_weighting is not None:
         multiplier, max_weight = chosen.loss_weighting
         loss_weighting = f"  loss_multiplier: {multiplier:g}\n  loss_max_weight: {max_weight:g}\n"
+    schedule = f"  lr_plateau_patience: {chosen.plateau_patience or max(3, chosen.patience // 2)}\n"
+    if chosen.ema_decay is not None:
+        schedule += f"  ema_decay: {chosen.ema_decay:g}\n"
     if chosen.motif_cell_types is None:
         motifs = "null"
     else:
@@ -680,8 +695,7 @@ training:
   batch_size: 32
   max_epochs: {chosen.max_epochs}
   early_stopping_patience: {chosen.patience}
-  lr_plateau_patience: {max(3, chosen.patience // 2)}
-evaluation:
+{schedule}evaluation:
   motifs: {motifs}
   enhancers: enhancers.tsv
   reference_platform: {chosen.platforms[0].name}
