@@ -308,7 +308,8 @@ def test_precision_rule_and_bf16_learns_as_fp32() -> None:
 def test_moving_average_is_the_model_validated_and_kept() -> None:
     """With ema_decay the kept model's parameters are the exponential moving average of the
     weights after every step, computed by hand from the optimiser's steps (one epoch, so
-    it is the best); without it, the last step's weights. Resuming keeps the average."""
+    it is the best); without it, the last step's weights. (Resuming with the average:
+    test_killed_training_resumes_to_the_same_model.)"""
     from torch.optim.optimizer import register_optimizer_step_post_hook
 
     codes, y = _motif_data(200)
@@ -320,19 +321,18 @@ def test_moving_average_is_the_model_validated_and_kept() -> None:
     handle = register_optimizer_step_post_hook(record)
     try:
         averaged, _ = _fit(codes, y, _recipe(max_epochs=1, ema_decay=0.8))
-        raw_steps, steps[:] = list(steps), []
+        averaged_run, steps[:] = list(steps), []
         raw, _ = _fit(codes, y, _recipe(max_epochs=1))
     finally:
         handle.remove()
-    assert len(raw_steps) == len(steps) == 5  # 160 training regions in batches of 32
-    expected = raw_steps[0]
-    for weights in raw_steps[1:]:
+    assert len(averaged_run) == len(steps) == 5  # 160 training regions in batches of 32
+    expected = averaged_run[0]
+    for weights in averaged_run[1:]:
         expected = [0.8 * e + 0.2 * w for e, w in zip(expected, weights, strict=True)]
-    for kept, by_hand, last in zip(averaged.parameters(), expected, raw_steps[-1], strict=True):
+    for kept, by_hand, last in zip(averaged.parameters(), expected, averaged_run[-1], strict=True):
         torch.testing.assert_close(kept, by_hand)
         assert not torch.equal(kept, last)
     for kept, last in zip(raw.parameters(), steps[-1], strict=True):
         assert torch.equal(kept, last)
     with pytest.raises(ValueError, match="ema_decay"):
         Training(ema_decay=1.0)
-
