@@ -36,7 +36,7 @@ activator motif discovery found per platform
 
 The defaults are the demo's study: 1,400 regions, 100, 250 and all sequenced read pairs
 per cell, 500 and 1,500 cells and each platform's full data, two test folds, each
-trained on its own draw of the grid point; 15 to 18 minutes per true atlas and 12 to 14
+trained on its own draw of the grid point; 13 to 18 minutes per true atlas and 11 to 14
 per null atlas on 2 CPU cores.
 
 Every atlas is a folder under the output; a rerun reuses finished studies.
