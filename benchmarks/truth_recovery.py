@@ -26,10 +26,12 @@ against the truth). Printed per atlas and, at the end, per kind: how often the
 difference holds in the data's direction (power; for nulls, false positives, the goal
 being at most 5%), the mean paired difference beside the data's, the SD its test uses
 (within grid points, see :func:`atlasbench.readouts.comparisons.compare_platforms`), the
-minimum detectable difference, the error of the models' saturation-depth ratio between
-the platforms against the libraries' (the report's fit against full data; the libraries'
-from the simulated complexities) and, on true atlases, the cell types whose planted
-activator motif discovery found per platform
+minimum detectable difference, the saturation depths (the models', where the report's
+fit against full data puts it against the grid's levels; the data's, from the targets'
+Pearson with the truth; the libraries', from the simulated complexities), the error of the
+models' ratio between the platforms against the libraries' and the data's where the
+models' depths are placed (the share of atlases where they are) and, on true atlases,
+the cell types whose planted activator motif discovery found per platform
 (:func:`atlasbench.readouts.motifs.planted_motifs`).
 
     python benchmarks/truth_recovery.py benchmarks/out/truth --seeds 0 1 2 3 4
@@ -114,11 +116,12 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
     table = evaluation_table(study)
     first, second = (p.name for p in study.platforms)
     data = study_data(study)
-    expected = expected_difference(target_fidelity(data.targets, truth_targets(study, data)), first, second)
+    fidelity = target_fidelity(data.targets, truth_targets(study, data))
+    expected = expected_difference(fidelity, first, second)
     common = {
         "kind": kind,
         "seed": seed,
-        **_saturation(folder, table, first, second),
+        **_saturation(folder, table, fidelity, first, second),
         **_motifs(folder, study, first, second),
     }
     rows = []
@@ -147,27 +150,41 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
     return rows
 
 
-def _saturation(folder: Path, table: pd.DataFrame, first: str, second: str) -> dict[str, float]:
-    """The models' saturation depths (the report's fit against full data) and the libraries' (the
-    simulated complexities, :func:`atlasbench.data.complexity.saturation_depth`); the error of the
-    models' ratio (second / first) against the libraries'."""
+def _saturation(
+    folder: Path, table: pd.DataFrame, fidelity: pd.DataFrame, first: str, second: str
+) -> dict[str, float | str]:
+    """Per platform, three saturation depths: the models' (the report's fit against full data,
+    and where it lies against the grid's levels), the data's (the same surface fitted to the
+    targets' Pearson with the truth, :func:`atlasbench.readouts.fidelity.fidelity_saturation`)
+    and the libraries' (the simulated complexities,
+    :func:`atlasbench.data.complexity.saturation_depth`); the error of the models' ratio (second /
+    first) against the libraries' and against the data's, NaN unless both models' depths lie
+    within or beyond the levels (one below them is an extrapolation the report does not give)."""
     from atlasbench.data.complexity import saturation_depth
     from atlasbench.readouts.cost import aggregate_designs, fit_saturation
+    from atlasbench.readouts.fidelity import fidelity_saturation
 
     designs = aggregate_designs(table, "pearson_mean", "full")
-    models, libraries = {}, {}
-    for platform in (first, second):
+    data = fidelity_saturation(fidelity, designs)
+    out: dict[str, float | str] = {}
+    depths = {}
+    for side, platform in (("first", first), ("second", second)):
         mine = designs[designs["platform"] == platform]
-        models[platform] = fit_saturation(
-            mine["reads_per_cell"], mine["n_cells"], mine["accuracy_mean"]
-        ).saturation_depth
+        fit = fit_saturation(mine["reads_per_cell"], mine["n_cells"], mine["accuracy_mean"])
         cells = pd.read_csv(folder / "truth" / f"{platform}_barcodes.tsv", sep="\t")
-        libraries[platform] = saturation_depth(cells.loc[cells["kind"] == "cell", "complexity"].to_numpy())
-    ratio, simulated = models[second] / models[first], libraries[second] / libraries[first]
-    return {
-        "model_saturation_first": models[first],
-        "model_saturation_second": models[second],
-        "saturation_ratio_error": ratio / simulated - 1,
+        library = saturation_depth(cells.loc[cells["kind"] == "cell", "complexity"].to_numpy())
+        placed = fit.depth_position in ("within", "beyond")
+        depths[side] = (fit.saturation_depth if placed else math.nan, data[platform].saturation_depth, library)
+        out |= {
+            f"model_saturation_{side}": fit.saturation_depth,
+            f"model_position_{side}": fit.depth_position,
+            f"data_saturation_{side}": data[platform].saturation_depth,
+            f"library_saturation_{side}": library,
+        }
+    (model_1, data_1, library_1), (model_2, data_2, library_2) = depths["first"], depths["second"]
+    return out | {
+        "saturation_ratio_error": (model_2 / model_1) / (library_2 / library_1) - 1,
+        "data_ratio_error": (model_2 / model_1) / (data_2 / data_1) - 1,
     }
 
 
@@ -209,7 +226,9 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
         mean_paired_sd=("sd", "mean"),
         mean_mdd=("mdd", "mean"),
         pairs=("n", "median"),
+        saturation_placed=("saturation_ratio_error", lambda e: e.notna().mean()),
         saturation_ratio_error=("saturation_ratio_error", lambda e: e.abs().mean()),
+        data_ratio_error=("data_ratio_error", lambda e: e.abs().mean()),
         motifs_first=("motifs_first", "mean"),
         motifs_second=("motifs_second", "mean"),
         seconds=("seconds", "mean"),

@@ -25,6 +25,7 @@ from atlasbench.readouts.cost import (
     design_cost,
     design_costs,
     fit_saturation,
+    saturation_sentences,
 )
 
 COSTS = {"10x": (0.471, 2.875), "hydrop": (0.049, 2.875)}  # De Rop et al. 2023 (PROTOCOL.md)
@@ -113,6 +114,30 @@ def test_single_cell_level_fits_reads_only(caplog):
     # the plateau is the plateau at that cell number
     assert fit.plateau == pytest.approx(0.62 * 5050 / 7050, rel=0.02)
     assert np.isfinite(fit.predict(10_000)).all()
+
+
+@pytest.mark.parametrize(
+    ("reads", "position"),
+    [((20_000, 36_000, 72_000, 150_000), "below"), ((2000, 8000, 36_000), "within"), ((2000, 4000, 8000), "beyond")],
+)
+def test_saturation_depth_placed_against_the_levels(reads, position, caplog):
+    # 95% of the plateau at 12,000 reads per cell: under the shallowest level, among the levels, or
+    # over the deepest; only the middle one is measured, the others are said as bounds
+    r, c = grid(reads=reads)
+    with caplog.at_level("WARNING", logger="atlasbench.readouts.cost"):
+        fit = fit_saturation(r, c, surface(0.6, 12_000 / 19, 1000, r, c))
+    assert fit.saturation_depth == pytest.approx(12_000, rel=0.01)
+    assert fit.depth_position == position and fit.cells_position == "within"
+    assert fit.as_row()["depth_position"] == position
+    assert ("below the smallest measured (20,000)" in caplog.text) == (position == "below")
+    assert ("beyond the largest measured (8,000)" in caplog.text) == (position == "beyond")
+    (sentence,) = saturation_sentences({"a": fit}, "Pearson")
+    expected = {
+        "below": "95% of it is reached below the fewest measured, 20,000 usable reads per cell (already saturated",
+        "within": "95% of it is reached at about 12,000 usable reads per cell and",
+        "beyond": "at about 12,000 usable reads per cell, beyond the most measured (8,000: an extrapolation)",
+    }[position]
+    assert expected in sentence and "at about 19,000 cells" in sentence
 
 
 def test_single_depth_level_fits_cells_only():

@@ -11,7 +11,7 @@ import pytest
 
 from atlasbench.data.targets import write_targets
 from atlasbench.errors import AtlasbenchError
-from atlasbench.readouts.fidelity import expected_difference, target_fidelity
+from atlasbench.readouts.fidelity import expected_difference, fidelity_saturation, target_fidelity
 
 CELL_TYPES = ["twi", "grh", "repo"]
 N_REGIONS = 200
@@ -63,3 +63,20 @@ def test_a_level_with_several_draws_is_their_mean_fidelity(tmp_path: Path) -> No
     assert each[0] > each[1] + 0.1
     both = target_fidelity({"10x": {"x": draws}}, true_file)
     assert both["value"].iloc[0] == pytest.approx(np.mean(each), rel=1e-9)
+
+
+def test_fidelity_saturation_recovers_the_depth_the_data_stop_improving_at() -> None:
+    # a: the data's Pearson with the truth saturates at 95% of its plateau at 19 x 40 = 760 usable reads
+    # per cell; b has one grid point only, nothing to fit, and is left out
+    rows, designs = [], []
+    for reads in (100.0, 300.0, 1000.0, 3000.0):
+        for cells in (500.0, 1500.0):
+            level = f"reads-{reads:.0f}_cells-{cells:.0f}"
+            rows.append({"platform": "a", "level": level, "value": 0.97 * reads / (reads + 40) * cells / (cells + 50)})
+            designs.append({"platform": "a", "level": level, "reads_per_cell": reads, "n_cells": cells})
+    rows.append({"platform": "b", "level": "reads-100_cells-500", "value": 0.5})
+    designs.append({"platform": "b", "level": "reads-100_cells-500", "reads_per_cell": 100.0, "n_cells": 500.0})
+    fits = fidelity_saturation(pd.DataFrame(rows), pd.DataFrame(designs))
+    assert list(fits) == ["a"]
+    assert fits["a"].saturation_depth == pytest.approx(760, rel=1e-3)
+    assert fits["a"].depth_position == "within" and fits["a"].plateau == pytest.approx(0.97, rel=1e-3)

@@ -305,6 +305,7 @@ def test_report_numbers_match_the_inputs(full_report) -> None:
     for platform, (_, k_reads, *_rest) in TRUTH.items():
         assert saturation.loc[platform, "saturation_depth"] == pytest.approx(19 * k_reads, rel=0.35)
     assert "reads per cell on <b>10x</b>" in summary
+    assert "not the depth, limit accuracy" not in summary  # the models saturate within the levels
     # the cost comparison in the study's words, from cost.compare_costs
     assert re.search(r"hydrop reaches Pearson 0\.\d+ with .* than 10x .* lower cost", summary)
     # transfer: own (full) against the other platform's full data
@@ -799,3 +800,56 @@ def test_the_report_does_not_rank_platforms_within_noise(settings, tmp_path: Pat
                      r"are indistinguishable at this study&#x27;s power, so the difference in cells and reads per "
                      r"cell each needs is within noise\.", summary)
     assert pd.read_csv(tables / "truth_platforms.csv")["benchmark_rank"].tolist() == [1, 1]
+
+
+def test_a_saturation_depth_below_the_levels_is_not_placed() -> None:
+    """The demo's case: accuracy already at 95% of its plateau at the shallowest depth on both
+    platforms: the summary gives that bound, not the extrapolated depths, and does not compare them;
+    a depth within the levels is placed, one beyond them called an extrapolation."""
+    from atlasbench.readouts.cost import SaturationFit
+    from atlasbench.report.qc_accuracy import saturation_sentence
+
+    def fit(k_reads: float, reads: tuple[float, float]) -> SaturationFit:
+        return SaturationFit(0.92, k_reads, 8.0, 0.85, 7, ("reads", "cells"), reads, (500.0, 8000.0))
+
+    below = {"10x": fit(1.66, (78.2, 406.6)), "hydrop": fit(1.60, (64.6, 334.8))}
+    sentence = saturation_sentence(below, {"10x": 0.8, "hydrop": 0.65})
+    assert sentence == (
+        "Accuracy is within 5% of its fitted plateau already at the shallowest depth measured on <b>10x</b> "
+        "(78 usable reads per cell) and <b>hydrop</b> (65): the saturation depth lies below the grid, where "
+        "this study cannot place it or compare it between platforms; levels shallower than that would."
+    )
+    assert "32" not in sentence and "30" not in sentence  # the fitted 19 K, an extrapolation, is not said
+    placed = {"10x": fit(10.0, (78.2, 406.6)), "hydrop": fit(30.0, (64.6, 334.8))}
+    assert saturation_sentence(placed, {"10x": 0.5, "hydrop": 0.65}) == (
+        "Accuracy reaches 95% of its fitted plateau at about 190 usable reads per cell (380 sequenced) on "
+        "<b>10x</b> and 570 (877 sequenced) on <b>hydrop</b> (beyond the deepest level measured on <b>hydrop</b>: "
+        "an extrapolation, sequence deeper to confirm it)."
+    )
+
+
+def test_models_saturating_before_their_data_are_said_to_limit_accuracy(settings, tmp_path: Path) -> None:
+    """End to end, the demo's case: the models' accuracy already flat from the shallowest depth (95% of
+    its plateau at 190 reads per cell, under the 500 measured) while the data's Pearson with the truth
+    keeps rising: the summary places neither models' depth and says the models limit accuracy."""
+    table = pd.read_parquet(_evaluation(tmp_path / "all.parquet"))
+    r = table["reads_per_cell"]
+    k_reads = table["platform"].map({p: truth[1] for p, truth in TRUTH.items()})
+    table["value"] *= (r / (r + 10.0)) / (r / (r + k_reads))  # the planted depth factor, with K_reads 10
+    table.to_parquet(tmp_path / "flat.parquet")
+    inputs = ReportInputs(evaluation=tmp_path / "flat.parquet", tn5=tmp_path / "no-tn5", motifs=tmp_path / "no",
+                          enhancers={}, truth=_truth(tmp_path / "truth"),
+                          truth_fidelity=_fidelity(tmp_path / "fidelity.tsv"))
+    summary = _summary(write_report(settings, inputs, tmp_path / "out").read_text())
+    platforms = pd.read_csv(tmp_path / "out" / "tables" / "truth_platforms.csv").set_index("platform")
+    assert (platforms["accuracy_saturation_position"] == "below").all()
+    # the extrapolated depths (187 and 67 for the planted 190) are decided by noise: hence only the bound is said
+    assert (platforms["fitted_accuracy_saturation_depth"] < platforms["shallowest_reads_per_cell"]).all()
+    assert platforms["data_saturation_position"].isin(["within", "beyond"]).all()
+    assert (platforms["fitted_data_saturation_depth"] > 2 * platforms["shallowest_reads_per_cell"]).all()
+    assert re.search(r"Accuracy is within 5% of its fitted plateau already at the shallowest depth measured on "
+                     r"<b>10x</b> \(50\d usable reads per cell\) and <b>hydrop</b> \(50\d\)", summary)
+    assert re.search(r"the models' accuracy is within 5% of its plateau already at the shallowest depth measured on "
+                     r"<b>10x</b> \(50\d usable reads per cell\) and <b>hydrop</b> \(50\d\), while their data's "
+                     r"Pearson with the truth goes on rising \(95% of its plateau at about [\d,]+ and [\d,]+\): "
+                     r"at this study's size the models, not the depth, limit accuracy", summary)

@@ -14,6 +14,7 @@ would be wrong for platforms whose cell numbers differ.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -22,6 +23,9 @@ import pandas as pd
 
 from atlasbench.errors import AtlasbenchError
 from atlasbench.models.metrics import ALL_CELL_TYPES, correlations
+from atlasbench.readouts.cost.saturation import SaturationFit, fit_saturation
+
+log = logging.getLogger(__name__)
 
 #: Columns of :func:`target_fidelity`'s table.
 FIDELITY_COLUMNS = ["platform", "level", "value"]
@@ -99,3 +103,36 @@ def expected_difference(fidelity: pd.DataFrame, a: str, b: str) -> float:
     if list(shared.columns) != [a, b] or shared.empty:
         return float("nan")
     return float((shared[b] - shared[a]).mean())
+
+
+def fidelity_saturation(fidelity: pd.DataFrame, designs: pd.DataFrame) -> dict[str, SaturationFit]:
+    """Per platform, where its data stop following the truth more closely as reads and cells grow.
+
+    The saturation surface of the models' accuracy (:func:`atlasbench.readouts.cost.fit_saturation`)
+    fitted instead to the data's fidelity at each grid point, with no model: the depth at which
+    the targets reach 95% of their plateau of Pearson with the truth is how deep the data keep
+    improving. Models whose accuracy saturates well before their data's fidelity are limited by
+    something else than depth (their size, their training regions).
+
+    Parameters
+    ----------
+    fidelity
+        :func:`target_fidelity`'s table.
+    designs
+        One row per design, with ``platform``, ``level`` (the grid point's key),
+        ``reads_per_cell`` (achieved, usable) and ``n_cells``
+        (:func:`atlasbench.readouts.cost.aggregate_designs`).
+
+    Returns
+    -------
+    dict of str to SaturationFit
+        Per platform with at least 3 grid points and a fit (others are left out, the log says why).
+    """
+    points = fidelity.merge(designs[["platform", "level", "reads_per_cell", "n_cells"]], on=["platform", "level"])
+    fits = {}
+    for platform, group in points.groupby("platform", sort=False):
+        try:
+            fits[str(platform)] = fit_saturation(group["reads_per_cell"], group["n_cells"], group["value"])
+        except AtlasbenchError as exc:
+            log.info("fidelity_saturation: %s: no fit: %s", platform, exc)
+    return fits

@@ -300,7 +300,7 @@ def accuracy_section(ctx: ReportContext) -> Section:
     if len(saturation):
         ctx.table("saturation", saturation)
     summary.append(ranking_sentence(ranking, paired, order=ctx.platforms, reason=reason))
-    sentence = _saturation_sentence(fits, ctx.usable_fraction)
+    sentence = saturation_sentence(fits, ctx.usable_fraction)
     if sentence:
         summary.append(sentence)
 
@@ -319,6 +319,7 @@ def accuracy_section(ctx: ReportContext) -> Section:
                 "models": int(r["n_models"]),
                 "fitted plateau": fit.plateau if fit is not None else math.nan,
                 "95% saturation depth (usable reads per cell)": fit.saturation_depth if fit is not None else math.nan,
+                "saturation depth against the levels": fit.depth_position if fit is not None else "",
                 **(
                     {"95% saturation depth (sequenced reads per cell)": _sequenced(ctx, r["platform"], fit)}
                     if ctx.usable_fraction
@@ -332,15 +333,19 @@ def accuracy_section(ctx: ReportContext) -> Section:
         f"<p>Accuracy of each platform's model on its held-out test folds against its full data, at "
         f"full data (all reads of all cells), sorted by the mean; platforms share a rank when their "
         f"paired difference over the grid does not hold. {ranking_caption(tiers, reason)}{model}</p>"
-        + html_table(pd.DataFrame(rows), text_columns={"platform"}, colours=ctx.colours)
+        + html_table(
+            pd.DataFrame(rows),
+            text_columns={"platform", "saturation depth against the levels"},
+            colours=ctx.colours,
+        )
         + ctx.figure(
             fig,
             "accuracy",
             "<b>Accuracy saturates with depth and with cells.</b> Points: mean over folds and "
             "seeds, bars: SD; lines: the saturation surface fitted per platform "
             "(plateau &middot; r/(r+K<sub>reads</sub>) &middot; c/(c+K<sub>cells</sub>)); dashed "
-            "vertical lines: the depth reaching 95% of the plateau, where measured (legend: "
-            "every platform's). Left: against reads per cell, "
+            "vertical lines: the depth reaching 95% of the plateau, where it lies within the "
+            "levels measured (legend: every platform's). Left: against reads per cell, "
             "one line per cell level; right: against cells, one line per depth level.",
         )
     )
@@ -353,29 +358,47 @@ def _sequenced(ctx: ReportContext, platform: object, fit: cost.SaturationFit | N
     return math.nan if fit is None or fraction is None else fit.saturation_depth / fraction
 
 
-def _saturation_sentence(fits: Mapping[str, cost.SaturationFit], usable_fraction: Mapping[str, float]) -> str:
-    """'Accuracy reaches 95% of its fitted plateau at about ...' for the platforms fitted along depth,
-    in usable reads per cell (and sequenced ones where the usable fraction is known), or ''."""
+def saturation_sentence(fits: Mapping[str, cost.SaturationFit], usable_fraction: Mapping[str, float]) -> str:
+    """'Accuracy reaches 95% of its fitted plateau at about ...' for the platforms whose saturation
+    depth the grid places (within its levels, or beyond them as an extrapolation), in usable reads
+    per cell (and sequenced ones where the usable fraction is known); for those already saturated
+    at the shallowest level, that the study cannot place it; '' when no platform is fitted along
+    depth."""
     parts: list[str] = []
     beyond: list[str] = []
+    below: list[str] = []
     for platform, fit in fits.items():
-        if "reads" not in fit.axes or not math.isfinite(fit.saturation_depth):
+        position = fit.depth_position
+        if position == "below":
+            shallowest = f"{fit.reads_range[0]:,.0f}"
+            below.append(f"{bold_text(platform)} ({shallowest}{'' if below else ' usable reads per cell'})")
+            continue
+        if not position:
             continue
         unit = " usable reads per cell" if not parts else ""
         fraction = usable_fraction.get(platform)
         sequenced = f" ({fit.saturation_depth / fraction:,.0f} sequenced)" if fraction else ""
         parts.append(f"{fit.saturation_depth:,.0f}{unit}{sequenced} on {bold_text(platform)}")
-        if fit.saturation_depth > fit.reads_range[1]:
+        if position == "beyond":
             beyond.append(bold_text(platform))
-    if not parts:
-        return ""
-    text = "Accuracy reaches 95% of its fitted plateau at about " + join_words(parts)
-    if beyond:
-        text += (
-            f" (beyond the deepest level measured on {join_words(beyond)}: an extrapolation, "
-            "sequence deeper to confirm it)"
+    sentences = []
+    if parts:
+        text = "Accuracy reaches 95% of its fitted plateau at about " + join_words(parts)
+        if beyond:
+            text += (
+                f" (beyond the deepest level measured on {join_words(beyond)}: an extrapolation, "
+                "sequence deeper to confirm it)"
+            )
+        sentences.append(text + ".")
+    if below:
+        sentences.append(
+            "Accuracy is within 5% of its fitted plateau already at the shallowest depth measured on "
+            + join_words(below)
+            + ": the saturation depth lies below the grid, where this study cannot place it"
+            + (" or compare it between platforms" if len(below) > 1 else "")
+            + "; levels shallower than that would."
         )
-    return text + "."
+    return " ".join(sentences)
 
 
 def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[str, cost.SaturationFit]) -> Any:
@@ -418,22 +441,18 @@ def _accuracy_figure(ctx: ReportContext, designs: pd.DataFrame, fits: Mapping[st
                     panel.plot(grid, values, linestyle, color=colour, lw=1.4)
                 elif len(rows) > 1:
                     panel.plot(rows[x], rows["accuracy_mean"], linestyle, color=colour, lw=1.0, alpha=0.7)
-        if (
-            fit is not None
-            and "reads" in fit.axes
-            and math.isfinite(fit.saturation_depth)
-            and fit.saturation_depth <= group["reads_per_cell"].max()
-        ):
+        if fit is not None and fit.depth_position == "within":
             ax_reads.axvline(fit.saturation_depth, color=colour, ls=(0, (4, 3)), lw=0.9, alpha=0.8)
     platform_handles, depths = [], False
     for platform in designs["platform"].astype(str).unique():
         fit = fits.get(platform)
         label = platform
-        if fit is not None and "reads" in fit.axes and math.isfinite(fit.saturation_depth):
-            beyond = fit.saturation_depth > fit.reads_range[1]
+        if fit is not None and fit.depth_position:
+            depth = fit.reads_range[0] if fit.depth_position == "below" else fit.saturation_depth
             label += (
-                f": 95% at {cost.short_count(float(f'{fit.saturation_depth:.2g}'))}"  # two significant digits
-                + (" (extrapolated)" if beyond else "")
+                f": 95% {'below' if fit.depth_position == 'below' else 'at'} "
+                f"{cost.short_count(float(f'{depth:.2g}'))}"  # two significant digits
+                + {"below": " (the shallowest)", "beyond": " (extrapolated)"}.get(fit.depth_position, "")
             )
             depths = True
         platform_handles.append(Line2D([], [], color=ctx.colours.get(platform, "0.3"), marker="o", lw=1.4, label=label))

@@ -3,7 +3,8 @@
 The simulator records what it planted under the study's ``truth/`` folder
 (``simulation.json``, ``tn5_log_odds.tsv``, ``<platform>_barcodes.tsv``); this section
 compares it with what the other sections measured: the platforms' library complexity and
-where their unique fragments saturate (against the QC), which platform ranks first (the one
+where their unique fragments saturate (against the QC), where their data's fidelity to the
+truth saturates (against the models' accuracy), which platform ranks first (the one
 whose data follow the truth most closely, :mod:`atlasbench.readouts.fidelity`, against the
 models' accuracy against the true accessibility, ranked only as far as the paired comparison
 against the truth resolves it), the Tn5 log-odds (against the recovered bias)
@@ -25,7 +26,8 @@ import pandas as pd
 from atlasbench.data.complexity import saturation_curve, saturation_depth
 from atlasbench.errors import AtlasbenchError
 from atlasbench.readouts import comparisons, power
-from atlasbench.readouts.fidelity import shared_grid
+from atlasbench.readouts.cost import SaturationFit
+from atlasbench.readouts.fidelity import fidelity_saturation, shared_grid
 from atlasbench.readouts.motifs import planted_motifs
 from atlasbench.report.comparisons import platform_comparison, ranking_tiers, tier_ranks
 from atlasbench.report.context import METRIC, Q_THRESHOLD, ReportContext, Section
@@ -93,6 +95,7 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         else dict(zip(ctx.qc_medians["platform"], ctx.qc_medians["median_unique_fragments"]))
     )
     fidelity, grid = _grid_fidelity(ctx, [str(p["name"]) for p in profiles])
+    data_fits = _data_saturation(ctx, acc.designs if acc is not None else None)
     best_at = _data_best_at(grid)
     consistent = sum(n > 0 for n in best_at.values()) == 1  # one platform's data the closer everywhere
     by_fidelity = sorted(fidelity, key=lambda p: -fidelity[p]) if consistent else []
@@ -101,6 +104,7 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         name = str(profile["name"])
         m, r = float(profile["complexity"]), float(profile["reads_per_cell"])
         fit = acc.fits.get(name) if acc is not None else None
+        data_fit = data_fits.get(name)
         measured = ctx.complexity.get(name)
         true = true_complexity.get(name)
         rows.append(
@@ -118,6 +122,10 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
                     saturation_depth(measured.to_numpy()) if measured is not None else math.nan
                 ),
                 "fitted_accuracy_saturation_depth": fit.saturation_depth if fit is not None else math.nan,
+                "accuracy_saturation_position": fit.depth_position if fit is not None else "",
+                "fitted_data_saturation_depth": data_fit.saturation_depth if data_fit is not None else math.nan,
+                "data_saturation_position": data_fit.depth_position if data_fit is not None else "",
+                "shallowest_reads_per_cell": fit.reads_range[0] if fit is not None else math.nan,
                 "data_fidelity": fidelity.get(name, math.nan),
                 "data_best_at": best_at.get(name, math.nan),
                 "accuracy_vs_truth": accuracy.get(name, math.nan),
@@ -177,13 +185,26 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         f"{r['fragments_saturation_depth']:,.0f} reads per cell as simulated, "
         f"{r['measured_fragments_saturation_depth']:,.0f} as measured from each cell's reads and unique fragments "
         f"({(r['measured_fragments_saturation_depth'] / r['fragments_saturation_depth'] - 1) * 100:+.1f}%)"
-        + (
-            f"; the models' accuracy saturates at {r['fitted_accuracy_saturation_depth']:,.0f}"
-            if math.isfinite(r["fitted_accuracy_saturation_depth"])
-            else ""
-        )
+        + _saturation_clause(r)
         for _, r in table.iterrows()
     ]
+    below = table["accuracy_saturation_position"] == "below"
+    limited = table[below & table["data_saturation_position"].isin(["within", "beyond"])]
+    if len(limited):
+        said.append(
+            "the models' accuracy is within 5% of its plateau already at the shallowest depth measured on "
+            + join_words(
+                [
+                    f"{bold_text(r['platform'])} ({r['shallowest_reads_per_cell']:,.0f}"
+                    + (" usable reads per cell)" if i == 0 else ")")
+                    for i, (_, r) in enumerate(limited.iterrows())
+                ]
+            )
+            + ", while their data's Pearson with the truth goes on rising (95% of its plateau at about "
+            + join_words([f"{r['fitted_data_saturation_depth']:,.0f}" for _, r in limited.iterrows()])
+            + "): at this study's size the models, not the depth, limit accuracy, and the depth at which "
+            "the libraries saturate cannot show in it"
+        )
     shown = table.rename(
         columns={
             "complexity": "complexity M (molecules)",
@@ -196,6 +217,10 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
             "fragments_saturation_depth": "fragments: 95% at (reads, true)",
             "measured_fragments_saturation_depth": "fragments: 95% at (reads, measured)",
             "fitted_accuracy_saturation_depth": "accuracy: 95% at (reads, fitted)",
+            "accuracy_saturation_position": "accuracy: 95% against the levels",
+            "fitted_data_saturation_depth": "data vs truth: 95% at (reads, fitted)",
+            "data_saturation_position": "data vs truth: 95% against the levels",
+            "shallowest_reads_per_cell": "shallowest level (reads)",
             "data_fidelity": "targets' Pearson vs truth (grid mean)",
             "data_best_at": "data the closest at (grid points)",
             "accuracy_vs_truth": "models' Pearson vs truth (grid mean)",
@@ -218,8 +243,15 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         "platforms share, <i>rank by data</i> orders them by its mean over those grid points; when each "
         "platform's are the closer somewhere, the simulation sets no ranking over the grid, and none is "
         "expected. In <i>rank found</i>, platforms whose paired difference against the "
-        "truth over the grid does not hold share a rank.</p>"
-        + html_table(shown, text_columns={"platform"}, colours=ctx.colours)
+        "truth over the grid does not hold share a rank. The accuracy section's saturation surface, fitted "
+        "to the data's Pearson with the truth over the grid instead of the models' accuracy, says how deep "
+        "more reads still make the data better: models whose accuracy saturates sooner are limited by "
+        "something other than depth (their size, their training regions).</p>"
+        + html_table(
+            shown,
+            text_columns={"platform", "accuracy: 95% against the levels", "data vs truth: 95% against the levels"},
+            colours=ctx.colours,
+        )
         + "<ul>"
         + "".join(f"<li>{s}.</li>" for s in sentences)
         + "</ul>"
@@ -256,6 +288,37 @@ def _grid_fidelity(ctx: ReportContext, platforms: Sequence[str]) -> tuple[dict[s
         grid = grid.join(models.reindex(columns=wide.columns).add_prefix("models_vs_truth:"))
     ctx.table("truth_grid", grid.reset_index())
     return {str(p): float(wide[p].mean()) for p in wide.columns}, grid
+
+
+def _data_saturation(ctx: ReportContext, designs: pd.DataFrame | None) -> dict[str, SaturationFit]:
+    """Per platform, the saturation surface of its data's Pearson with the truth over the grid
+    (:func:`atlasbench.readouts.fidelity.fidelity_saturation`); empty without the fidelity table or
+    the designs."""
+    path = ctx.inputs.truth_fidelity
+    if designs is None or path is None or not Path(path).is_file():
+        return {}
+    return fidelity_saturation(pd.read_csv(path, sep="\t"), designs)
+
+
+def _saturation_clause(row: pd.Series) -> str:
+    """'; their data's Pearson with the truth reaches 95% of its plateau at about ...; the models'
+    accuracy ...' for one platform's row of the truth table ('' for what was not fitted)."""
+    clause = ""
+    if math.isfinite(row["fitted_data_saturation_depth"]):
+        clause += (
+            f"; the data's Pearson with the truth reaches 95% of its plateau at about "
+            f"{row['fitted_data_saturation_depth']:,.0f}"
+            + (" (beyond the deepest level: an extrapolation)" if row["data_saturation_position"] == "beyond" else "")
+        )
+    if row["accuracy_saturation_position"] == "below":
+        clause += (
+            f"; the models' accuracy, below the shallowest level measured ({row['shallowest_reads_per_cell']:,.0f})"
+        )
+    elif math.isfinite(row["fitted_accuracy_saturation_depth"]):
+        clause += f"; the models' accuracy at {row['fitted_accuracy_saturation_depth']:,.0f}" + (
+            " (beyond the deepest level: an extrapolation)" if row["accuracy_saturation_position"] == "beyond" else ""
+        )
+    return clause
 
 
 def _data_best_at(grid: pd.DataFrame | None) -> dict[str, int]:

@@ -3,7 +3,6 @@ curves, and the cost-accuracy frontier; with the plain log-axis ticks they share
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -57,7 +56,8 @@ def plot_saturation(
 
     Measured means with their SD as error bars, the fitted saturation curve of each cell
     level (or the measured points joined, for a platform without a fit along depth) and
-    the saturation depth marked.
+    the saturation depth marked (at the shallowest level, "below", when accuracy had
+    saturated there).
 
     Parameters
     ----------
@@ -104,12 +104,14 @@ def plot_saturation(
                 ax.plot(rows["reads_per_cell"], rows["accuracy_mean"], "-", color=colour, lw=1.0, alpha=0.6)
         ax.set_xscale("log")
         log_ticks(ax.xaxis, np.unique(group["reads_per_cell"].round(-2)), short_count)
-        if fit is not None and "reads" in fit.axes and math.isfinite(fit.saturation_depth):
-            ax.axvline(fit.saturation_depth, color="0.4", ls="--", lw=1)
+        if fit is not None and fit.depth_position:  # below the levels: marked at the shallowest, the bound measured
+            below = fit.depth_position == "below"
+            depth = fit.reads_range[0] if below else fit.saturation_depth
+            ax.axvline(depth, color="0.4", ls="--", lw=1)
             ax.text(
-                fit.saturation_depth,
+                depth,
                 0.97,
-                f"95% of plateau: {fit.saturation_depth:,.0f} ",
+                f"95% of plateau: {'below ' if below else ''}{depth:,.0f} ",
                 rotation=90,
                 ha="right",
                 va="top",

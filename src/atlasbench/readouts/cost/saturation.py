@@ -42,6 +42,8 @@ SATURATION_COLUMNS: tuple[str, ...] = (
     "K_cells",
     "saturation_depth",
     "saturation_cells",
+    "depth_position",
+    "cells_position",
     "r2",
     "axes",
     "n_points",
@@ -104,6 +106,23 @@ class SaturationFit:
         return self.saturation_at()[0]
 
     @property
+    def depth_position(self) -> str:
+        """Where the saturation depth lies against the measured reads per cell.
+
+        ``"below"`` the shallowest level (accuracy was already at 95% of its plateau there:
+        the figure extrapolates the curve's shape below the data, and only that bound is
+        measured), ``"within"`` the measured range (also when no range is known),
+        ``"beyond"`` the deepest level (not saturated yet: an extrapolation), or ``""`` when
+        depth was not fitted.
+        """
+        return _position(self.saturation_depth, self.reads_range, "reads" in self.axes)
+
+    @property
+    def cells_position(self) -> str:
+        """Where the saturation cells lie against the measured cells, as :attr:`depth_position`."""
+        return _position(self.saturation_cells, self.cells_range, "cells" in self.axes)
+
+    @property
     def saturation_cells(self) -> float:
         """Cells reaching 95% of the plateau along cells (``19 * K_cells``); NaN if not fitted."""
         return self.saturation_at()[1]
@@ -132,6 +151,8 @@ class SaturationFit:
             "K_cells": self.K_cells,
             "saturation_depth": self.saturation_depth,
             "saturation_cells": self.saturation_cells,
+            "depth_position": self.depth_position,
+            "cells_position": self.cells_position,
             "r2": self.r2,
             "axes": "+".join(self.axes),
             "n_points": self.n_points,
@@ -256,13 +277,33 @@ def fit_saturation(reads_per_cell: ArrayLike, n_cells: ArrayLike, accuracy: Arra
         reads_range=(float(r.min()), float(r.max())),
         cells_range=(float(c.min()), float(c.max())),
     )
-    for axis, value, top in (("reads", fit.saturation_depth, r.max()), ("cells", fit.saturation_cells, c.max())):
-        if axis in axes and value > top:
+    for axis, position, value, (low, high) in (
+        ("reads", fit.depth_position, fit.saturation_depth, fit.reads_range),
+        ("cells", fit.cells_position, fit.saturation_cells, fit.cells_range),
+    ):
+        if position == "beyond":
             log.warning(
                 "fit_saturation: 95%% of the plateau along %s is reached at %s, beyond the largest measured "
                 "(%s): the data have not saturated and that figure is an extrapolation",
                 axis,
                 f"{value:,.0f}",
-                f"{top:,.0f}",
+                f"{high:,.0f}",
+            )
+        elif position == "below":
+            log.warning(
+                "fit_saturation: 95%% of the plateau along %s is reached at %s, below the smallest measured "
+                "(%s): accuracy had saturated there and that figure is an extrapolation",
+                axis,
+                f"{value:,.0f}",
+                f"{low:,.0f}",
             )
     return fit
+
+
+def _position(value: float, bounds: tuple[float, float], fitted: bool) -> str:
+    """``"below"``, ``"within"`` or ``"beyond"`` the measured ``bounds``; ``""`` when not fitted."""
+    if not fitted or not math.isfinite(value):
+        return ""
+    if value < bounds[0]:
+        return "below"
+    return "beyond" if value > bounds[1] else "within"

@@ -184,7 +184,8 @@ def saturation_sentences(fits: Mapping[str, SaturationFit], label: str) -> list[
 
     For example "hydrop: Pearson plateau 0.612 (R2 0.98); 95% of it is reached at about
     12,000 usable reads per cell and at about 9,500 cells." (an axis that was not fitted is not
-    mentioned).
+    mentioned). A point below the fewest reads or cells measured is given as that bound, one
+    beyond the most as an extrapolation (:attr:`SaturationFit.depth_position`).
 
     Parameters
     ----------
@@ -200,11 +201,20 @@ def saturation_sentences(fits: Mapping[str, SaturationFit], label: str) -> list[
     out = []
     for name, fit in fits.items():
         parts = []
-        if "reads" in fit.axes:
-            parts.append(f"95% of it is reached at about {format_count(fit.saturation_depth)} usable reads per cell")
-        if "cells" in fit.axes:
-            parts.append(f"at about {format_count(fit.saturation_cells)} cells")
-        out.append(f"{name}: {label} plateau {fit.plateau:.3f} (R2 {fit.r2:.2f}); " + " and ".join(parts) + ".")
+        for position, value, bounds, unit in (
+            (fit.depth_position, fit.saturation_depth, fit.reads_range, "usable reads per cell"),
+            (fit.cells_position, fit.saturation_cells, fit.cells_range, "cells"),
+        ):
+            if position == "below":
+                parts.append(f"below the fewest measured, {format_count(bounds[0])} {unit} (already saturated there)")
+            elif position:
+                extrapolated = f", beyond the most measured ({format_count(bounds[1])}: an extrapolation)"
+                parts.append(f"at about {format_count(value)} {unit}" + (extrapolated if position == "beyond" else ""))
+        out.append(
+            f"{name}: {label} plateau {fit.plateau:.3f} (R2 {fit.r2:.2f}); 95% of it is reached "
+            + " and ".join(parts)
+            + "."
+        )
     return out
 
 
