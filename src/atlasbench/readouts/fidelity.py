@@ -126,7 +126,7 @@ def fidelity_saturation(fidelity: pd.DataFrame, designs: pd.DataFrame) -> dict[s
     Returns
     -------
     dict of str to SaturationFit
-        Per platform with at least 3 grid points and a fit (others are left out, the log says why).
+        Per platform whose grid points can be fitted (others are left out; the log says why).
     """
     points = fidelity.merge(designs[["platform", "level", "reads_per_cell", "n_cells"]], on=["platform", "level"])
     fits = {}

@@ -1,0 +1,141 @@
+"""Where the data stop improving with depth, against where the libraries saturate: no models.
+
+Issue 15, item 5 asks for a model-based saturation depth per platform whose ratio between
+the platforms is within 30% of the libraries'. On the demo the models' accuracy is already
+saturated at the grid's shallowest depth (see ``truth_recovery.py``). This script asks the
+question one step earlier, of the data themselves, where no model can be the limit: it
+simulates the demo's two platforms (the same libraries: 300 and 150 molecules per cell,
+8 cell types) sequenced far beyond both libraries' saturation (3,000 sequenced read pairs
+per cell) with few cells, so that depth limits the data; builds every grid point's targets
+(the data phase only, on the designed regions); and prints, per grid point, the targets'
+Pearson with the truth (:func:`atlasbench.readouts.fidelity.target_fidelity`), and per
+platform the depth at which the report's saturation surface fitted to it reaches 95% of its
+plateau (:func:`atlasbench.readouts.fidelity.fidelity_saturation`) beside the depth at which
+the libraries' unique fragments reach 95% of their complexity
+(:func:`atlasbench.data.complexity.saturation_depth`), and the two ratios.
+
+    python benchmarks/data_saturation.py benchmarks/out/data_saturation
+
+About 15 seconds on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+import re
+from pathlib import Path
+
+import pandas as pd
+
+PRESET = "data-saturation"
+
+
+def _register(cells: tuple[int, ...], atlas_cells: tuple[int, int]) -> None:
+    """The demo's preset with deep sequencing, few cells and depth levels up to the libraries' saturation."""
+    from atlasbench.simulate.atlas import PRESETS
+
+    demo = PRESETS["demo"]
+    deep = tuple(dataclasses.replace(p, reads_per_cell=round(3000 * p.usable_fraction)) for p in demo.platforms)
+    PRESETS[PRESET] = dataclasses.replace(
+        demo,
+        n_cells=atlas_cells,
+        platforms=deep,
+        reads_per_cell=(50, 100, 250, 500, 1000, 2000, "all"),
+        cells=cells,
+        scenarios=(),
+        motif_cell_types=None,
+    )
+
+
+def study_file(folder: Path, seed: int) -> Path:
+    """Simulate the atlas (once) and write its study on the designed regions."""
+    from atlasbench.simulate.atlas import simulate_atlas
+
+    if not (folder / "study.yaml").exists():
+        simulate_atlas(folder, PRESET, seed=seed)
+    truth = pd.read_csv(folder / "truth" / "regions.tsv", sep="\t")
+    truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
+    text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", (folder / "study.yaml").read_text())
+    (folder / "study-data.yaml").write_text(text)
+    return folder / "study-data.yaml"
+
+
+def measure(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per grid point, each platform's achieved usable reads per cell and targets' Pearson with the
+    truth; per platform, the data's and the libraries' saturation depths."""
+    from atlasbench.data.complexity import saturation_depth
+    from atlasbench.readouts.fidelity import fidelity_saturation, target_fidelity
+    from atlasbench.study.data_stages import study_data
+    from atlasbench.study.jobs import truth_targets
+    from atlasbench.study.loader import load_study
+
+    study = load_study(path)
+    data = study_data(study)
+    fidelity = target_fidelity(data.targets, truth_targets(study, data))
+    designs = []
+    for platform in study.platforms:
+        (folder,) = (study.output / "targets").glob(f"{platform.name}-*")
+        levels = pd.read_csv(folder / "levels.tsv", sep="\t", dtype={"cells": str, "reads_per_cell": str})
+        designs.append(
+            pd.DataFrame(
+                {
+                    "platform": platform.name,
+                    "level": "reads-" + levels["reads_per_cell"] + "_cells-" + levels["cells"],
+                    "reads_per_cell": levels["mean_reads_per_cell"],
+                    "n_cells": levels["n_cells"],
+                }
+            )
+        )
+    points = fidelity.merge(pd.concat(designs), on=["platform", "level"])
+    fits = fidelity_saturation(fidelity, points)
+    rows = []
+    for platform in study.platforms:
+        cells = pd.read_csv(path.parent / "truth" / f"{platform.name}_barcodes.tsv", sep="\t")
+        fit = fits[platform.name]
+        rows.append(
+            {
+                "platform": platform.name,
+                "data_saturation": fit.saturation_depth,
+                "data_position": fit.depth_position,
+                "data_plateau": fit.plateau,
+                "data_r2": fit.r2,
+                "library_saturation": saturation_depth(cells.loc[cells["kind"] == "cell", "complexity"].to_numpy()),
+            }
+        )
+    return points, pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("out", type=Path, help="output folder (the simulated atlas and its targets)")
+    ap.add_argument("--seed", type=int, default=0, help="simulation seed")
+    ap.add_argument("--cells", type=int, nargs="+", default=[200, 600], help="cell levels of the grid")
+    ap.add_argument(
+        "--atlas-cells",
+        type=int,
+        nargs=2,
+        default=[2000, 3200],
+        help="cells simulated per platform (10x-like, HyDrop-like)",
+    )
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _register(tuple(args.cells), tuple(args.atlas_cells))
+    points, depths = measure(study_file(args.out, args.seed))
+    wide = points.pivot_table(index="level", columns="platform", values=["reads_per_cell", "value"])
+    wide = wide.sort_values(("reads_per_cell", depths["platform"].iloc[0]))
+    print("usable reads per cell and targets' Pearson with the truth, per grid point:")
+    print(wide.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(depths.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    first, second = depths.iloc[0], depths.iloc[1]
+    data_ratio = second["data_saturation"] / first["data_saturation"]
+    library_ratio = second["library_saturation"] / first["library_saturation"]
+    print(
+        f"{second['platform']} / {first['platform']}: data {data_ratio:.3f}, libraries {library_ratio:.3f} "
+        f"(the data's ratio off the libraries' by {data_ratio / library_ratio - 1:+.0%})"
+    )
+
+
+if __name__ == "__main__":
+    main()
