@@ -724,3 +724,21 @@ def test_combined_platform_usable_fraction_from_its_parts(tmp_path, raw):
     assert data.usable_fraction["both"] == pytest.approx((u1 + u2) / (2 * u1 + 5 * u2))
     record = json.loads((data.targets["both"]["reads-all_cells-all"].parent / stages.SEQUENCING_FILE).read_text())
     assert record["sequenced_read_pairs"] == 2 * u1 + 5 * u2 and record["source"] == "parts tenx, other"
+
+
+def test_a_level_too_sparse_to_normalise_names_its_grid_point(tmp_path, raw):
+    # on the 200 densest 500 bp windows the full data normalise (strong regions open in every cell
+    # type), but 2 reads per cell leave none: the error says which grid point and what to do
+    windows = raw.assign(w=raw["start"] // 500).groupby(["chrom", "w"]).size().nlargest(200).reset_index()
+    bed = sorted(f"{c}\t{w * 500}\t{w * 500 + 500}" for c, w in zip(windows["chrom"], windows["w"]))
+    barcodes = sorted(raw["barcode"].unique())
+    for reads in ("[all]", "[2, all]"):
+        study_file = small_study(tmp_path / reads, barcodes, bed,
+                                 extra=f"grid: {{reads_per_cell: {reads}, cells: [all]}}\n")
+        study_file.write_text(study_file.read_text().replace("top_k_percent: null", "top_k_percent: 0.05"))
+        if reads == "[all]":
+            assert list(build_all_targets(load_study(study_file))["tenx"]) == ["reads-all_cells-all"]
+            continue
+        with pytest.raises(AtlasbenchError, match=r"tenx: targets of grid point reads-2_cells-all \(150 cells, 2 reads "
+                                                  r"per cell\): no ubiquitous .*drop it from the grid"):
+            build_all_targets(load_study(study_file))

@@ -677,7 +677,15 @@ def _write_level_targets(
         },
     )
     if t.peak_height_top_k_percent is not None:
-        adata = normalize_peak_heights(adata, top_k_percent=t.peak_height_top_k_percent)
+        try:
+            adata = normalize_peak_heights(adata, top_k_percent=t.peak_height_top_k_percent)
+        except AtlasbenchError as exc:
+            raise AtlasbenchError(
+                f"{platform}: targets of grid point {path.stem} ({int(row['n_cells']):,} cells, "
+                f"{float(row['mean_reads_per_cell']):,.0f} reads per cell): {exc}; a level this sparse may "
+                "be too shallow to normalise: drop it from the grid, or set targets.peak_height_top_k_percent "
+                "higher or null"
+            ) from exc
     if t.specificity_gini_std is not None:
         adata.var["specific"] = specific_regions(adata, gini_std_threshold=t.specificity_gini_std)
     write_targets(adata, path)
