@@ -153,18 +153,21 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
 def _saturation(
     folder: Path, table: pd.DataFrame, fidelity: pd.DataFrame, first: str, second: str
 ) -> dict[str, float | str]:
-    """Per platform, three saturation depths: the models' (the report's fit against full data,
-    and where it lies against the grid's levels), the data's (the same surface fitted to the
-    targets' Pearson with the truth, :func:`atlasbench.readouts.fidelity.fidelity_saturation`)
-    and the libraries' (the simulated complexities,
-    :func:`atlasbench.data.complexity.saturation_depth`); the error of the models' ratio (second /
-    first) against the libraries' and against the data's, NaN unless both models' depths lie
-    within or beyond the levels (one below them is an extrapolation the report does not give)."""
+    """Per platform, on the grid points both platforms have, three saturation depths: the
+    models' (the report's fit against full data, and where it lies against the grid's levels),
+    the data's (the same surface fitted to the targets' Pearson with the truth,
+    :func:`atlasbench.readouts.fidelity.fidelity_saturation`) and the libraries' (the simulated
+    complexities, :func:`atlasbench.data.complexity.saturation_depth`); the error of the models'
+    ratio (second / first) against the libraries' and against the data's, NaN unless both
+    models' depths lie within or beyond the levels (one below them is an extrapolation the
+    report does not give)."""
     from atlasbench.data.complexity import saturation_depth
     from atlasbench.readouts.cost import aggregate_designs, fit_saturation
     from atlasbench.readouts.fidelity import fidelity_saturation
 
     designs = aggregate_designs(table, "pearson_mean", "full")
+    levels = [set(designs.loc[designs["platform"] == platform, "level"]) for platform in (first, second)]
+    designs = designs[designs["level"].isin(levels[0] & levels[1])]  # a null's twin has no full-data scenario
     data = fidelity_saturation(fidelity, designs)
     out: dict[str, float | str] = {}
     depths = {}
