@@ -12,7 +12,11 @@ Pearson with the truth (:func:`atlasbench.readouts.fidelity.target_fidelity`), a
 platform the depth at which the report's saturation surface fitted to it reaches 95% of its
 plateau (:func:`atlasbench.readouts.fidelity.fidelity_saturation`) beside the depth at which
 the libraries' unique fragments reach 95% of their complexity
-(:func:`atlasbench.data.complexity.saturation_depth`), and the two ratios.
+(:func:`atlasbench.data.complexity.saturation_depth`), and the two ratios. It also fits a
+surface that knows the libraries: the Pearson as a Michaelis-Menten curve of a cell type's
+unique fragments, ``P * x / (x + K)`` with ``x = cells * u(r)`` and ``u(r)`` the cells' mean
+unique fragments at ``r`` reads per cell from their simulated complexities, and gives,
+per cell level, the depth at which it reaches 95% of its plateau at that cell number.
 
     python benchmarks/data_saturation.py benchmarks/out/data_saturation
 
@@ -107,6 +111,40 @@ def measure(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     return points, pd.DataFrame(rows)
 
 
+def library_aware_depths(points: pd.DataFrame, folder: Path, cells: list[int]) -> pd.DataFrame:
+    """Per platform, the fit of ``P * x / (x + K)``, ``x = cells * u(r)``, to the data's Pearson with
+    the truth, its R2, and per cell level the reads per cell reaching 95% of its plateau there."""
+    import numpy as np
+    from scipy.optimize import brentq, curve_fit
+
+    rows = []
+    for platform, group in points.groupby("platform", sort=False):
+        barcodes = pd.read_csv(folder / "truth" / f"{platform}_barcodes.tsv", sep="\t")
+        m = barcodes.loc[barcodes["kind"] == "cell", "complexity"].to_numpy(float)
+
+        def unique(r: float, m: np.ndarray = m) -> float:
+            return float(np.mean(-m * np.expm1(-r / m)))
+
+        x = group["n_cells"].to_numpy(float) * np.array([unique(r) for r in group["reads_per_cell"]])
+        y = group["value"].to_numpy(float)
+
+        def curve(x: np.ndarray, plateau: float, k: float) -> np.ndarray:
+            return plateau * x / (x + k)
+
+        (plateau, k), _ = curve_fit(curve, x, y, p0=[1.0, float(np.median(x))], bounds=([0, 0], [10, np.inf]))
+        r2 = 1 - float(np.sum((curve(x, plateau, k) - y) ** 2)) / float(np.sum((y - y.mean()) ** 2))
+        row = {"platform": platform, "plateau": plateau, "K": k, "r2": r2}
+        for c in cells:
+            top = curve(c * m.mean(), plateau, k)  # the plateau at c cells: every molecule read
+
+            def gap(r: float, c: int = c, top: float = top, plateau: float = plateau, k: float = k) -> float:
+                return float(curve(c * unique(r), plateau, k)) - 0.95 * top
+
+            row[f"depth_at_{c}_cells"] = brentq(gap, 1e-3, 1e7)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="output folder (the simulated atlas and its targets)")
@@ -122,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     _register(tuple(args.cells), tuple(args.atlas_cells))
-    points, depths = measure(study_file(args.out, args.seed))
+    path = study_file(args.out, args.seed)
+    points, depths = measure(path)
     wide = points.pivot_table(index="level", columns="platform", values=["reads_per_cell", "value"])
     wide = wide.sort_values(("reads_per_cell", depths["platform"].iloc[0]))
     print("usable reads per cell and targets' Pearson with the truth, per grid point:")
@@ -135,6 +174,12 @@ def main(argv: list[str] | None = None) -> None:
         f"{second['platform']} / {first['platform']}: data {data_ratio:.3f}, libraries {library_ratio:.3f} "
         f"(the data's ratio off the libraries' by {data_ratio / library_ratio - 1:+.0%})"
     )
+    aware = library_aware_depths(points, path.parent, args.cells)
+    print("the surface in cells x unique fragments (95% of the plateau at each cell level):")
+    print(aware.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for c in args.cells:
+        column = aware[f"depth_at_{c}_cells"]
+        print(f"{c} cells: {second['platform']} / {first['platform']} {column.iloc[1] / column.iloc[0]:.3f}")
 
 
 if __name__ == "__main__":
