@@ -817,7 +817,7 @@ def test_a_saturation_depth_below_the_levels_is_not_placed() -> None:
     assert sentence == (
         "Accuracy is within 5% of its fitted plateau already at the shallowest depth measured on <b>10x</b> "
         "(78 usable reads per cell) and <b>hydrop</b> (65): the saturation depth lies below the grid, where "
-        "this study cannot place it or compare it between platforms; levels shallower than that would."
+        "this study cannot place it or compare it between platforms; only levels shallower than that could."
     )
     assert "32" not in sentence and "30" not in sentence  # the fitted 19 K, an extrapolation, is not said
     placed = {"10x": fit(10.0, (78.2, 406.6)), "hydrop": fit(30.0, (64.6, 334.8))}

@@ -396,7 +396,7 @@ def saturation_sentence(fits: Mapping[str, cost.SaturationFit], usable_fraction:
             + join_words(below)
             + ": the saturation depth lies below the grid, where this study cannot place it"
             + (" or compare it between platforms" if len(below) > 1 else "")
-            + "; levels shallower than that would."
+            + "; only levels shallower than that could."
         )
     return " ".join(sentences)
 
