@@ -70,6 +70,7 @@ def measure(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Per grid point, each platform's achieved usable reads per cell and targets' Pearson with the
     truth; per platform, the data's and the libraries' saturation depths."""
     from atlasbench.data.complexity import saturation_depth
+    from atlasbench.data.levels import level_key
     from atlasbench.readouts.fidelity import fidelity_saturation, target_fidelity
     from atlasbench.study.data_stages import study_data
     from atlasbench.study.jobs import truth_targets
@@ -86,7 +87,7 @@ def measure(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             pd.DataFrame(
                 {
                     "platform": platform.name,
-                    "level": "reads-" + levels["reads_per_cell"] + "_cells-" + levels["cells"],
+                    "level": [level_key(r, c) for r, c in zip(levels["reads_per_cell"], levels["cells"])],
                     "reads_per_cell": levels["mean_reads_per_cell"],
                     "n_cells": levels["n_cells"],
                 }

@@ -26,7 +26,6 @@ import pandas as pd
 from atlasbench.data.complexity import saturation_curve, saturation_depth
 from atlasbench.errors import AtlasbenchError
 from atlasbench.readouts import comparisons, power
-from atlasbench.readouts.cost import SaturationFit
 from atlasbench.readouts.fidelity import fidelity_saturation, shared_grid
 from atlasbench.readouts.motifs import planted_motifs
 from atlasbench.report.comparisons import platform_comparison, ranking_tiers, tier_ranks
@@ -94,8 +93,12 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
         if ctx.qc_medians is None
         else dict(zip(ctx.qc_medians["platform"], ctx.qc_medians["median_unique_fragments"]))
     )
-    fidelity, grid = _grid_fidelity(ctx, [str(p["name"]) for p in profiles])
-    data_fits = _data_saturation(ctx, acc.designs if acc is not None else None)
+    path = ctx.inputs.truth_fidelity
+    fidelity_table = pd.read_csv(path, sep="\t") if path is not None and Path(path).is_file() else None
+    fidelity, grid = _grid_fidelity(ctx, fidelity_table, [str(p["name"]) for p in profiles])
+    data_fits = (
+        fidelity_saturation(fidelity_table, acc.designs) if fidelity_table is not None and acc is not None else {}
+    )
     best_at = _data_best_at(grid)
     consistent = sum(n > 0 for n in best_at.values()) == 1  # one platform's data the closer everywhere
     by_fidelity = sorted(fidelity, key=lambda p: -fidelity[p]) if consistent else []
@@ -270,15 +273,16 @@ def _truth_platforms(ctx: ReportContext, record: Mapping[str, Any], folder: Path
     return body, said
 
 
-def _grid_fidelity(ctx: ReportContext, platforms: Sequence[str]) -> tuple[dict[str, float], pd.DataFrame | None]:
+def _grid_fidelity(
+    ctx: ReportContext, table: pd.DataFrame | None, platforms: Sequence[str]
+) -> tuple[dict[str, float], pd.DataFrame | None]:
     """Per platform, its targets' Pearson with the truth averaged over the grid points every
-    platform has (:mod:`atlasbench.readouts.fidelity`), and the table of those grid points
-    (written as ``truth_grid``): the targets' and the models' Pearson with the truth (models:
-    mean over folds and seeds) per platform. Empty and None without the fidelity table."""
-    path = ctx.inputs.truth_fidelity
-    if path is None or not Path(path).is_file():
+    platform has (``table``, :mod:`atlasbench.readouts.fidelity`), and the table of those grid
+    points (written as ``truth_grid``): the targets' and the models' Pearson with the truth
+    (models: mean over folds and seeds) per platform. Empty and None without the fidelity table."""
+    if table is None:
         return {}, None
-    wide = shared_grid(pd.read_csv(path, sep="\t"), platforms)
+    wide = shared_grid(table, platforms)
     if wide.empty:
         return {}, None
     grid = wide.add_prefix("targets_vs_truth:")
@@ -290,18 +294,8 @@ def _grid_fidelity(ctx: ReportContext, platforms: Sequence[str]) -> tuple[dict[s
     return {str(p): float(wide[p].mean()) for p in wide.columns}, grid
 
 
-def _data_saturation(ctx: ReportContext, designs: pd.DataFrame | None) -> dict[str, SaturationFit]:
-    """Per platform, the saturation surface of its data's Pearson with the truth over the grid
-    (:func:`atlasbench.readouts.fidelity.fidelity_saturation`); empty without the fidelity table or
-    the designs."""
-    path = ctx.inputs.truth_fidelity
-    if designs is None or path is None or not Path(path).is_file():
-        return {}
-    return fidelity_saturation(pd.read_csv(path, sep="\t"), designs)
-
-
 def _saturation_clause(row: pd.Series) -> str:
-    """'; their data's Pearson with the truth reaches 95% of its plateau at about ...; the models'
+    """'; the data's Pearson with the truth reaches 95% of its plateau at about ...; the models'
     accuracy ...' for one platform's row of the truth table ('' for what was not fitted)."""
     clause = ""
     if math.isfinite(row["fitted_data_saturation_depth"]):
