@@ -28,10 +28,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import re
 from pathlib import Path
 
 import pandas as pd
+from designed_study import designed_study
 
 PRESET = "data-saturation"
 
@@ -59,11 +59,7 @@ def study_file(folder: Path, seed: int) -> Path:
 
     if not (folder / "study.yaml").exists():
         simulate_atlas(folder, PRESET, seed=seed)
-    truth = pd.read_csv(folder / "truth" / "regions.tsv", sep="\t")
-    truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
-    text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", (folder / "study.yaml").read_text())
-    (folder / "study-data.yaml").write_text(text)
-    return folder / "study-data.yaml"
+    return designed_study(folder, "data")
 
 
 def measure(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -35,11 +35,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from designed_study import designed_study
 from scipy import stats
 
 log = logging.getLogger("library_variance")
@@ -62,16 +62,19 @@ def study_of(folder: Path, seed: int, args: argparse.Namespace) -> Path:
     )
     if not (folder / "study.yaml").exists():
         simulate_atlas(folder, name, seed=seed)
-    truth = pd.read_csv(folder / "truth" / "regions.tsv", sep="\t")
-    truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
-    text = (folder / "study.yaml").read_text()
-    text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
-    text = re.sub(r"  scenarios:\n(    - .*\n)+", "", text)
-    text = re.sub(r"  reads_per_cell: \[.*\]", f"  reads_per_cell: [{', '.join(args.reads)}]", text)
-    text = re.sub(r"  cells: \[.*\]", f"  cells: [{', '.join(args.cells)}]", text)
-    text = re.sub(r"  enhancers: .*\n", "", text)
-    (folder / "study-library.yaml").write_text(text)
-    return folder / "study-library.yaml"
+
+    def edit(settings: dict) -> None:
+        del settings["grid"]["scenarios"]
+        settings["grid"]["reads_per_cell"] = [_level(r) for r in args.reads]
+        settings["grid"]["cells"] = [_level(c) for c in args.cells]
+        del settings["evaluation"]["enhancers"]
+
+    return designed_study(folder, "library", edit)
+
+
+def _level(text: str) -> int | str:
+    """A grid level as the study file has it: a number, or ``all``."""
+    return text if text == "all" else int(text)
 
 
 def two_way(values: np.ndarray) -> dict[str, float]:

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from designed_study import designed_study
 
 log = logging.getLogger("regions_curve")
 
@@ -37,20 +37,17 @@ def study_of(folder: Path, n_regions: int, seed: int, args: argparse.Namespace) 
         simulate_atlas(
             folder, "demo", seed=seed, n_regions=n_regions, genome_length=1000 * n_regions, platforms=("10x",)
         )
-    truth = pd.read_csv(folder / "truth" / "regions.tsv", sep="\t")
-    truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
-    text = study_file.read_text()
-    text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
-    text = re.sub(r"grid:\n(  .*\n)+", "grid:\n  reads_per_cell: [all]\n  cells: [all]\n", text)
-    text = re.sub(r"  motifs: .*\n", "  motifs: null\n", text)
-    for key in ("batch_size", "learning_rate", "max_epochs", "early_stopping_patience"):
-        value = getattr(args, key)
-        if value is not None:
-            text = re.sub(rf"  {key}: .*\n", f"  {key}: {value}\n", text)
-    if args.filters is not None:
-        text = text.replace("  preset: tiny\n", f"  preset: tiny\n  params: {{filters: {args.filters}}}\n")
-    (folder / "study-curve.yaml").write_text(text)
-    return folder / "study-curve.yaml"
+
+    def edit(settings: dict) -> None:
+        settings["grid"] = {"reads_per_cell": ["all"], "cells": ["all"]}
+        settings["evaluation"]["motifs"] = None
+        for key in ("batch_size", "learning_rate", "max_epochs", "early_stopping_patience"):
+            if getattr(args, key) is not None:
+                settings["training"][key] = getattr(args, key)
+        if args.filters is not None:
+            settings["model"]["params"] = {"filters": args.filters}
+
+    return designed_study(folder, "curve", edit)
 
 
 def measure(folder: Path, n_regions: int, seed: int, args: argparse.Namespace) -> dict:

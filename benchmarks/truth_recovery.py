@@ -50,11 +50,11 @@ import argparse
 import dataclasses
 import logging
 import math
-import re
 import time
 from pathlib import Path
 
 import pandas as pd
+from designed_study import designed_study
 
 log = logging.getLogger("truth_recovery")
 
@@ -87,15 +87,12 @@ def study_of(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> Pa
 
     if not (folder / "study.yaml").exists():
         simulate_atlas(folder, _preset(kind, args.regions), seed=seed)
-    truth = pd.read_csv(folder / "truth" / "regions.tsv", sep="\t")
-    truth[["chrom", "start", "end", "name"]].to_csv(folder / "regions.bed", sep="\t", header=False, index=False)
-    text = (folder / "study.yaml").read_text()
-    text = re.sub(r"regions:\n  width: 500\n", "regions:\n  bed: regions.bed\n", text)
-    folds = ", ".join(str(f) for f in range(args.test_folds))
-    text = re.sub(r"  test_folds: .*\n", f"  test_folds: [{folds}]\n", text)
-    text = re.sub(r"  enhancers: .*\n", "", text)
-    (folder / "study-calibration.yaml").write_text(text)
-    return folder / "study-calibration.yaml"
+
+    def edit(settings: dict) -> None:
+        settings["folds"]["test_folds"] = list(range(args.test_folds))
+        del settings["evaluation"]["enhancers"]
+
+    return designed_study(folder, "calibration", edit)
 
 
 def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> list[dict]:
@@ -138,16 +135,52 @@ def measure(folder: Path, kind: str, seed: int, args: argparse.Namespace) -> lis
                 "sd": float(comparison["sd_test"]),
                 "blocks": int(comparison["blocks"]),
                 "n": int(comparison["n"]),
+                "t": float(comparison["t_statistic"]),
                 "p_holm": float(comparison["p_holm"]),
                 "holds": bool(holds),
                 "holds_as_expected": bool(holds and difference * expected > 0),
                 "mdd": minimum_detectable_difference(
                     float(comparison["sd_test"]), int(comparison["n"]), blocks=int(comparison["blocks"])
                 ),
+                **_fold_component(table, first, second, against),
                 "seconds": seconds,
             }
         )
     return rows
+
+
+def _fold_component(table: pd.DataFrame, first: str, second: str, against: str) -> dict[str, float]:
+    """Whether the paired differences share a part per test fold that the test does not see.
+
+    The comparison's t-test takes its noise from how the test folds of one grid point
+    scatter, and treats every grid point-fold as its own draw. A part of the difference
+    shared by every grid point of one test fold (its test regions, and the full-data
+    targets scored there) would enter the mean once per fold but the test's noise only
+    once per grid point-fold, and the test would be too sure. A two-way analysis of the
+    differences (rows: grid points; columns: test folds) tests for it: ``fold_f`` is the
+    folds' mean square over the interaction's, about 1 without such a part, and
+    ``fold_p`` its F-test p; ``fold_ms`` and ``interaction_ms`` the two mean squares and
+    ``fold_df``, ``interaction_df`` their degrees of freedom (pooled over atlases at the
+    end)."""
+    from scipy import stats
+
+    rows = table[(table["metric"] == "pearson_mean") & (table["against"] == against) & (table["cell_type"] == "all")]
+    values = rows.pivot_table(index=["level", "fold"], columns="platform", values="value", aggfunc="mean")
+    differences = (values[second] - values[first]).unstack("fold").dropna()
+    points, folds = differences.shape
+    grand = differences.to_numpy().mean()
+    fold_ms = points * float(((differences.mean(axis=0) - grand) ** 2).sum()) / (folds - 1)
+    interaction = differences.sub(differences.mean(axis=1), axis=0).sub(differences.mean(axis=0), axis=1) + grand
+    interaction_df = (points - 1) * (folds - 1)
+    interaction_ms = float((interaction.to_numpy() ** 2).sum()) / interaction_df
+    return {
+        "fold_ms": fold_ms,
+        "fold_df": folds - 1,
+        "interaction_ms": interaction_ms,
+        "interaction_df": interaction_df,
+        "fold_f": fold_ms / interaction_ms,
+        "fold_p": float(stats.f.sf(fold_ms / interaction_ms, folds - 1, interaction_df)),
+    }
 
 
 def _saturation(
@@ -239,6 +272,59 @@ def summary(rows: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+def noise_check(rows: pd.DataFrame, n_draws: int = 100_000) -> pd.DataFrame:
+    """Per comparison, whether the test's noise is the noise its verdicts meet.
+
+    On null atlases a calibrated test's t statistics follow Student's t on the test's
+    degrees of freedom (``n - blocks``), so the mean of t squared is ``df / (df - 2)``;
+    a library-wide part the test does not see (one library's models above another's at
+    every grid point and fold) makes it larger. ``t2_p`` is the share of as many draws
+    of calibrated t statistics whose mean square is at least the one measured,
+    ``library_sd_upper`` the smallest SD of such a library-wide part (in steps of 0.0005)
+    that would have made the measured mean square lower than 95% of the draws (the
+    part's one-sided 95% upper bound), and ``uniform_p`` the Kolmogorov-Smirnov p of the
+    nulls' p-values against the uniform.
+    Over every atlas, true and null, ``fold_f`` pools the two-way analyses of
+    :func:`_fold_component` (sum of squares over sum of squares, each by its degrees of
+    freedom) and ``fold_p`` is its F-test p: a part shared by the grid points of one test
+    fold shows there.
+    """
+    import numpy as np
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    out = []
+    for against, group in rows.groupby("against", sort=False):
+        nulls = group[group["kind"] == "null"]
+        df = (nulls["n"] - nulls["blocks"]).to_numpy()
+        t2 = float((nulls["t"] ** 2).mean())
+        calibrated = rng.standard_t(df, size=(n_draws, df.size))
+        draws = (calibrated**2).mean(axis=1)
+        standard_error = (nulls["sd"] / np.sqrt(nulls["n"])).to_numpy()
+        shared = rng.standard_normal((n_draws, df.size)) / standard_error
+        library_sd = 0.0
+        while np.quantile(((calibrated + library_sd * shared) ** 2).mean(axis=1), 0.05) <= t2:
+            library_sd += 0.0005
+        p_two_sided = 2 * stats.t.sf(nulls["t"].abs(), df)
+        fold_num = float((group["fold_ms"] * group["fold_df"]).sum()) / group["fold_df"].sum()
+        fold_den = float((group["interaction_ms"] * group["interaction_df"]).sum()) / group["interaction_df"].sum()
+        out.append(
+            {
+                "against": against,
+                "nulls": len(nulls),
+                "t2_mean": t2,
+                "t2_calibrated": float(np.mean(df / (df - 2))),
+                "t2_p": float((draws >= t2).mean()),
+                "library_sd_upper": library_sd,
+                "uniform_p": float(stats.kstest(p_two_sided, "uniform").pvalue),
+                "atlases": len(group),
+                "fold_f": fold_num / fold_den,
+                "fold_p": float(stats.f.sf(fold_num / fold_den, group["fold_df"].sum(), group["interaction_df"].sum())),
+            }
+        )
+    return pd.DataFrame(out)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path, help="output folder (one atlas per kind and seed)")
@@ -256,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
             table.to_csv(args.out / "truth_recovery.csv", index=False)
             print(table.tail(2).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
     print(summary(pd.DataFrame(rows)).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if "null" in args.kinds:
+        print(noise_check(pd.DataFrame(rows)).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 if __name__ == "__main__":
