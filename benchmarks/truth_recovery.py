@@ -32,7 +32,8 @@ Pearson with the truth; the libraries', from the simulated complexities), the er
 models' ratio between the platforms against the libraries' and the data's where the
 models' depths are placed (the share of atlases where they are) and, on true atlases,
 the cell types whose planted activator motif discovery found per platform
-(:func:`atlasbench.readouts.motifs.planted_motifs`).
+(:func:`atlasbench.readouts.motifs.planted_motifs`). Last, with nulls, whether the
+test's noise is the noise its verdicts meet (:func:`noise_check`).
 
     python benchmarks/truth_recovery.py benchmarks/out/truth --seeds 0 1 2 3 4
 
