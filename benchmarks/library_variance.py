@@ -24,6 +24,10 @@ the accuracies (rows: grid point x test fold; columns: platform) gives
 - the factor by which the comparison's standard error understates the SD of a paired
   difference's mean: ``sqrt((2 sd_library^2 + 2 sd_residual^2 / rows) / (2 sd_residual^2 / rows))``.
 
+At the end the atlases are pooled (:func:`pooled`): the same with the degrees of freedom
+of all of them, and the library SD's one-sided 95% upper bound with the understatement
+there.
+
     python benchmarks/library_variance.py benchmarks/out/library --seeds 11 12
 
 About 15 minutes per atlas on 2 CPU cores with the defaults (4 platforms, 4 grid points).
@@ -89,7 +93,9 @@ def two_way(values: np.ndarray) -> dict[str, float]:
     -------
     dict
         ``sd_residual``, ``f_platform``, ``p_platform``, ``sd_library`` and
-        ``understatement`` (see the module docstring).
+        ``understatement`` (see the module docstring), and the mean squares and degrees of
+        freedom they come from (``ms_platform``, ``platform_df``, ``ms_residual``,
+        ``residual_df``).
     """
     rows, cols = values.shape
     grand = values.mean()
@@ -100,12 +106,46 @@ def two_way(values: np.ndarray) -> dict[str, float]:
     f = ms_platform / ms_residual
     var_library = max(0.0, (ms_platform - ms_residual) / rows)
     return {
+        "ms_platform": float(ms_platform),
+        "platform_df": cols - 1,
+        "ms_residual": float(ms_residual),
+        "residual_df": (rows - 1) * (cols - 1),
         "sd_residual": float(np.sqrt(ms_residual)),
         "f_platform": float(f),
         "p_platform": float(stats.f.sf(f, cols - 1, (rows - 1) * (cols - 1))),
         "sd_library": float(np.sqrt(var_library)),
         "understatement": float(np.sqrt((2 * var_library + 2 * ms_residual / rows) / (2 * ms_residual / rows))),
     }
+
+
+def pooled(table: pd.DataFrame) -> pd.DataFrame:
+    """Per comparison, the atlases' two-way analyses pooled (sums of squares over degrees of
+    freedom): the platform F test over all of them, the library SD with its one-sided 95%
+    upper bound (from the F distribution's 5% quantile, as for a one-way random effect) and
+    the understatement at each."""
+    out = []
+    for against, group in table.groupby("against", sort=False):
+        platform_df, residual_df = int(group["platform_df"].sum()), int(group["residual_df"].sum())
+        ms_platform = float((group["ms_platform"] * group["platform_df"]).sum()) / platform_df
+        ms_residual = float((group["ms_residual"] * group["residual_df"]).sum()) / residual_df
+        rows = float(group["grid_point_folds"].iloc[0])
+        f = ms_platform / ms_residual
+        upper = max(0.0, (f / stats.f.ppf(0.05, platform_df, residual_df) - 1) / rows) * ms_residual
+        estimate = max(0.0, (ms_platform - ms_residual) / rows)
+        out.append(
+            {
+                "against": against,
+                "atlases": len(group),
+                "f_platform": f,
+                "p_platform": float(stats.f.sf(f, platform_df, residual_df)),
+                "sd_residual": np.sqrt(ms_residual),
+                "sd_library": np.sqrt(estimate),
+                "sd_library_upper": np.sqrt(upper),
+                "understatement": np.sqrt((estimate + ms_residual / rows) / (ms_residual / rows)),
+                "understatement_upper": np.sqrt((upper + ms_residual / rows) / (ms_residual / rows)),
+            }
+        )
+    return pd.DataFrame(out)
 
 
 def measure(folder: Path, seed: int, args: argparse.Namespace) -> list[dict]:
@@ -139,6 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         table = pd.DataFrame(rows)
         table.to_csv(args.out / "library_variance.csv", index=False)
         print(table.tail(2).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+    print(pooled(pd.DataFrame(rows)).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 if __name__ == "__main__":
