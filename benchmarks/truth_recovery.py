@@ -42,7 +42,10 @@ per cell, 500 and 1,500 cells and each platform's full data, two test folds, eac
 trained on its own draw of the grid point; 13 to 18 minutes per true atlas and 11 to 14
 per null atlas on 2 CPU cores.
 
-Every atlas is a folder under the output; a rerun reuses finished studies.
+Every atlas is a folder under the output; a rerun reuses finished studies. The output's
+``truth_recovery.csv`` gathers every atlas measured there, by this run or an earlier one
+(the true atlases of some seeds, the nulls of others), and the summaries are over all of
+them.
 """
 
 from __future__ import annotations
@@ -335,16 +338,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--test-folds", type=int, default=2, help="test folds trained (of the demo's 5)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    rows: list[dict] = []
+    path = args.out / "truth_recovery.csv"
+    table = pd.read_csv(path, converters={"kind": str}) if path.exists() else None  # "null" is not NaN
     for seed in args.seeds:
         for kind in args.kinds:
-            rows += measure(args.out / f"{kind}-seed-{seed}", kind, seed, args)
-            table = pd.DataFrame(rows)
-            table.to_csv(args.out / "truth_recovery.csv", index=False)
-            print(table.tail(2).to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
-    print(summary(pd.DataFrame(rows)).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    if "null" in args.kinds:
-        print(noise_check(pd.DataFrame(rows)).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+            rows = pd.DataFrame(measure(args.out / f"{kind}-seed-{seed}", kind, seed, args))
+            kept = [] if table is None else [table[(table["kind"] != kind) | (table["seed"] != seed)]]
+            table = pd.concat([*kept, rows], ignore_index=True)
+            table.to_csv(path, index=False)
+            print(rows.to_string(index=False, float_format=lambda v: f"{v:.3f}"), flush=True)
+    assert table is not None
+    print(summary(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if (table["kind"] == "null").any():
+        print(noise_check(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
 if __name__ == "__main__":
