@@ -284,11 +284,11 @@ def noise_check(rows: pd.DataFrame, n_draws: int = 100_000) -> pd.DataFrame:
     a library-wide part the test does not see (one library's models above another's at
     every grid point and fold) makes it larger. ``t2_p`` is the share of as many draws
     of calibrated t statistics whose mean square is at least the one measured,
-    ``library_sd_upper`` the smallest SD of such a library-wide part (in steps of 0.0005)
-    that would have made the measured mean square lower than 95% of the draws (the
-    part's one-sided 95% upper bound), and ``uniform_p`` the Kolmogorov-Smirnov p of the
-    nulls' p-values against the uniform.
-    Over every atlas, true and null, ``fold_f`` pools the two-way analyses of
+    ``library_sd_upper`` the smallest SD of one library's shift (in steps of 0.0005; a
+    difference of two libraries carries twice its variance, as in
+    ``library_variance.py``) that would have made the measured mean square lower than 95%
+    of the draws (its one-sided 95% upper bound), and ``uniform_p`` the Kolmogorov-Smirnov
+    p of the nulls' p-values against the uniform. Over every atlas, true and null, ``fold_f`` pools the two-way analyses of
     :func:`_fold_component` (sum of squares over sum of squares, each by its degrees of
     freedom) and ``fold_p`` is its F-test p: a part shared by the grid points of one test
     fold shows there.
@@ -305,7 +305,7 @@ def noise_check(rows: pd.DataFrame, n_draws: int = 100_000) -> pd.DataFrame:
         calibrated = rng.standard_t(df, size=(n_draws, df.size))
         draws = (calibrated**2).mean(axis=1)
         standard_error = (nulls["sd"] / np.sqrt(nulls["n"])).to_numpy()
-        shared = rng.standard_normal((n_draws, df.size)) / standard_error
+        shared = np.sqrt(2) * rng.standard_normal((n_draws, df.size)) / standard_error
         library_sd = 0.0
         while np.quantile(((calibrated + library_sd * shared) ** 2).mean(axis=1), 0.05) <= t2:
             library_sd += 0.0005
