@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
     assert table is not None
     print(summary(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     if (table["kind"] == "null").any():
-        print(noise_check(table).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        print(noise_check(table).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
 
 
 if __name__ == "__main__":
