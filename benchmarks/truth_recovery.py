@@ -287,8 +287,10 @@ def noise_check(rows: pd.DataFrame, n_draws: int = 100_000) -> pd.DataFrame:
     ``library_sd_upper`` the smallest SD of one library's shift (in steps of 0.0005; a
     difference of two libraries carries twice its variance, as in
     ``library_variance.py``) that would have made the measured mean square lower than 95%
-    of the draws (its one-sided 95% upper bound), and ``uniform_p`` the Kolmogorov-Smirnov
-    p of the nulls' p-values against the uniform. Over every atlas, true and null, ``fold_f`` pools the two-way analyses of
+    of the draws (its one-sided 95% upper bound), ``false_positives_upper`` the share of
+    the nulls' tests that would hold at that SD (two-sided p < 0.05 on the nulls'
+    standard errors), and ``uniform_p`` the Kolmogorov-Smirnov p of the nulls' p-values
+    against the uniform. Over every atlas, true and null, ``fold_f`` pools the two-way analyses of
     :func:`_fold_component` (sum of squares over sum of squares, each by its degrees of
     freedom) and ``fold_p`` is its F-test p: a part shared by the grid points of one test
     fold shows there.
@@ -309,6 +311,7 @@ def noise_check(rows: pd.DataFrame, n_draws: int = 100_000) -> pd.DataFrame:
         library_sd = 0.0
         while np.quantile(((calibrated + library_sd * shared) ** 2).mean(axis=1), 0.05) <= t2:
             library_sd += 0.0005
+        shifted = np.abs(calibrated + library_sd * shared) > stats.t.ppf(0.975, df)
         p_two_sided = 2 * stats.t.sf(nulls["t"].abs(), df)
         fold_num = float((group["fold_ms"] * group["fold_df"]).sum()) / group["fold_df"].sum()
         fold_den = float((group["interaction_ms"] * group["interaction_df"]).sum()) / group["interaction_df"].sum()
@@ -320,6 +323,7 @@ def noise_check(rows: pd.DataFrame, n_draws: int = 100_000) -> pd.DataFrame:
                 "t2_calibrated": float(np.mean(df / (df - 2))),
                 "t2_p": float((draws >= t2).mean()),
                 "library_sd_upper": library_sd,
+                "false_positives_upper": float(shifted.mean()),
                 "uniform_p": float(stats.kstest(p_two_sided, "uniform").pvalue),
                 "atlases": len(group),
                 "fold_f": fold_num / fold_den,
