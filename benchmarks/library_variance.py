@@ -103,19 +103,33 @@ def two_way(values: np.ndarray) -> dict[str, float]:
     col_means = values.mean(axis=0, keepdims=True)
     ms_residual = ((values - row_means - col_means + grand) ** 2).sum() / ((rows - 1) * (cols - 1))
     ms_platform = rows * ((col_means - grand) ** 2).sum() / (cols - 1)
-    f = ms_platform / ms_residual
-    var_library = max(0.0, (ms_platform - ms_residual) / rows)
     return {
         "ms_platform": float(ms_platform),
         "platform_df": cols - 1,
         "ms_residual": float(ms_residual),
         "residual_df": (rows - 1) * (cols - 1),
+    } | _platform_part(float(ms_platform), cols - 1, float(ms_residual), (rows - 1) * (cols - 1), rows)
+
+
+def _platform_part(
+    ms_platform: float, platform_df: int, ms_residual: float, residual_df: int, rows: float
+) -> dict[str, float]:
+    """From a two-way analysis's mean squares: the platform F test, the library SD and the
+    understatement (see the module docstring)."""
+    f = ms_platform / ms_residual
+    var_library = max(0.0, (ms_platform - ms_residual) / rows)
+    return {
         "sd_residual": float(np.sqrt(ms_residual)),
         "f_platform": float(f),
-        "p_platform": float(stats.f.sf(f, cols - 1, (rows - 1) * (cols - 1))),
+        "p_platform": float(stats.f.sf(f, platform_df, residual_df)),
         "sd_library": float(np.sqrt(var_library)),
-        "understatement": float(np.sqrt((2 * var_library + 2 * ms_residual / rows) / (2 * ms_residual / rows))),
+        "understatement": _understatement(var_library, ms_residual, rows),
     }
+
+
+def _understatement(var_library: float, ms_residual: float, rows: float) -> float:
+    """The factor by which the comparison's standard error understates a paired difference's."""
+    return float(np.sqrt((2 * var_library + 2 * ms_residual / rows) / (2 * ms_residual / rows)))
 
 
 def pooled(table: pd.DataFrame) -> pd.DataFrame:
@@ -129,20 +143,15 @@ def pooled(table: pd.DataFrame) -> pd.DataFrame:
         ms_platform = float((group["ms_platform"] * group["platform_df"]).sum()) / platform_df
         ms_residual = float((group["ms_residual"] * group["residual_df"]).sum()) / residual_df
         rows = float(group["grid_point_folds"].iloc[0])
-        f = ms_platform / ms_residual
-        upper = max(0.0, (f / stats.f.ppf(0.05, platform_df, residual_df) - 1) / rows) * ms_residual
-        estimate = max(0.0, (ms_platform - ms_residual) / rows)
+        part = _platform_part(ms_platform, platform_df, ms_residual, residual_df, rows)
+        f_low = stats.f.ppf(0.05, platform_df, residual_df)
+        upper = max(0.0, (part["f_platform"] / f_low - 1) / rows) * ms_residual
         out.append(
-            {
-                "against": against,
-                "atlases": len(group),
-                "f_platform": f,
-                "p_platform": float(stats.f.sf(f, platform_df, residual_df)),
-                "sd_residual": np.sqrt(ms_residual),
-                "sd_library": np.sqrt(estimate),
-                "sd_library_upper": np.sqrt(upper),
-                "understatement": np.sqrt((estimate + ms_residual / rows) / (ms_residual / rows)),
-                "understatement_upper": np.sqrt((upper + ms_residual / rows) / (ms_residual / rows)),
+            {"against": against, "atlases": len(group)}
+            | part
+            | {
+                "sd_library_upper": float(np.sqrt(upper)),
+                "understatement_upper": _understatement(upper, ms_residual, rows),
             }
         )
     return pd.DataFrame(out)

@@ -161,29 +161,25 @@ def _fold_component(table: pd.DataFrame, first: str, second: str, against: str) 
     shared by every grid point of one test fold (its test regions, and the full-data
     targets scored there) would enter the mean once per fold but the test's noise only
     once per grid point-fold, and the test would be too sure. A two-way analysis of the
-    differences (rows: grid points; columns: test folds) tests for it: ``fold_f`` is the
+    differences (rows: grid points; columns: test folds; ``library_variance.two_way``)
+    tests for it: ``fold_f`` is the
     folds' mean square over the interaction's, about 1 without such a part, and
     ``fold_p`` its F-test p; ``fold_ms`` and ``interaction_ms`` the two mean squares and
     ``fold_df``, ``interaction_df`` their degrees of freedom (pooled over atlases at the
     end)."""
-    from scipy import stats
+    from library_variance import two_way
 
     rows = table[(table["metric"] == "pearson_mean") & (table["against"] == against) & (table["cell_type"] == "all")]
     values = rows.pivot_table(index=["level", "fold"], columns="platform", values="value", aggfunc="mean")
     differences = (values[second] - values[first]).unstack("fold").dropna()
-    points, folds = differences.shape
-    grand = differences.to_numpy().mean()
-    fold_ms = points * float(((differences.mean(axis=0) - grand) ** 2).sum()) / (folds - 1)
-    interaction = differences.sub(differences.mean(axis=1), axis=0).sub(differences.mean(axis=0), axis=1) + grand
-    interaction_df = (points - 1) * (folds - 1)
-    interaction_ms = float((interaction.to_numpy() ** 2).sum()) / interaction_df
+    folds = two_way(differences.to_numpy())  # columns: the test folds
     return {
-        "fold_ms": fold_ms,
-        "fold_df": folds - 1,
-        "interaction_ms": interaction_ms,
-        "interaction_df": interaction_df,
-        "fold_f": fold_ms / interaction_ms,
-        "fold_p": float(stats.f.sf(fold_ms / interaction_ms, folds - 1, interaction_df)),
+        "fold_ms": folds["ms_platform"],
+        "fold_df": folds["platform_df"],
+        "interaction_ms": folds["ms_residual"],
+        "interaction_df": folds["residual_df"],
+        "fold_f": folds["f_platform"],
+        "fold_p": folds["p_platform"],
     }
 
 
